@@ -1,0 +1,85 @@
+"""The service's own exception hierarchy.
+
+Every error a user can trigger is a :class:`MigdocsError`; the HTTP layer and the CLI map
+them to a status code or exit code in one place each.  Builtin exceptions never leave a
+public entry point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One problem found in an input document."""
+
+    line: int | None
+    """1-based line in the posted XML, when known."""
+    path: str
+    """Location as an XPath of local names, e.g. ``/request/persons/person[2]/sex``."""
+    message: str
+    """What is wrong, in plain words."""
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "line ?"
+        return f"{where}: {self.path}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"line": self.line, "path": self.path, "message": self.message}
+
+
+class MigdocsError(Exception):
+    """Base class of every error this service reports to its users."""
+
+    code = "error"
+
+    def __init__(self, message: str, violations: tuple[Violation, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.violations = violations
+
+    def __str__(self) -> str:
+        if not self.violations:
+            return self.message
+        return "\n".join([self.message, *(f"  {v}" for v in self.violations)])
+
+
+class InputError(MigdocsError):
+    """The posted document cannot be accepted as it is."""
+
+    code = "invalid_input"
+
+
+class InputTooLarge(InputError):
+    code = "too_large"
+
+
+class MalformedXml(InputError):
+    code = "malformed_xml"
+
+
+class UnsafeXml(InputError):
+    """DTDs, entity declarations and similar constructs we never process."""
+
+    code = "unsafe_xml"
+
+
+class SchemaViolation(InputError):
+    code = "schema_invalid"
+
+
+class InconsistentDocument(InputError):
+    """Well-formed and schema-valid, but its parts contradict each other or the Agreement."""
+
+    code = "inconsistent"
+
+
+class RenderError(MigdocsError):
+    """The document could not be turned into a PDF (a fault of ours, not of the input)."""
+
+    code = "render_failed"
+
+
+class FontMissing(RenderError):
+    code = "font_missing"

@@ -1,0 +1,364 @@
+"""Stage 2 of the pipeline: schema-valid XML tree → typed document model.
+
+The model is what templates see.  It holds parsed values (dates as :class:`datetime.date`,
+photos as bytes) and the codes of closed lists; Russian wording comes from
+:mod:`service.vocabulary` at render time.  Checks that XSD 1.0 cannot express (sender and
+recipient in different countries, photo bytes really JPEG/PNG, dates in order) run here and
+raise :class:`~service.errors.InconsistentDocument` with line and path.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from lxml import etree
+
+from .errors import InconsistentDocument, Violation
+from .vocabulary import AUTHORITIES
+from .xmlinput import NAMESPACE, ParsedXml, element_path
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Header:
+    document_id: str
+    document_date: dt.date
+    sender: str
+    recipient: str
+    signatory: str
+    confidentiality: str
+
+
+@dataclass(frozen=True)
+class RequestReference:
+    registration_number: str
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class FullName:
+    surname: str
+    given_name: str
+    patronymic: str | None
+
+    def __str__(self) -> str:
+        return " ".join(p for p in (self.surname, self.given_name, self.patronymic) if p)
+
+
+@dataclass(frozen=True)
+class IdentityDocument:
+    kind: str
+    series: str | None
+    number: str
+    issue_date: dt.date
+    issuer: str
+
+
+@dataclass(frozen=True)
+class LiabilityRecord:
+    decision_date: dt.date
+    legal_provision: str
+    decision: str
+    decided_by: str | None
+
+
+@dataclass(frozen=True)
+class Residence:
+    country: str
+    address: str
+    since: dt.date | None
+
+
+@dataclass(frozen=True)
+class ResidencePermit:
+    kind: str
+    number: str
+    issue_date: dt.date
+    valid_until: dt.date | None
+    issuer: str
+
+
+@dataclass(frozen=True)
+class TravelRestriction:
+    kind: str
+    country: str
+    decision_date: dt.date
+    valid_until: dt.date | None
+    decided_by: str
+    grounds: str | None
+
+
+@dataclass(frozen=True)
+class BinaryContent:
+    media_type: str
+    data: bytes
+    file_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person of one Art. 5 category with the Art. 6 data the document carries."""
+
+    number: int
+    """1-based position in the document, used for photo and attachment names."""
+    category: str
+    name_cyrillic: FullName
+    name_latin: FullName
+    sex: str | None = None
+    birth_date: dt.date | None = None
+    birth_place: str | None = None
+    citizenship: str | None = None
+    identity_documents: tuple[IdentityDocument, ...] = ()
+    administrative_liability: tuple[LiabilityRecord, ...] = ()
+    criminal_liability: tuple[LiabilityRecord, ...] = ()
+    residences: tuple[Residence, ...] = ()
+    residence_permits: tuple[ResidencePermit, ...] = ()
+    travel_restrictions: tuple[TravelRestriction, ...] = ()
+    photo: BinaryContent | None = None
+    fingerprint_card: BinaryContent | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """Fields shared by every document type."""
+
+    document_type: str
+    header: Header
+    persons: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True)
+class Request(Document):
+    topic: str = ""
+    summary: str = ""
+    purpose: str = ""
+    justification: str = ""
+    requested_data: tuple[str, ...] = ()
+    other_information: str | None = None
+
+
+@dataclass(frozen=True)
+class Response(Document):
+    in_reply_to: RequestReference | None = None
+    outcome: str = ""
+    narrative: str = ""
+
+
+@dataclass(frozen=True)
+class RefusalNotice(Document):
+    in_reply_to: RequestReference | None = None
+    scope: str = ""
+    grounds: tuple[str, ...] = field(default=())
+    reasons: str = ""
+
+
+# ----- reading helpers --------------------------------------------------------------------
+
+def _q(name: str) -> str:
+    return f"{{{NAMESPACE}}}{name}"
+
+
+def _child(elem: etree._Element, name: str) -> etree._Element | None:
+    return elem.find(_q(name))
+
+
+def _text(elem: etree._Element, name: str) -> str:
+    child = _child(elem, name)
+    if child is None or child.text is None:
+        raise KeyError(name)  # unreachable for schema-valid input
+    return child.text.strip()
+
+
+def _opt_text(elem: etree._Element, name: str) -> str | None:
+    child = _child(elem, name)
+    return child.text.strip() if child is not None and child.text else None
+
+
+def _date(elem: etree._Element, name: str) -> dt.date:
+    return dt.date.fromisoformat(_text(elem, name)[:10])
+
+
+def _opt_date(elem: etree._Element, name: str) -> dt.date | None:
+    value = _opt_text(elem, name)
+    return dt.date.fromisoformat(value[:10]) if value else None
+
+
+def _all(elem: etree._Element, name: str, build: Callable[[etree._Element], T]) -> tuple[T, ...]:
+    return tuple(build(child) for child in elem.iterfind(_q(name)))
+
+
+def _name(elem: etree._Element) -> FullName:
+    return FullName(_text(elem, "surname"), _text(elem, "givenName"), _opt_text(elem, "patronymic"))
+
+
+def _identity_document(e: etree._Element) -> IdentityDocument:
+    return IdentityDocument(
+        _text(e, "kind"), _opt_text(e, "series"), _text(e, "number"),
+        _date(e, "issueDate"), _text(e, "issuer"),
+    )
+
+
+def _liability(e: etree._Element) -> LiabilityRecord:
+    return LiabilityRecord(
+        _date(e, "decisionDate"), _text(e, "legalProvision"), _text(e, "decision"),
+        _opt_text(e, "decidedBy"),
+    )
+
+
+def _residence(e: etree._Element) -> Residence:
+    return Residence(_text(e, "country"), _text(e, "address"), _opt_date(e, "since"))
+
+
+def _permit(e: etree._Element) -> ResidencePermit:
+    return ResidencePermit(
+        _text(e, "kind"), _text(e, "number"), _date(e, "issueDate"),
+        _opt_date(e, "validUntil"), _text(e, "issuer"),
+    )
+
+
+def _restriction(e: etree._Element) -> TravelRestriction:
+    return TravelRestriction(
+        _text(e, "kind"), _text(e, "country"), _date(e, "decisionDate"),
+        _opt_date(e, "validUntil"), _text(e, "decidedBy"), _opt_text(e, "grounds"),
+    )
+
+
+_IMAGE_SIGNATURES = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
+
+
+def _binary(elem: etree._Element | None, problems: list[Violation]) -> BinaryContent | None:
+    if elem is None:
+        return None
+    media_type = elem.get("mediaType", "")
+    data = base64.b64decode("".join((elem.text or "").split()))
+    signatures = _IMAGE_SIGNATURES.get(media_type)
+    if signatures and not data.startswith(signatures):
+        problems.append(Violation(
+            elem.sourceline, element_path(elem),
+            f"content is not a {media_type.split('/')[1].upper()} image "
+            f"although mediaType says {media_type}",
+        ))
+    return BinaryContent(media_type, data, elem.get("fileName"))
+
+
+def _person(number: int, e: etree._Element, problems: list[Violation]) -> Person:
+    return Person(
+        number=number,
+        category=_text(e, "category"),
+        name_cyrillic=_name(_child(e, "nameCyrillic")),  # type: ignore[arg-type]
+        name_latin=_name(_child(e, "nameLatin")),  # type: ignore[arg-type]
+        sex=_opt_text(e, "sex"),
+        birth_date=_opt_date(e, "birthDate"),
+        birth_place=_opt_text(e, "birthPlace"),
+        citizenship=_opt_text(e, "citizenship"),
+        identity_documents=_all(e, "identityDocument", _identity_document),
+        administrative_liability=_all(e, "administrativeLiability", _liability),
+        criminal_liability=_all(e, "criminalLiability", _liability),
+        residences=_all(e, "residence", _residence),
+        residence_permits=_all(e, "residencePermit", _permit),
+        travel_restrictions=_all(e, "travelRestriction", _restriction),
+        photo=_binary(_child(e, "photo"), problems),
+        fingerprint_card=_binary(_child(e, "fingerprintCard"), problems),
+    )
+
+
+def _persons(root: etree._Element, problems: list[Violation]) -> tuple[Person, ...]:
+    container = _child(root, "persons")
+    if container is None:
+        return ()
+    return tuple(
+        _person(i, e, problems) for i, e in enumerate(container.iterfind(_q("person")), 1)
+    )
+
+
+def _header(root: etree._Element, problems: list[Violation]) -> Header:
+    e = _child(root, "header")
+    assert e is not None
+    header = Header(
+        document_id=_text(e, "documentId").lower(),
+        document_date=_date(e, "documentDate"),
+        sender=_text(e, "sender"),
+        recipient=_text(e, "recipient"),
+        signatory=_text(e, "signatory"),
+        confidentiality=_text(e, "confidentiality"),
+    )
+    if AUTHORITIES[header.sender].country == AUTHORITIES[header.recipient].country:
+        recipient = _child(e, "recipient")
+        assert recipient is not None
+        problems.append(Violation(
+            recipient.sourceline, element_path(recipient),
+            f"sender {header.sender} and recipient {header.recipient} are authorities of the "
+            "same country; the Agreement governs exchanges between Kazakhstan and Belarus",
+        ))
+    return header
+
+
+def _reference(root: etree._Element, header: Header, problems: list[Violation]) -> RequestReference:
+    e = _child(root, "inReplyTo")
+    assert e is not None
+    reference = RequestReference(_text(e, "registrationNumber"), _date(e, "date"))
+    if reference.date > header.document_date:
+        date_elem = _child(e, "date")
+        assert date_elem is not None
+        problems.append(Violation(
+            date_elem.sourceline, element_path(date_elem),
+            f"the request date {reference.date} is later than this document's date "
+            f"{header.document_date}",
+        ))
+    return reference
+
+
+def build(parsed: ParsedXml) -> Document:
+    """Build the typed model; raise :class:`InconsistentDocument` listing every problem."""
+    root = parsed.root
+    problems: list[Violation] = []
+    header = _header(root, problems)
+    persons = _persons(root, problems)
+    for person_elem, person in zip(root.iterfind(f"{_q('persons')}/{_q('person')}"), persons,
+                                   strict=True):
+        if person.birth_date and person.birth_date > header.document_date:
+            birth = _child(person_elem, "birthDate")
+            assert birth is not None
+            problems.append(Violation(birth.sourceline, element_path(birth),
+                                      "birth date is later than the document date"))
+    document: Document
+    match parsed.document_type:
+        case "request":
+            requested = _child(root, "requestedData")
+            document = Request(
+                document_type="request", header=header, persons=persons,
+                topic=_text(root, "topic"), summary=_text(root, "summary"),
+                purpose=_text(root, "purpose"), justification=_text(root, "justification"),
+                requested_data=tuple(i.text or "" for i in requested.iterfind(_q("item")))
+                if requested is not None else (),
+                other_information=_opt_text(root, "otherInformation"),
+            )
+        case "response":
+            document = Response(
+                document_type="response", header=header, persons=persons,
+                in_reply_to=_reference(root, header, problems),
+                outcome=_text(root, "outcome"), narrative=_text(root, "narrative"),
+            )
+        case "refusal-notice":
+            grounds = _child(root, "grounds")
+            assert grounds is not None
+            document = RefusalNotice(
+                document_type="refusal-notice", header=header, persons=persons,
+                in_reply_to=_reference(root, header, problems), scope=_text(root, "scope"),
+                grounds=tuple(g.text or "" for g in grounds.iterfind(_q("ground"))),
+                reasons=_text(root, "reasons"),
+            )
+        case other:  # pragma: no cover - validate() only returns known types
+            raise InconsistentDocument(f"unsupported document type {other}")
+    if problems:
+        count = len(problems)
+        raise InconsistentDocument(
+            f"document is inconsistent ({count} problem{'s' if count > 1 else ''})",
+            tuple(problems),
+        )
+    return document

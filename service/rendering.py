@@ -1,0 +1,330 @@
+"""Stages 3 and 4 of the pipeline: document model → HTML (Jinja2) → PDF/A-3u (WeasyPrint).
+
+One :class:`Renderer` per process holds everything that is expensive to build: the Jinja2
+environment, the parsed stylesheet and the WeasyPrint ``FontConfiguration`` with our fonts
+loaded once.  WeasyPrint only reaches resources through :class:`AssetFetcher`, which serves
+our fonts and the photos of the document being rendered — no ``file://``, no network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+import os
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fontTools.ttLib import TTFont
+from lxml import etree
+import weasyprint
+from markupsafe import Markup, escape
+from weasyprint.pdf.metadata import NS as XMP_NS
+from weasyprint.pdf.metadata import DocumentMetadata
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+from signing import layout
+
+from . import vocabulary
+from .errors import FontMissing, RenderError, Violation
+from .xmlinput import element_path
+from .model import Document, Person
+from .paths import TEMPLATE_DIR
+
+PDF_VARIANT = "pdf/a-3u"
+FORM_VERSION = "1.0"
+"""Version of the templates (the sample blank forms of Art. 9.3); printed into the XMP."""
+
+DEFAULT_FONT_DIR = Path("/usr/share/fonts/truetype/paratype")
+FONT_FILES: Mapping[str, str] = {
+    "serif-regular": "PTF55F.ttf",
+    "serif-bold": "PTF75F.ttf",
+    "serif-italic": "PTF56F.ttf",
+    "serif-bold-italic": "PTF76F.ttf",
+}
+"""PT Serif (ParaType, Debian ``fonts-paratype``): a Times-like serif made for Cyrillic."""
+
+
+@dataclass(frozen=True)
+class SignatureArea:
+    """The rectangle the template reserves for the signature block, in PDF points."""
+
+    page_index: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    """Output of the pipeline before signing."""
+
+    pdf: bytes
+    page_count: int
+    signature_area: SignatureArea | None
+
+
+def font_dir() -> Path:
+    return Path(os.environ.get("MIGDOCS_FONT_DIR", str(DEFAULT_FONT_DIR)))
+
+
+FONT_FAMILY = "Doc Serif"
+"""The family name the stylesheet gives our fonts."""
+
+
+def _common_charset(fonts: Any) -> frozenset[int]:
+    """Code points every style of the document font can draw."""
+    charsets = []
+    for data in fonts:
+        with TTFont(io.BytesIO(data), lazy=True) as font:
+            charsets.append(set(font.getBestCmap()))
+    return frozenset(set.intersection(*charsets))
+
+
+def unprintable_characters(root: etree._Element, charset: frozenset[int]) -> tuple[Violation, ...]:
+    """Every text node holding a character the document font cannot draw."""
+    problems = []
+    for elem in root.iter():
+        if not isinstance(elem.tag, str) or elem.get("mediaType"):
+            continue  # base64 content (photos, fingerprint cards) is never printed
+        missing = sorted({ch for ch in (elem.text or "") if ord(ch) not in charset
+                          and not ch.isspace()})
+        if missing:
+            chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing[:5])
+            problems.append(Violation(elem.sourceline, element_path(elem),
+                                      f"character(s) {chars} cannot be printed: the "
+                                      "document font has no glyph for them"))
+    return tuple(problems)
+
+
+class AssetFetcher(URLFetcher):  # type: ignore[misc]
+    """Serves ``asset:font/<key>`` and ``photo:<n>``; anything else stops the render."""
+
+    def __init__(self, fonts: Mapping[str, bytes], photos: Mapping[str, bytes] | None = None):
+        super().__init__(fail_on_errors=True, allowed_protocols=("asset", "photo"))
+        self._fonts = fonts
+        self._photos = photos or {}
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        scheme, _, rest = url.partition(":")
+        if scheme == "asset" and rest.startswith("font/") and rest[5:] in self._fonts:
+            return URLFetcherResponse(url, self._fonts[rest[5:]],
+                                      {"Content-Type": "font/ttf"})
+        if scheme == "photo" and rest in self._photos:
+            return URLFetcherResponse(url, self._photos[rest])
+        raise FatalURLFetchingError(f"resource not allowed in documents: {url[:80]}")
+
+
+class _Metadata(DocumentMetadata):  # type: ignore[misc]
+    """WeasyPrint metadata plus identifiers in predefined Dublin Core properties.
+
+    PDF/A (ISO 19005-3, 6.6.2.3.1) accepts only predefined or declared XMP schemas, so the
+    registration number, the upstream UUID and the document type go into ``dc:identifier``
+    and ``dc:type`` rather than a custom namespace.
+    """
+
+    def __init__(self, identifiers: list[str], types: list[str], publisher: str,
+                 **fields: Any) -> None:
+        super().__init__(**fields)
+        self._identifiers = identifiers
+        self._types = types
+        self._publisher = publisher
+
+    def generate_rdf_metadata(self, variant: str, version: int, conformance: str) -> bytes:
+        rdf_ns, dc_ns = XMP_NS["rdf"], XMP_NS["dc"]
+        rdf = ET.fromstring(super().generate_rdf_metadata(variant, version, conformance))
+        description = ET.SubElement(rdf, f"{{{rdf_ns}}}Description")
+        description.set(f"{{{rdf_ns}}}about", "")
+        for prop, values in (("identifier", None), ("type", self._types),
+                             ("publisher", [self._publisher]), ("language", ["ru"])):
+            if prop == "identifier":
+                # dc:identifier is a simple Text property: one value, the others in dc:type.
+                elem = ET.SubElement(description, f"{{{dc_ns}}}identifier")
+                elem.text = self._identifiers[0]
+                continue
+            container_tag = "Seq" if prop == "publisher" else "Bag"
+            container = ET.SubElement(ET.SubElement(description, f"{{{dc_ns}}}{prop}"),
+                                      f"{{{rdf_ns}}}{container_tag}")
+            for value in values or ():
+                ET.SubElement(container, f"{{{rdf_ns}}}li").text = value
+        return ET.tostring(rdf, encoding="utf-8")
+
+
+def ru_date(value: dt.date | None) -> str:
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+def paragraphs(text: str) -> Markup:
+    """Blank-line separated text → escaped ``<p>`` elements; single newlines become ``<br>``."""
+    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
+    return Markup("\n").join(
+        Markup("<p>{}</p>").format(Markup("<br>").join(escape(line) for line in b.split("\n")))
+        for b in blocks
+    )
+
+
+def css_string(text: str) -> Markup:
+    """A CSS string literal for generated content; safe inside an HTML ``<style>``."""
+    escaped = "".join(ch if ch.isalnum() or ch in " .,-/№" else f"\\{ord(ch):x} " for ch in text)
+    return Markup(f'"{escaped}"')
+
+
+def label(code: str, table: str) -> str:
+    labels: Mapping[str, str] = getattr(vocabulary, table)
+    return labels.get(code, code)
+
+
+def fingerprint_name(person: Person) -> str:
+    card = person.fingerprint_card
+    return f"person-{person.number}-{card.file_name}" if card and card.file_name else ""
+
+
+class Renderer:
+    """Everything needed to render, built once per process; ``render`` is thread-safe."""
+
+    def __init__(self, fonts_from: Path | None = None) -> None:
+        directory = fonts_from or font_dir()
+        fonts: dict[str, bytes] = {}
+        for key, name in FONT_FILES.items():
+            path = directory / name
+            try:
+                fonts[key] = path.read_bytes()
+            except OSError as exc:
+                raise FontMissing(
+                    f"font file {path} is missing ({exc.strerror}); install the Debian "
+                    "package fonts-paratype or set MIGDOCS_FONT_DIR"
+                ) from None
+        self._fonts = fonts
+        self.printable = _common_charset(fonts.values())
+        self.jinja = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=False,
+        )
+        self.jinja.filters.update(
+            ru_date=ru_date, paragraphs=paragraphs, label=label,
+            country=vocabulary.country_name, photo_url=lambda p: f"photo:{p.number}",
+            fingerprint_name=fingerprint_name, css_string=css_string,
+        )
+        self.font_config = FontConfiguration()
+        self.stylesheet = weasyprint.CSS(
+            string=(TEMPLATE_DIR / "styles" / "document.css").read_text("utf-8"),
+            font_config=self.font_config,
+            url_fetcher=AssetFetcher(fonts),
+        )
+        # WeasyPrint's layout is not known to be thread-safe; renders are serialised per
+        # process and the service scales with worker processes instead.
+        self._lock = threading.Lock()
+
+    def context(self, doc: Document, registration_number: str | None,
+                sample: bool = False) -> dict[str, Any]:
+        return {
+            "doc": doc,
+            "title": vocabulary.DOCUMENT_TITLES[doc.document_type],
+            "sender": vocabulary.AUTHORITIES[doc.header.sender],
+            "recipient": vocabulary.AUTHORITIES[doc.header.recipient],
+            "confidentiality": vocabulary.CONFIDENTIALITY[doc.header.confidentiality],
+            "registration_number": registration_number,
+            "purpose_clause": vocabulary.PURPOSE_LIMITATION_CLAUSE,
+            "signature_area": {
+                "id": layout.SIGNATURE_AREA_ID,
+                "width_mm": layout.SIGNATURE_AREA_WIDTH_MM,
+                "height_mm": layout.SIGNATURE_AREA_HEIGHT_MM,
+            },
+            "sample": sample,
+            "migdocs_version": version("migdocs"),
+        }
+
+    def html(self, doc: Document, registration_number: str | None = None,
+             sample: bool = False) -> str:
+        """Stage 3: the model as an HTML string."""
+        template = self.jinja.get_template(f"{doc.document_type}.html.j2")
+        return template.render(self.context(doc, registration_number, sample))
+
+    def pdf(self, doc: Document, html: str, source_xml: bytes,
+            registration_number: str | None = None) -> RenderedDocument:
+        """Stage 4: HTML → PDF/A-3u with the source XML as associated file."""
+        photos = {str(p.number): p.photo.data for p in doc.persons if p.photo}
+        attachments = [weasyprint.Attachment(
+            file_obj=io.BytesIO(source_xml), name="source.xml", relationship="Source",
+            description="Исходный XML-документ (машиночитаемая версия)",
+        )]
+        for person in doc.persons:
+            card = person.fingerprint_card
+            if card is not None:
+                attachments.append(weasyprint.Attachment(
+                    file_obj=io.BytesIO(card.data), name=fingerprint_name(person),
+                    relationship="Supplement",
+                    description=f"Дактилоскопическая карта, лицо № {person.number}",
+                ))
+        fetcher = AssetFetcher(self._fonts, photos)
+        identifiers = [registration_number or f"urn:uuid:{doc.header.document_id}"]
+        types = [doc.document_type, vocabulary.DOCUMENT_TITLES[doc.document_type],
+                 f"urn:uuid:{doc.header.document_id}", f"migdocs-form:{FORM_VERSION}"]
+        try:
+            with self._lock:
+                document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
+                    stylesheets=[self.stylesheet], font_config=self.font_config,
+                    pdf_variant=PDF_VARIANT,
+                )
+                document.metadata = _Metadata(
+                    identifiers, types, vocabulary.AUTHORITIES[doc.header.sender].name_ru,
+                    **vars(document.metadata),
+                )
+                document.metadata.keywords = [doc.document_type, doc.header.sender,
+                                              doc.header.recipient]
+                pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments,
+                                         finisher=_finish_pdf)
+        except FatalURLFetchingError as exc:
+            raise RenderError(f"rendering failed: {exc}") from None
+        foreign = {font.family for font in document.fonts.values()} - {FONT_FAMILY}
+        if foreign:
+            # A glyph fell back to a system font: output would depend on the machine.
+            raise RenderError(f"text fell back to system font(s) {sorted(foreign)}; "
+                              f"every glyph must come from {FONT_FAMILY}")
+        return RenderedDocument(pdf, len(document.pages), _signature_area(document))
+
+
+def _finish_pdf(document: Any, pdf: Any) -> None:
+    """Mend two details of WeasyPrint's PDF/A-3 attachments.
+
+    WeasyPrint lists each associated file twice in the catalog's ``/AF`` and labels XML
+    ``text/xml``; the source XML is announced as ``application/xml``.
+    """
+    associated = pdf.catalog.get("AF")
+    if associated:
+        unique = list(dict.fromkeys(associated))
+        associated.clear()
+        associated.extend(unique)
+    for obj in pdf.objects:
+        extra = getattr(obj, "extra", None)
+        if extra and extra.get("Type") == "/EmbeddedFile" and extra.get("Subtype") == "/text#2fxml":
+            extra["Subtype"] = "/application#2fxml"
+
+
+def _signature_area(document: Any) -> SignatureArea | None:
+    px_to_pt = 0.75
+    for index in range(len(document.pages) - 1, -1, -1):
+        page = document.pages[index]
+        box = page.anchors.get(layout.SIGNATURE_AREA_ID)
+        if box is not None:
+            x1, y1, x2, y2 = box
+            height = page.height * px_to_pt
+            return SignatureArea(index, x1 * px_to_pt, height - y2 * px_to_pt,
+                                 x2 * px_to_pt, height - y1 * px_to_pt)
+    return None
+
+
+@functools.cache
+def default_renderer() -> Renderer:
+    """The process-wide renderer (fonts, stylesheet and templates loaded once)."""
+    return Renderer()

@@ -1,0 +1,169 @@
+"""Russian wording for every closed list of the schemas (Art. 2–6, 10.4).
+
+The codes are the schema's enumeration values; the texts are what the documents print.
+A test checks that every enumeration value in ``schemas/`` has a label here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A competent authority of Art. 2."""
+
+    code: str
+    country: str
+    """ISO 3166-1 alpha-2 code of the Party: ``KZ`` or ``BY``."""
+    name_ru: str
+    """Full Russian name, nominative case."""
+    short_ru: str
+
+
+AUTHORITIES: dict[str, Authority] = {
+    a.code: a
+    for a in (
+        Authority(
+            "KZ-MVD", "KZ", "Министерство внутренних дел Республики Казахстан", "МВД РК"
+        ),
+        Authority(
+            "KZ-MTSZN",
+            "KZ",
+            "Министерство труда и социальной защиты населения Республики Казахстан",
+            "МТСЗН РК",
+        ),
+        Authority(
+            "BY-MVD", "BY", "Министерство внутренних дел Республики Беларусь", "МВД РБ"
+        ),
+        Authority(
+            "BY-GPK",
+            "BY",
+            "Государственный пограничный комитет Республики Беларусь",
+            "ГПК РБ",
+        ),
+    )
+}
+
+COUNTRIES_RU: dict[str, str] = {
+    "KAZ": "Республика Казахстан",
+    "BLR": "Республика Беларусь",
+    "RUS": "Российская Федерация",
+    "KGZ": "Кыргызская Республика",
+    "UZB": "Республика Узбекистан",
+    "TJK": "Республика Таджикистан",
+    "TKM": "Туркменистан",
+    "ARM": "Республика Армения",
+    "AZE": "Азербайджанская Республика",
+    "GEO": "Грузия",
+    "UKR": "Украина",
+    "MDA": "Республика Молдова",
+    "CHN": "Китайская Народная Республика",
+    "AFG": "Исламская Республика Афганистан",
+    "IND": "Республика Индия",
+    "PAK": "Исламская Республика Пакистан",
+    "TUR": "Турецкая Республика",
+    "XXA": "лицо без гражданства",
+}
+
+DOCUMENT_TITLES: dict[str, str] = {
+    "request": "Запрос",
+    "response": "Ответ на запрос",
+    "refusal-notice": "Уведомление об отказе в исполнении запроса",
+}
+
+CONFIDENTIALITY: dict[str, str] = {
+    "confidential": "Конфиденциально",
+    "official-use": "Для служебного пользования",
+}
+
+CATEGORIES: dict[str, str] = {
+    "temporary-stay": "временно пребывающий на территории государства Стороны",
+    "residence-permit": "получивший разрешение на временное или постоянное проживание",
+    "citizenship": "принятый или восстановленный в гражданстве; принадлежность к гражданству",
+    "entry-ban-exit-restriction": "в отношении которого принято решение о запрете на въезд "
+    "либо ограничении выезда",
+    "expelled": "выдворенный с территории государства Стороны",
+}
+
+TOPICS: dict[str, str] = {
+    "citizens-information": "Обмен сведениями о гражданах государств Сторон (ст. 3)",
+    "legal-status": "Правовой статус лиц, имеющих основания для пребывания (проживания) (ст. 3)",
+    "migration-law-violations": "Выявленные нарушения миграционного законодательства "
+    "и каналы незаконной миграции (ст. 4)",
+    "illegal-migration-organisers": "Юридические и физические лица, причастные к организации "
+    "и осуществлению незаконной миграции (ст. 4)",
+    "visa-and-document-misuse": "Способы получения въездных виз, иных документов и их "
+    "использования в целях незаконной миграции (ст. 4)",
+    "migration-legislation": "Миграционное законодательство государств Сторон (ст. 4)",
+    "prevention-practice": "Практика и меры, направленные на предупреждение незаконной "
+    "миграции (ст. 4)",
+    "external-migration-regulation": "Методы регулирования внешней миграции (ст. 4)",
+}
+
+DATA_ITEMS: dict[str, str] = {
+    "names": "фамилия, имя, отчество в русском и латинском написании",
+    "sex": "пол",
+    "birth": "дата и место рождения",
+    "citizenship": "гражданство",
+    "identity-documents": "серия, номер, дата выдачи, орган, выдавший документ",
+    "administrative-liability": "сведения о привлечении к административной ответственности",
+    "criminal-liability": "сведения о привлечении к уголовной ответственности",
+    "residence": "сведения о месте жительства",
+    "residence-permits": "сведения о наличии разрешения на временное и постоянное проживание",
+    "travel-restrictions": "сведения о решениях о запрете на въезд либо ограничении выезда",
+    "photo": "фотографическое изображение",
+    "fingerprint-card": "дактилоскопическая карта",
+}
+
+SEX: dict[str, str] = {"male": "мужской", "female": "женский"}
+
+IDENTITY_DOCUMENT_KINDS: dict[str, str] = {
+    "travel-document": "документ для выезда за границу",
+    "residence-identity-document": "документ, удостоверяющий личность, для проживания",
+}
+
+RESIDENCE_PERMIT_KINDS: dict[str, str] = {
+    "temporary": "разрешение на временное проживание",
+    "permanent": "разрешение на постоянное проживание",
+}
+
+TRAVEL_RESTRICTION_KINDS: dict[str, str] = {
+    "entry-ban": "запрет на въезд",
+    "exit-restriction": "ограничение выезда",
+}
+
+RESPONSE_OUTCOMES: dict[str, str] = {
+    "full": "Запрос исполнен в полном объёме.",
+    "partial": "Запрос исполнен частично.",
+}
+
+REFUSAL_SCOPES: dict[str, str] = {
+    "full": "в исполнении запроса отказано полностью",
+    "partial": "в исполнении запроса отказано частично",
+}
+
+REFUSAL_GROUNDS: dict[str, str] = {
+    "sovereignty": "исполнение запроса может нанести ущерб суверенитету государства",
+    "security": "исполнение запроса может нанести ущерб безопасности государства",
+    "public-order": "исполнение запроса может нанести ущерб общественному порядку",
+    "other-essential-interests": "исполнение запроса может нанести ущерб иным существенным "
+    "интересам государства",
+    "contrary-to-legislation": "исполнение запроса противоречит законодательству государства "
+    "запрашиваемой Стороны",
+    "contrary-to-international-obligations": "исполнение запроса противоречит международным "
+    "обязательствам государства запрашиваемой Стороны",
+}
+
+PURPOSE_LIMITATION_CLAUSE = (
+    "Сведения, полученные в рамках Соглашения между Правительством Республики Казахстан "
+    "и Правительством Республики Беларусь о сотрудничестве в сфере миграции, используются "
+    "исключительно в целях, для которых они запрошены и предоставлены, и не передаются "
+    "третьей стороне без письменного согласия предоставившего их компетентного органа "
+    "(статья 11 Соглашения)."
+)
+
+
+def country_name(code: str) -> str:
+    """Russian name of an ISO alpha-3 country code, or the code itself when unlisted."""
+    return COUNTRIES_RU.get(code, code)
