@@ -356,6 +356,7 @@ def build(parsed: ParsedXml) -> Document:
         case other:  # pragma: no cover - validate() only returns known types
             raise InconsistentDocument(f"unsupported document type {other}")
     if problems:
+        problems.sort(key=lambda v: v.line or 0)
         count = len(problems)
         raise InconsistentDocument(
             f"document is inconsistent ({count} problem{'s' if count > 1 else ''})",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import io
 import os
 import threading
@@ -21,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import weasyprint
 from fontTools.ttLib import TTFont
 from lxml import etree
-import weasyprint
 from markupsafe import Markup, escape
 from weasyprint.pdf.metadata import NS as XMP_NS
 from weasyprint.pdf.metadata import DocumentMetadata
@@ -34,22 +35,27 @@ from signing import layout
 
 from . import vocabulary
 from .errors import FontMissing, RenderError, Violation
-from .xmlinput import element_path
 from .model import Document, Person
 from .paths import TEMPLATE_DIR
+from .xmlinput import element_path
 
 PDF_VARIANT = "pdf/a-3u"
 FORM_VERSION = "1.0"
 """Version of the templates (the sample blank forms of Art. 9.3); printed into the XMP."""
 
 DEFAULT_FONT_DIR = Path("/usr/share/fonts/truetype/paratype")
-FONT_FILES: Mapping[str, str] = {
-    "serif-regular": "PTF55F.ttf",
-    "serif-bold": "PTF75F.ttf",
-    "serif-italic": "PTF56F.ttf",
-    "serif-bold-italic": "PTF76F.ttf",
+FONT_FILES: Mapping[str, tuple[str, str]] = {
+    "serif-regular": (
+        "PTF55F.ttf", "d074251529defb38523f3d89cfadfc2491515b32c22f154a8fc6b4c184415a69"),
+    "serif-bold": (
+        "PTF75F.ttf", "71a57caa616bec6f7266bddb176defd481f4edfca357123d4d3d8bb942b10f26"),
+    "serif-italic": (
+        "PTF56F.ttf", "e2b2f71276ed2745ca137fef788246dcd381e88e66d9d23754112f51d73e05fc"),
+    "serif-bold-italic": (
+        "PTF76F.ttf", "4d64a0a0a992b9efbbe4fef6ef1fdb2dcdd97b1dadac68d1c5e3fe0ed193c306"),
 }
-"""PT Serif (ParaType, Debian ``fonts-paratype``): a Times-like serif made for Cyrillic."""
+"""PT Serif (ParaType; Debian ``fonts-paratype`` 20181108-3): a Times-like serif made for
+Cyrillic.  Pinned by SHA-256 so that a document renders the same on every machine."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +199,7 @@ class Renderer:
     def __init__(self, fonts_from: Path | None = None) -> None:
         directory = fonts_from or font_dir()
         fonts: dict[str, bytes] = {}
-        for key, name in FONT_FILES.items():
+        for key, (name, sha256) in FONT_FILES.items():
             path = directory / name
             try:
                 fonts[key] = path.read_bytes()
@@ -202,6 +208,9 @@ class Renderer:
                     f"font file {path} is missing ({exc.strerror}); install the Debian "
                     "package fonts-paratype or set MIGDOCS_FONT_DIR"
                 ) from None
+            if hashlib.sha256(fonts[key]).hexdigest() != sha256:
+                raise FontMissing(f"font file {path} is not the pinned version (SHA-256 "
+                                  f"{sha256[:12]}…); install fonts-paratype 20181108-3")
         self._fonts = fonts
         self.printable = _common_charset(fonts.values())
         self.jinja = jinja2.Environment(

@@ -9,6 +9,7 @@ built once per process from ``schemas/migdocs.xsd``.  Every problem is reported 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import xmlschema
@@ -76,6 +77,17 @@ def element_path(elem: etree._Element) -> str:
     return "/" + "/".join(reversed(parts))
 
 
+_PROLOG_DOCTYPE = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>)?(?:\s|<!--.*?-->|<\?.*?\?>)*<!DOCTYPE", re.DOTALL
+)
+_XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+_DOCTYPE_VIOLATION = "remove the <!DOCTYPE …> declaration and any entities"
+
+
+def _doctype_line(raw: bytes) -> int:
+    return raw[: raw.find(b"<!DOCTYPE")].count(b"\n") + 1
+
+
 def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse bytes into an element tree, refusing oversize, malformed or unsafe input."""
     if len(raw) > max_bytes:
@@ -85,50 +97,128 @@ def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
         )
     if not raw.strip():
         raise MalformedXml("document is empty", (Violation(1, "/", "no XML content"),))
+    # Refuse a DTD before libxml2 sees it: entity bombs then never reach the parser.
+    if _PROLOG_DOCTYPE.match(raw):
+        raise UnsafeXml("DOCTYPE declarations are not allowed",
+                        (Violation(_doctype_line(raw), "/", _DOCTYPE_VIOLATION),))
     parser = _parser()
     try:
         root = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as exc:
+        # parser.error_log holds this parse's errors only (the global log accumulates).
+        entries = list(parser.error_log)
+        if any("depth" in e.message.lower() or "XML_PARSE_HUGE" in e.message for e in entries):
+            raise UnsafeXml(
+                "document nests too deeply",
+                (Violation(entries[0].line or None, "/",
+                           f"elements may nest at most {MAX_DEPTH} levels"),),
+            ) from None
         violations = tuple(
-            Violation(entry.line or None, "/", entry.message.strip())
-            for entry in exc.error_log
+            Violation(e.line or None, "/", _syntax_message(e.message)) for e in entries
         ) or (Violation(exc.lineno, "/", str(exc)),)
         raise MalformedXml("document is not well-formed XML", violations) from None
     if root.getroottree().docinfo.doctype:
-        raise UnsafeXml(
-            "DOCTYPE declarations are not allowed",
-            (Violation(1, "/", "remove the <!DOCTYPE …> declaration and any entities"),),
-        )
+        raise UnsafeXml("DOCTYPE declarations are not allowed",
+                        (Violation(_doctype_line(raw), "/", _DOCTYPE_VIOLATION),))
     for elem in root.iter():
         if not isinstance(elem.tag, str):
             if isinstance(elem, etree._Entity):
+                parent = elem.getparent()
                 raise UnsafeXml(
                     "entity references are not allowed",
-                    (Violation(elem.sourceline, element_path(elem.getparent() or root),
+                    (Violation(elem.sourceline,
+                               element_path(parent if parent is not None else root),
                                f"entity reference {elem.text}"),),
                 )
             continue
+        for attribute in elem.attrib:
+            if attribute.startswith(_XSI):
+                raise UnsafeXml(
+                    "xsi: attributes are not allowed",
+                    (Violation(elem.sourceline, element_path(elem),
+                               f"remove attribute xsi:{etree.QName(attribute).localname}; the "
+                               "document type follows from the root element"),),
+                )
         depth = sum(1 for _ in elem.iterancestors())
         if depth >= MAX_DEPTH:
             raise UnsafeXml(
-                f"document nests deeper than {MAX_DEPTH} levels",
-                (Violation(elem.sourceline, element_path(elem), "too deep"),),
+                "document nests too deeply",
+                (Violation(elem.sourceline, element_path(elem),
+                           f"elements may nest at most {MAX_DEPTH} levels"),),
             )
     return root
 
 
+def _syntax_message(message: str) -> str:
+    message = message.strip()
+    if "Input is not proper UTF-8" in message or "invalid character in" in message.lower():
+        return f"{message} (the document must be encoded as its XML declaration says, UTF-8 "\
+               "unless declared otherwise)"
+    return message
+
+
+_PATTERN_HINTS: dict[str, str] = {
+    "Uuid": "must be a UUID such as 3f1c2a7e-0b5d-4c8e-9a61-2d7f4b9e8c10",
+    "LatinName": "must be Latin letters A–Z, words joined by a space, hyphen or apostrophe",
+    "CyrillicName": "must be Cyrillic letters, words joined by a space, hyphen or apostrophe",
+    "Text": "must not be blank",
+    "ShortText": "must not be blank",
+    "CountryCode": "must be an ISO 3166-1 alpha-3 code in capitals, e.g. KAZ, BLR, XXA",
+    "SignatoryId": "must be a signatory identifier such as KZ-MVD-001",
+    "FileName": "must be a plain file name of Latin letters, digits, '.', '_' or '-'",
+    "Date": "must be a date written YYYY-MM-DD",
+}
+
+
+def _foreign_characters(value: str, type_name: str) -> str:
+    if type_name == "LatinName":
+        bad = sorted({ch for ch in value if not ("A" <= ch.upper() <= "Z" or ch in " -'’")})
+    elif type_name == "CyrillicName":
+        bad = sorted({ch for ch in value
+                      if not ("\u0400" <= ch <= "\u04ff" or ch in " -'’")})
+    else:
+        return ""
+    return "; found " + ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in bad) if bad else ""
+
+
+def _simple_message(error: xmlschema.XMLSchemaValidationError, reason: str) -> str:
+    validator = error.validator
+    parent = getattr(validator, "parent", None)
+    type_name = etree.QName(parent.name).localname if getattr(parent, "name", None) else ""
+    value = error.obj if isinstance(error.obj, str) else None
+    if type(validator).__name__ in ("XsdPatternFacets", "XsdMinLengthFacet") and value is not None:
+        hint = _PATTERN_HINTS.get(type_name, "has the wrong form")
+        if not value.strip():
+            return "value is blank; it must contain text"
+        return f"{value.strip()!r} {hint}{_foreign_characters(value, type_name)}"
+    if type(validator).__name__ == "XsdEnumerationFacets" and value is not None:
+        allowed = ", ".join(str(v) for v in getattr(validator, "enumeration", ()))
+        return f"{value.strip()!r} is not one of: {allowed}"
+    if "duplicated value" in reason and isinstance(error.obj, etree._Element):
+        return f"{(error.obj.text or '').strip()!r} is listed more than once"
+    return reason
+
+
 def _violation(error: xmlschema.XMLSchemaValidationError) -> Violation:
     elem = error.elem
-    if not isinstance(elem, etree._Element):
-        return Violation(None, error.path or "/", error.reason or error.message)
-    index = getattr(error, "index", None)
     reason = error.reason or error.message
+    if not isinstance(elem, etree._Element):
+        return Violation(None, error.path or "/", reason)
+    index = getattr(error, "index", None)
+    expected = [etree.QName(t).localname for t in getattr(error, "expected_tags", None) or ()]
+    expecting = f"; expected <{'> or <'.join(expected)}>" if expected else ""
     # "Unexpected child" errors point at the parent; point at the child itself.
     if isinstance(index, int) and 0 <= index < len(elem) and "nexpected child" in reason:
         child = elem[index]
         return Violation(child.sourceline, element_path(child),
-                         f"element <{etree.QName(child).localname}> is not allowed here")
-    return Violation(elem.sourceline, element_path(elem), reason)
+                         f"element <{etree.QName(child).localname}> is not allowed here"
+                         f"{expecting}")
+    if "not complete" in reason:
+        return Violation(elem.sourceline, element_path(elem),
+                         f"element <{etree.QName(elem).localname}> is incomplete{expecting}")
+    if "duplicated value" in reason:
+        return Violation(elem.sourceline, element_path(elem), _simple_message(error, reason))
+    return Violation(elem.sourceline, element_path(elem), _simple_message(error, reason))
 
 
 def validate(root: etree._Element) -> str:
@@ -143,7 +233,12 @@ def validate(root: etree._Element) -> str:
                        f"is not a document type; expected one of {expected}"),),
         )
     resource = xmlschema.XMLResource(root, allow="none", defuse="always")
-    violations = tuple(_violation(e) for e in schema().iter_errors(resource))
+    seen: dict[tuple[int | None, str], Violation] = {}
+    for error in schema().iter_errors(resource):
+        violation = _violation(error)
+        # One message per element: a blank value fails minLength and pattern alike.
+        seen.setdefault((violation.line, violation.path), violation)
+    violations = tuple(seen.values())
     if violations:
         count = len(violations)
         raise SchemaViolation(

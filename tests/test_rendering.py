@@ -110,8 +110,8 @@ def test_multipage_request_spans_pages_and_reserves_signature_area(rendered_samp
     assert rendered.page_count >= 3
     area = rendered.signature_area
     assert area is not None and area.page_index == rendered.page_count - 1
-    assert 170 * 72 / 25.4 == pytest.approx(area.x2 - area.x1, abs=1)
-    assert 42 * 72 / 25.4 == pytest.approx(area.y2 - area.y1, abs=1)
+    assert pytest.approx(area.x2 - area.x1, abs=1) == 170 * 72 / 25.4
+    assert pytest.approx(area.y2 - area.y1, abs=1) == 42 * 72 / 25.4
 
 
 def test_unprintable_character_is_refused(sample_path: Path) -> None:
@@ -150,3 +150,13 @@ def test_text_is_escaped(sample_path: Path, tmp_path: Path) -> None:
         "Принятие решения".encode(), "&lt;b&gt;Принятие&lt;/b&gt; &amp; решения".encode(), 1)
     rendered = render_document(raw)
     assert "<b>Принятие</b> & решения" in pdfinspect.text(rendered.pdf, tmp_path)
+
+
+def test_font_of_another_version_is_an_error(tmp_path: Path) -> None:
+    from service.rendering import FONT_FILES, font_dir
+
+    for name, _ in FONT_FILES.values():
+        (tmp_path / name).write_bytes((font_dir() / name).read_bytes())
+    (tmp_path / "PTF75F.ttf").write_bytes(b"\0" + (font_dir() / "PTF75F.ttf").read_bytes())
+    with pytest.raises(FontMissing, match="PTF75F.ttf is not the pinned version"):
+        Renderer(fonts_from=tmp_path)
