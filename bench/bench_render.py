@@ -16,9 +16,7 @@ import gc
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import weasyprint
 
@@ -37,31 +35,33 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn()
-    return (time.perf_counter() - start) * 1000, result
-
-
 def bench_sample(path: Path, runs: int) -> dict[str, float]:
     renderer = default_renderer()
     raw = path.read_bytes()
-    stages: dict[str, list[float]] = {k: [] for k in
-                                      ("parse+validate", "model", "html", "pdf", "total", "bare")}
+    stages: dict[str, list[float]] = {
+        k: [] for k in ("parse+validate", "model", "html", "pdf", "total", "bare")
+    }
     pages = 0
     for _ in range(runs + 1):  # first run warms caches and is dropped
-        t_parse, parsed = timed(lambda: load(raw))
-        t_model, doc = timed(lambda: (unprintable_characters(parsed.root, renderer.printable),
-                                      build(parsed))[1])
-        t_html, html = timed(lambda: renderer.html(doc, "BENCH-2026-000001"))
-        t_pdf, rendered = timed(lambda: renderer.pdf(doc, html, raw, "BENCH-2026-000001"))
+        t0 = time.perf_counter()
+        parsed = load(raw)
+        t1 = time.perf_counter()
+        unprintable_characters(parsed.root, renderer.printable)
+        doc = build(parsed)
+        t2 = time.perf_counter()
+        html = renderer.html(doc, "BENCH-2026-000001")
+        t3 = time.perf_counter()
+        rendered = renderer.pdf(doc, html, raw, "BENCH-2026-000001")
+        t4 = time.perf_counter()
         photos = {str(p.number): p.photo.data for p in doc.persons if p.photo}
-        t_bare, _ = timed(lambda: weasyprint.HTML(
-            string=html, url_fetcher=AssetFetcher(renderer._fonts, photos)).write_pdf(
-            stylesheets=[renderer.stylesheet], font_config=renderer.font_config))
-        for key, value in zip(stages, (t_parse, t_model, t_html, t_pdf,
-                                       t_parse + t_model + t_html + t_pdf, t_bare), strict=True):
-            stages[key].append(value)
+        t5 = time.perf_counter()
+        weasyprint.HTML(string=html, url_fetcher=AssetFetcher(renderer._fonts, photos)).write_pdf(
+            stylesheets=[renderer.stylesheet], font_config=renderer.font_config
+        )
+        t6 = time.perf_counter()
+        values = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0, t6 - t5)
+        for key, value in zip(stages, values, strict=True):
+            stages[key].append(value * 1000)
         pages = rendered.page_count
     result = {k: statistics.median(v[1:]) for k, v in stages.items()}
     result["pages"] = pages
@@ -76,13 +76,17 @@ def main() -> None:
     args = parser.parse_args()
     samples = args.samples or sorted(SAMPLES_DIR.glob("*.xml"))
 
-    print(f"{'sample':32} {'pages':>5} {'parse':>7} {'model':>7} {'html':>7} {'pdf':>8} "
-          f"{'total':>8} {'bare':>8} {'ratio':>6} {'pages/s':>8}")
+    print(
+        f"{'sample':32} {'pages':>5} {'parse':>7} {'model':>7} {'html':>7} {'pdf':>8} "
+        f"{'total':>8} {'bare':>8} {'ratio':>6} {'pages/s':>8}"
+    )
     for path in samples:
         r = bench_sample(path, args.runs)
-        print(f"{path.name:32} {int(r['pages']):5d} {r['parse+validate']:7.2f} {r['model']:7.2f} "
-              f"{r['html']:7.2f} {r['pdf']:8.1f} {r['total']:8.1f} {r['bare']:8.1f} "
-              f"{r['total'] / r['bare']:6.3f} {r['pages'] * 1000 / r['total']:8.1f}")
+        print(
+            f"{path.name:32} {int(r['pages']):5d} {r['parse+validate']:7.2f} {r['model']:7.2f} "
+            f"{r['html']:7.2f} {r['pdf']:8.1f} {r['total']:8.1f} {r['bare']:8.1f} "
+            f"{r['total'] / r['bare']:6.3f} {r['pages'] * 1000 / r['total']:8.1f}"
+        )
     print("(medians in ms over", args.runs, "runs; ratio = total / bare WeasyPrint)")
 
     if args.memory_renders:
@@ -98,8 +102,10 @@ def main() -> None:
                 after_10 = rss_mib()
         gc.collect()
         after_n = rss_mib()
-        print(f"memory: RSS {after_10:.1f} MiB after 10 renders, {after_n:.1f} MiB after "
-              f"{args.memory_renders} (+{after_n - after_10:.1f} MiB)")
+        print(
+            f"memory: RSS {after_10:.1f} MiB after 10 renders, {after_n:.1f} MiB after "
+            f"{args.memory_renders} (+{after_n - after_10:.1f} MiB)"
+        )
 
 
 if __name__ == "__main__":

@@ -32,10 +32,19 @@ def _read_input(source: str) -> bytes:
 
 def _fail(error: MigdocsError, source: str, as_json: bool = False) -> NoReturn:
     if as_json:
-        click.echo(json.dumps({"valid": False, "file": source, "error": error.code,
-                               "message": error.message,
-                               "details": [v.as_dict() for v in error.violations]},
-                              ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "valid": False,
+                    "file": source,
+                    "error": error.code,
+                    "message": error.message,
+                    "details": [v.as_dict() for v in error.violations],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         click.echo(f"{source}: {error.message}", err=True)
         for violation in error.violations:
@@ -59,18 +68,25 @@ def validate(source: str, as_json: bool) -> None:
     except MigdocsError as exc:
         _fail(exc, source, as_json)
     if as_json:
-        click.echo(json.dumps({"valid": True, "file": source,
-                               "document_type": doc.document_type}))
+        click.echo(json.dumps({"valid": True, "file": source, "document_type": doc.document_type}))
     else:
         click.echo(f"{source}: valid {doc.document_type}")
 
 
 @main.command()
 @click.argument("source", default="-", metavar="FILE.xml")
-@click.option("-o", "--output", required=True, metavar="OUT.pdf",
-              help="Where to write the PDF; '-' writes to stdout.")
-@click.option("--registration-number", default=None,
-              help="Registration number to print; without it the document reads «б/н».")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="OUT.pdf",
+    help="Where to write the PDF; '-' writes to stdout.",
+)
+@click.option(
+    "--registration-number",
+    default=None,
+    help="Registration number to print; without it the document reads «б/н».",
+)
 def render(source: str, output: str, registration_number: str | None) -> None:
     """Render FILE.xml (or stdin) to a PDF/A-3u document with the XML embedded."""
     try:
@@ -82,8 +98,7 @@ def render(source: str, output: str, registration_number: str | None) -> None:
         sys.stdout.buffer.flush()
     else:
         write_atomically(Path(output), rendered.pdf)
-        click.echo(f"{output}: {rendered.page_count} page(s), {len(rendered.pdf)} bytes",
-                   err=True)
+        click.echo(f"{output}: {rendered.page_count} page(s), {len(rendered.pdf)} bytes", err=True)
 
 
 def _register_optional_commands() -> None:

@@ -159,6 +159,7 @@ class RefusalNotice(Document):
 
 # ----- reading helpers --------------------------------------------------------------------
 
+
 def _q(name: str) -> str:
     return f"{{{NAMESPACE}}}{name}"
 
@@ -171,7 +172,7 @@ def _text(elem: etree._Element, name: str) -> str:
     child = _child(elem, name)
     if child is None or child.text is None:
         raise KeyError(name)  # unreachable for schema-valid input
-    return child.text.strip()
+    return str(child.text).strip()
 
 
 def _opt_text(elem: etree._Element, name: str) -> str | None:
@@ -198,14 +199,19 @@ def _name(elem: etree._Element) -> FullName:
 
 def _identity_document(e: etree._Element) -> IdentityDocument:
     return IdentityDocument(
-        _text(e, "kind"), _opt_text(e, "series"), _text(e, "number"),
-        _date(e, "issueDate"), _text(e, "issuer"),
+        _text(e, "kind"),
+        _opt_text(e, "series"),
+        _text(e, "number"),
+        _date(e, "issueDate"),
+        _text(e, "issuer"),
     )
 
 
 def _liability(e: etree._Element) -> LiabilityRecord:
     return LiabilityRecord(
-        _date(e, "decisionDate"), _text(e, "legalProvision"), _text(e, "decision"),
+        _date(e, "decisionDate"),
+        _text(e, "legalProvision"),
+        _text(e, "decision"),
         _opt_text(e, "decidedBy"),
     )
 
@@ -216,15 +222,22 @@ def _residence(e: etree._Element) -> Residence:
 
 def _permit(e: etree._Element) -> ResidencePermit:
     return ResidencePermit(
-        _text(e, "kind"), _text(e, "number"), _date(e, "issueDate"),
-        _opt_date(e, "validUntil"), _text(e, "issuer"),
+        _text(e, "kind"),
+        _text(e, "number"),
+        _date(e, "issueDate"),
+        _opt_date(e, "validUntil"),
+        _text(e, "issuer"),
     )
 
 
 def _restriction(e: etree._Element) -> TravelRestriction:
     return TravelRestriction(
-        _text(e, "kind"), _text(e, "country"), _date(e, "decisionDate"),
-        _opt_date(e, "validUntil"), _text(e, "decidedBy"), _opt_text(e, "grounds"),
+        _text(e, "kind"),
+        _text(e, "country"),
+        _date(e, "decisionDate"),
+        _opt_date(e, "validUntil"),
+        _text(e, "decidedBy"),
+        _opt_text(e, "grounds"),
     )
 
 
@@ -238,11 +251,14 @@ def _binary(elem: etree._Element | None, problems: list[Violation]) -> BinaryCon
     data = base64.b64decode("".join((elem.text or "").split()))
     signatures = _IMAGE_SIGNATURES.get(media_type)
     if signatures and not data.startswith(signatures):
-        problems.append(Violation(
-            elem.sourceline, element_path(elem),
-            f"content is not a {media_type.split('/')[1].upper()} image "
-            f"although mediaType says {media_type}",
-        ))
+        problems.append(
+            Violation(
+                elem.sourceline,
+                element_path(elem),
+                f"content is not a {media_type.split('/')[1].upper()} image "
+                f"although mediaType says {media_type}",
+            )
+        )
     return BinaryContent(media_type, data, elem.get("fileName"))
 
 
@@ -250,8 +266,8 @@ def _person(number: int, e: etree._Element, problems: list[Violation]) -> Person
     return Person(
         number=number,
         category=_text(e, "category"),
-        name_cyrillic=_name(_child(e, "nameCyrillic")),  # type: ignore[arg-type]
-        name_latin=_name(_child(e, "nameLatin")),  # type: ignore[arg-type]
+        name_cyrillic=_name(_child(e, "nameCyrillic")),
+        name_latin=_name(_child(e, "nameLatin")),
         sex=_opt_text(e, "sex"),
         birth_date=_opt_date(e, "birthDate"),
         birth_place=_opt_text(e, "birthPlace"),
@@ -271,9 +287,7 @@ def _persons(root: etree._Element, problems: list[Violation]) -> tuple[Person, .
     container = _child(root, "persons")
     if container is None:
         return ()
-    return tuple(
-        _person(i, e, problems) for i, e in enumerate(container.iterfind(_q("person")), 1)
-    )
+    return tuple(_person(i, e, problems) for i, e in enumerate(container.iterfind(_q("person")), 1))
 
 
 def _header(root: etree._Element, problems: list[Violation]) -> Header:
@@ -290,11 +304,14 @@ def _header(root: etree._Element, problems: list[Violation]) -> Header:
     if AUTHORITIES[header.sender].country == AUTHORITIES[header.recipient].country:
         recipient = _child(e, "recipient")
         assert recipient is not None
-        problems.append(Violation(
-            recipient.sourceline, element_path(recipient),
-            f"sender {header.sender} and recipient {header.recipient} are authorities of the "
-            "same country; the Agreement governs exchanges between Kazakhstan and Belarus",
-        ))
+        problems.append(
+            Violation(
+                recipient.sourceline,
+                element_path(recipient),
+                f"sender {header.sender} and recipient {header.recipient} are authorities of the "
+                "same country; the Agreement governs exchanges between Kazakhstan and Belarus",
+            )
+        )
     return header
 
 
@@ -305,11 +322,14 @@ def _reference(root: etree._Element, header: Header, problems: list[Violation]) 
     if reference.date > header.document_date:
         date_elem = _child(e, "date")
         assert date_elem is not None
-        problems.append(Violation(
-            date_elem.sourceline, element_path(date_elem),
-            f"the request date {reference.date} is later than this document's date "
-            f"{header.document_date}",
-        ))
+        problems.append(
+            Violation(
+                date_elem.sourceline,
+                element_path(date_elem),
+                f"the request date {reference.date} is later than this document's date "
+                f"{header.document_date}",
+            )
+        )
     return reference
 
 
@@ -319,37 +339,54 @@ def build(parsed: ParsedXml) -> Document:
     problems: list[Violation] = []
     header = _header(root, problems)
     persons = _persons(root, problems)
-    for person_elem, person in zip(root.iterfind(f"{_q('persons')}/{_q('person')}"), persons,
-                                   strict=True):
+    for person_elem, person in zip(
+        root.iterfind(f"{_q('persons')}/{_q('person')}"), persons, strict=True
+    ):
         if person.birth_date and person.birth_date > header.document_date:
             birth = _child(person_elem, "birthDate")
             assert birth is not None
-            problems.append(Violation(birth.sourceline, element_path(birth),
-                                      "birth date is later than the document date"))
+            problems.append(
+                Violation(
+                    birth.sourceline,
+                    element_path(birth),
+                    "birth date is later than the document date",
+                )
+            )
     document: Document
     match parsed.document_type:
         case "request":
             requested = _child(root, "requestedData")
             document = Request(
-                document_type="request", header=header, persons=persons,
-                topic=_text(root, "topic"), summary=_text(root, "summary"),
-                purpose=_text(root, "purpose"), justification=_text(root, "justification"),
+                document_type="request",
+                header=header,
+                persons=persons,
+                topic=_text(root, "topic"),
+                summary=_text(root, "summary"),
+                purpose=_text(root, "purpose"),
+                justification=_text(root, "justification"),
                 requested_data=tuple(i.text or "" for i in requested.iterfind(_q("item")))
-                if requested is not None else (),
+                if requested is not None
+                else (),
                 other_information=_opt_text(root, "otherInformation"),
             )
         case "response":
             document = Response(
-                document_type="response", header=header, persons=persons,
+                document_type="response",
+                header=header,
+                persons=persons,
                 in_reply_to=_reference(root, header, problems),
-                outcome=_text(root, "outcome"), narrative=_text(root, "narrative"),
+                outcome=_text(root, "outcome"),
+                narrative=_text(root, "narrative"),
             )
         case "refusal-notice":
             grounds = _child(root, "grounds")
             assert grounds is not None
             document = RefusalNotice(
-                document_type="refusal-notice", header=header, persons=persons,
-                in_reply_to=_reference(root, header, problems), scope=_text(root, "scope"),
+                document_type="refusal-notice",
+                header=header,
+                persons=persons,
+                in_reply_to=_reference(root, header, problems),
+                scope=_text(root, "scope"),
                 grounds=tuple(g.text or "" for g in grounds.iterfind(_q("ground"))),
                 reasons=_text(root, "reasons"),
             )

@@ -17,15 +17,19 @@ def parse_document(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     return build(load(raw, max_bytes))
 
 
-def render_document(raw: bytes, registration_number: str | None = None,
-                    renderer: Renderer | None = None,
-                    max_bytes: int = DEFAULT_MAX_BYTES) -> RenderedDocument:
+def render_document(
+    raw: bytes,
+    registration_number: str | None = None,
+    renderer: Renderer | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> RenderedDocument:
     """The whole unsigned pipeline: bytes → PDF/A-3u with the source XML embedded."""
     renderer = renderer or default_renderer()
     parsed = load(raw, max_bytes)
     unprintable = unprintable_characters(parsed.root, renderer.printable)
     if unprintable:
-        raise InconsistentDocument("document contains characters that cannot be printed",
-                                   unprintable)
+        raise InconsistentDocument(
+            "document contains characters that cannot be printed", unprintable
+        )
     doc = build(parsed)
     return renderer.pdf(doc, renderer.html(doc, registration_number), raw, registration_number)

@@ -46,13 +46,21 @@ FORM_VERSION = "1.0"
 DEFAULT_FONT_DIR = Path("/usr/share/fonts/truetype/paratype")
 FONT_FILES: Mapping[str, tuple[str, str]] = {
     "serif-regular": (
-        "PTF55F.ttf", "d074251529defb38523f3d89cfadfc2491515b32c22f154a8fc6b4c184415a69"),
+        "PTF55F.ttf",
+        "d074251529defb38523f3d89cfadfc2491515b32c22f154a8fc6b4c184415a69",
+    ),
     "serif-bold": (
-        "PTF75F.ttf", "71a57caa616bec6f7266bddb176defd481f4edfca357123d4d3d8bb942b10f26"),
+        "PTF75F.ttf",
+        "71a57caa616bec6f7266bddb176defd481f4edfca357123d4d3d8bb942b10f26",
+    ),
     "serif-italic": (
-        "PTF56F.ttf", "e2b2f71276ed2745ca137fef788246dcd381e88e66d9d23754112f51d73e05fc"),
+        "PTF56F.ttf",
+        "e2b2f71276ed2745ca137fef788246dcd381e88e66d9d23754112f51d73e05fc",
+    ),
     "serif-bold-italic": (
-        "PTF76F.ttf", "4d64a0a0a992b9efbbe4fef6ef1fdb2dcdd97b1dadac68d1c5e3fe0ed193c306"),
+        "PTF76F.ttf",
+        "4d64a0a0a992b9efbbe4fef6ef1fdb2dcdd97b1dadac68d1c5e3fe0ed193c306",
+    ),
 }
 """PT Serif (ParaType; Debian ``fonts-paratype`` 20181108-3): a Times-like serif made for
 Cyrillic.  Pinned by SHA-256 so that a document renders the same on every machine."""
@@ -101,13 +109,19 @@ def unprintable_characters(root: etree._Element, charset: frozenset[int]) -> tup
     for elem in root.iter():
         if not isinstance(elem.tag, str) or elem.get("mediaType"):
             continue  # base64 content (photos, fingerprint cards) is never printed
-        missing = sorted({ch for ch in (elem.text or "") if ord(ch) not in charset
-                          and not ch.isspace()})
+        missing = sorted(
+            {ch for ch in (elem.text or "") if ord(ch) not in charset and not ch.isspace()}
+        )
         if missing:
             chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing[:5])
-            problems.append(Violation(elem.sourceline, element_path(elem),
-                                      f"character(s) {chars} cannot be printed: the "
-                                      "document font has no glyph for them"))
+            problems.append(
+                Violation(
+                    elem.sourceline,
+                    element_path(elem),
+                    f"character(s) {chars} cannot be printed: the "
+                    "document font has no glyph for them",
+                )
+            )
     return tuple(problems)
 
 
@@ -122,8 +136,7 @@ class AssetFetcher(URLFetcher):  # type: ignore[misc]
     def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
         scheme, _, rest = url.partition(":")
         if scheme == "asset" and rest.startswith("font/") and rest[5:] in self._fonts:
-            return URLFetcherResponse(url, self._fonts[rest[5:]],
-                                      {"Content-Type": "font/ttf"})
+            return URLFetcherResponse(url, self._fonts[rest[5:]], {"Content-Type": "font/ttf"})
         if scheme == "photo" and rest in self._photos:
             return URLFetcherResponse(url, self._photos[rest])
         raise FatalURLFetchingError(f"resource not allowed in documents: {url[:80]}")
@@ -137,10 +150,9 @@ class _Metadata(DocumentMetadata):  # type: ignore[misc]
     and ``dc:type`` rather than a custom namespace.
     """
 
-    def __init__(self, identifiers: list[str], types: list[str], publisher: str,
-                 **fields: Any) -> None:
+    def __init__(self, identifier: str, types: list[str], publisher: str, **fields: Any) -> None:
         super().__init__(**fields)
-        self._identifiers = identifiers
+        self._identifier = identifier
         self._types = types
         self._publisher = publisher
 
@@ -149,19 +161,19 @@ class _Metadata(DocumentMetadata):  # type: ignore[misc]
         rdf = ET.fromstring(super().generate_rdf_metadata(variant, version, conformance))
         description = ET.SubElement(rdf, f"{{{rdf_ns}}}Description")
         description.set(f"{{{rdf_ns}}}about", "")
-        for prop, values in (("identifier", None), ("type", self._types),
-                             ("publisher", [self._publisher]), ("language", ["ru"])):
-            if prop == "identifier":
-                # dc:identifier is a simple Text property: one value, the others in dc:type.
-                elem = ET.SubElement(description, f"{{{dc_ns}}}identifier")
-                elem.text = self._identifiers[0]
-                continue
-            container_tag = "Seq" if prop == "publisher" else "Bag"
-            container = ET.SubElement(ET.SubElement(description, f"{{{dc_ns}}}{prop}"),
-                                      f"{{{rdf_ns}}}{container_tag}")
-            for value in values or ():
+        # dc:identifier is a simple Text property: the registration number; the rest are bags.
+        ET.SubElement(description, f"{{{dc_ns}}}identifier").text = self._identifier
+        for prop, container_tag, values in (
+            ("type", "Bag", self._types),
+            ("publisher", "Bag", [self._publisher]),
+            ("language", "Bag", ["ru"]),
+        ):
+            container = ET.SubElement(
+                ET.SubElement(description, f"{{{dc_ns}}}{prop}"), f"{{{rdf_ns}}}{container_tag}"
+            )
+            for value in values:
                 ET.SubElement(container, f"{{{rdf_ns}}}li").text = value
-        return ET.tostring(rdf, encoding="utf-8")
+        return bytes(ET.tostring(rdf, encoding="utf-8"))
 
 
 def ru_date(value: dt.date | None) -> str:
@@ -209,8 +221,10 @@ class Renderer:
                     "package fonts-paratype or set MIGDOCS_FONT_DIR"
                 ) from None
             if hashlib.sha256(fonts[key]).hexdigest() != sha256:
-                raise FontMissing(f"font file {path} is not the pinned version (SHA-256 "
-                                  f"{sha256[:12]}…); install fonts-paratype 20181108-3")
+                raise FontMissing(
+                    f"font file {path} is not the pinned version (SHA-256 "
+                    f"{sha256[:12]}…); install fonts-paratype 20181108-3"
+                )
         self._fonts = fonts
         self.printable = _common_charset(fonts.values())
         self.jinja = jinja2.Environment(
@@ -220,9 +234,13 @@ class Renderer:
             trim_blocks=False,
         )
         self.jinja.filters.update(
-            ru_date=ru_date, paragraphs=paragraphs, label=label,
-            country=vocabulary.country_name, photo_url=lambda p: f"photo:{p.number}",
-            fingerprint_name=fingerprint_name, css_string=css_string,
+            ru_date=ru_date,
+            paragraphs=paragraphs,
+            label=label,
+            country=vocabulary.country_name,
+            photo_url=lambda p: f"photo:{p.number}",
+            fingerprint_name=fingerprint_name,
+            css_string=css_string,
         )
         self.font_config = FontConfiguration()
         self.stylesheet = weasyprint.CSS(
@@ -234,8 +252,9 @@ class Renderer:
         # process and the service scales with worker processes instead.
         self._lock = threading.Lock()
 
-    def context(self, doc: Document, registration_number: str | None,
-                sample: bool = False) -> dict[str, Any]:
+    def context(
+        self, doc: Document, registration_number: str | None, sample: bool = False
+    ) -> dict[str, Any]:
         return {
             "doc": doc,
             "title": vocabulary.DOCUMENT_TITLES[doc.document_type],
@@ -253,53 +272,75 @@ class Renderer:
             "migdocs_version": version("migdocs"),
         }
 
-    def html(self, doc: Document, registration_number: str | None = None,
-             sample: bool = False) -> str:
+    def html(
+        self, doc: Document, registration_number: str | None = None, sample: bool = False
+    ) -> str:
         """Stage 3: the model as an HTML string."""
         template = self.jinja.get_template(f"{doc.document_type}.html.j2")
         return template.render(self.context(doc, registration_number, sample))
 
-    def pdf(self, doc: Document, html: str, source_xml: bytes,
-            registration_number: str | None = None) -> RenderedDocument:
+    def pdf(
+        self, doc: Document, html: str, source_xml: bytes, registration_number: str | None = None
+    ) -> RenderedDocument:
         """Stage 4: HTML → PDF/A-3u with the source XML as associated file."""
         photos = {str(p.number): p.photo.data for p in doc.persons if p.photo}
-        attachments = [weasyprint.Attachment(
-            file_obj=io.BytesIO(source_xml), name="source.xml", relationship="Source",
-            description="Исходный XML-документ (машиночитаемая версия)",
-        )]
+        attachments = [
+            weasyprint.Attachment(
+                file_obj=io.BytesIO(source_xml),
+                name="source.xml",
+                relationship="Source",
+                description="Исходный XML-документ (машиночитаемая версия)",
+            )
+        ]
         for person in doc.persons:
             card = person.fingerprint_card
             if card is not None:
-                attachments.append(weasyprint.Attachment(
-                    file_obj=io.BytesIO(card.data), name=fingerprint_name(person),
-                    relationship="Supplement",
-                    description=f"Дактилоскопическая карта, лицо № {person.number}",
-                ))
+                attachments.append(
+                    weasyprint.Attachment(
+                        file_obj=io.BytesIO(card.data),
+                        name=fingerprint_name(person),
+                        relationship="Supplement",
+                        description=f"Дактилоскопическая карта, лицо № {person.number}",
+                    )
+                )
         fetcher = AssetFetcher(self._fonts, photos)
-        identifiers = [registration_number or f"urn:uuid:{doc.header.document_id}"]
-        types = [doc.document_type, vocabulary.DOCUMENT_TITLES[doc.document_type],
-                 f"urn:uuid:{doc.header.document_id}", f"migdocs-form:{FORM_VERSION}"]
+        identifier = registration_number or f"urn:uuid:{doc.header.document_id}"
+        types = [
+            doc.document_type,
+            vocabulary.DOCUMENT_TITLES[doc.document_type],
+            f"urn:uuid:{doc.header.document_id}",
+            f"migdocs-form:{FORM_VERSION}",
+        ]
         try:
             with self._lock:
                 document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
-                    stylesheets=[self.stylesheet], font_config=self.font_config,
+                    stylesheets=[self.stylesheet],
+                    font_config=self.font_config,
                     pdf_variant=PDF_VARIANT,
                 )
                 document.metadata = _Metadata(
-                    identifiers, types, vocabulary.AUTHORITIES[doc.header.sender].name_ru,
+                    identifier,
+                    types,
+                    vocabulary.AUTHORITIES[doc.header.sender].name_ru,
                     **vars(document.metadata),
                 )
-                document.metadata.keywords = [doc.document_type, doc.header.sender,
-                                              doc.header.recipient]
-                pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments,
-                                         finisher=_finish_pdf)
+                document.metadata.keywords = [
+                    doc.document_type,
+                    doc.header.sender,
+                    doc.header.recipient,
+                ]
+                pdf = document.write_pdf(
+                    pdf_variant=PDF_VARIANT, attachments=attachments, finisher=_finish_pdf
+                )
         except FatalURLFetchingError as exc:
             raise RenderError(f"rendering failed: {exc}") from None
         foreign = {font.family for font in document.fonts.values()} - {FONT_FAMILY}
         if foreign:
             # A glyph fell back to a system font: output would depend on the machine.
-            raise RenderError(f"text fell back to system font(s) {sorted(foreign)}; "
-                              f"every glyph must come from {FONT_FAMILY}")
+            raise RenderError(
+                f"text fell back to system font(s) {sorted(foreign)}; "
+                f"every glyph must come from {FONT_FAMILY}"
+            )
         return RenderedDocument(pdf, len(document.pages), _signature_area(document))
 
 
@@ -328,8 +369,9 @@ def _signature_area(document: Any) -> SignatureArea | None:
         if box is not None:
             x1, y1, x2, y2 = box
             height = page.height * px_to_pt
-            return SignatureArea(index, x1 * px_to_pt, height - y2 * px_to_pt,
-                                 x2 * px_to_pt, height - y1 * px_to_pt)
+            return SignatureArea(
+                index, x1 * px_to_pt, height - y2 * px_to_pt, x2 * px_to_pt, height - y1 * px_to_pt
+            )
     return None
 
 

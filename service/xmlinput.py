@@ -44,9 +44,7 @@ class ParsedXml:
 @functools.cache
 def schema() -> xmlschema.XMLSchema10:
     """The schema of all document types, built once per process."""
-    return xmlschema.XMLSchema10(
-        str(SCHEMA_DIR / "migdocs.xsd"), allow="sandbox", defuse="always"
-    )
+    return xmlschema.XMLSchema10(str(SCHEMA_DIR / "migdocs.xsd"), allow="sandbox", defuse="always")
 
 
 def _parser() -> etree.XMLParser:
@@ -99,8 +97,10 @@ def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
         raise MalformedXml("document is empty", (Violation(1, "/", "no XML content"),))
     # Refuse a DTD before libxml2 sees it: entity bombs then never reach the parser.
     if _PROLOG_DOCTYPE.match(raw):
-        raise UnsafeXml("DOCTYPE declarations are not allowed",
-                        (Violation(_doctype_line(raw), "/", _DOCTYPE_VIOLATION),))
+        raise UnsafeXml(
+            "DOCTYPE declarations are not allowed",
+            (Violation(_doctype_line(raw), "/", _DOCTYPE_VIOLATION),),
+        )
     parser = _parser()
     try:
         root = etree.fromstring(raw, parser)
@@ -110,41 +110,62 @@ def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
         if any("depth" in e.message.lower() or "XML_PARSE_HUGE" in e.message for e in entries):
             raise UnsafeXml(
                 "document nests too deeply",
-                (Violation(entries[0].line or None, "/",
-                           f"elements may nest at most {MAX_DEPTH} levels"),),
+                (
+                    Violation(
+                        entries[0].line or None,
+                        "/",
+                        f"elements may nest at most {MAX_DEPTH} levels",
+                    ),
+                ),
             ) from None
         violations = tuple(
             Violation(e.line or None, "/", _syntax_message(e.message)) for e in entries
         ) or (Violation(exc.lineno, "/", str(exc)),)
         raise MalformedXml("document is not well-formed XML", violations) from None
     if root.getroottree().docinfo.doctype:
-        raise UnsafeXml("DOCTYPE declarations are not allowed",
-                        (Violation(_doctype_line(raw), "/", _DOCTYPE_VIOLATION),))
+        raise UnsafeXml(
+            "DOCTYPE declarations are not allowed",
+            (Violation(_doctype_line(raw), "/", _DOCTYPE_VIOLATION),),
+        )
     for elem in root.iter():
         if not isinstance(elem.tag, str):
             if isinstance(elem, etree._Entity):
                 parent = elem.getparent()
                 raise UnsafeXml(
                     "entity references are not allowed",
-                    (Violation(elem.sourceline,
-                               element_path(parent if parent is not None else root),
-                               f"entity reference {elem.text}"),),
+                    (
+                        Violation(
+                            elem.sourceline,
+                            element_path(parent if parent is not None else root),
+                            f"entity reference {elem.text}",
+                        ),
+                    ),
                 )
             continue
         for attribute in elem.attrib:
             if attribute.startswith(_XSI):
                 raise UnsafeXml(
                     "xsi: attributes are not allowed",
-                    (Violation(elem.sourceline, element_path(elem),
-                               f"remove attribute xsi:{etree.QName(attribute).localname}; the "
-                               "document type follows from the root element"),),
+                    (
+                        Violation(
+                            elem.sourceline,
+                            element_path(elem),
+                            f"remove attribute xsi:{etree.QName(attribute).localname}; the "
+                            "document type follows from the root element",
+                        ),
+                    ),
                 )
         depth = sum(1 for _ in elem.iterancestors())
         if depth >= MAX_DEPTH:
             raise UnsafeXml(
                 "document nests too deeply",
-                (Violation(elem.sourceline, element_path(elem),
-                           f"elements may nest at most {MAX_DEPTH} levels"),),
+                (
+                    Violation(
+                        elem.sourceline,
+                        element_path(elem),
+                        f"elements may nest at most {MAX_DEPTH} levels",
+                    ),
+                ),
             )
     return root
 
@@ -152,8 +173,10 @@ def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
 def _syntax_message(message: str) -> str:
     message = message.strip()
     if "Input is not proper UTF-8" in message or "invalid character in" in message.lower():
-        return f"{message} (the document must be encoded as its XML declaration says, UTF-8 "\
-               "unless declared otherwise)"
+        return (
+            f"{message} (the document must be encoded as its XML declaration says, UTF-8 "
+            "unless declared otherwise)"
+        )
     return message
 
 
@@ -174,8 +197,7 @@ def _foreign_characters(value: str, type_name: str) -> str:
     if type_name == "LatinName":
         bad = sorted({ch for ch in value if not ("A" <= ch.upper() <= "Z" or ch in " -'’")})
     elif type_name == "CyrillicName":
-        bad = sorted({ch for ch in value
-                      if not ("\u0400" <= ch <= "\u04ff" or ch in " -'’")})
+        bad = sorted({ch for ch in value if not ("\u0400" <= ch <= "\u04ff" or ch in " -'’")})
     else:
         return ""
     return "; found " + ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in bad) if bad else ""
@@ -184,7 +206,8 @@ def _foreign_characters(value: str, type_name: str) -> str:
 def _simple_message(error: xmlschema.XMLSchemaValidationError, reason: str) -> str:
     validator = error.validator
     parent = getattr(validator, "parent", None)
-    type_name = etree.QName(parent.name).localname if getattr(parent, "name", None) else ""
+    name = getattr(parent, "name", None)
+    type_name = etree.QName(name).localname if name else ""
     value = error.obj if isinstance(error.obj, str) else None
     if type(validator).__name__ in ("XsdPatternFacets", "XsdMinLengthFacet") and value is not None:
         hint = _PATTERN_HINTS.get(type_name, "has the wrong form")
@@ -210,12 +233,17 @@ def _violation(error: xmlschema.XMLSchemaValidationError) -> Violation:
     # "Unexpected child" errors point at the parent; point at the child itself.
     if isinstance(index, int) and 0 <= index < len(elem) and "nexpected child" in reason:
         child = elem[index]
-        return Violation(child.sourceline, element_path(child),
-                         f"element <{etree.QName(child).localname}> is not allowed here"
-                         f"{expecting}")
+        return Violation(
+            child.sourceline,
+            element_path(child),
+            f"element <{etree.QName(child).localname}> is not allowed here{expecting}",
+        )
     if "not complete" in reason:
-        return Violation(elem.sourceline, element_path(elem),
-                         f"element <{etree.QName(elem).localname}> is incomplete{expecting}")
+        return Violation(
+            elem.sourceline,
+            element_path(elem),
+            f"element <{etree.QName(elem).localname}> is incomplete{expecting}",
+        )
     if "duplicated value" in reason:
         return Violation(elem.sourceline, element_path(elem), _simple_message(error, reason))
     return Violation(elem.sourceline, element_path(elem), _simple_message(error, reason))
@@ -228,9 +256,14 @@ def validate(root: etree._Element) -> str:
         expected = ", ".join(f"{{{NAMESPACE}}}{name}" for name in ROOT_TO_TYPE)
         raise SchemaViolation(
             "unknown root element",
-            (Violation(root.sourceline, "/" + qname.localname,
-                       f"root element {{{qname.namespace or ''}}}{qname.localname} "
-                       f"is not a document type; expected one of {expected}"),),
+            (
+                Violation(
+                    root.sourceline,
+                    "/" + qname.localname,
+                    f"root element {{{qname.namespace or ''}}}{qname.localname} "
+                    f"is not a document type; expected one of {expected}",
+                ),
+            ),
         )
     resource = xmlschema.XMLResource(root, allow="none", defuse="always")
     seen: dict[tuple[int | None, str], Violation] = {}

@@ -43,15 +43,15 @@ def xmp_properties(root: etree._Element) -> list[str]:
 def text(pdf: bytes, tmp_path: Path) -> str:
     path = tmp_path / "text.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", str(path), "-"], check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def fonts(pdf: bytes, tmp_path: Path) -> list[list[str]]:
     path = tmp_path / "fonts.pdf"
     path.write_bytes(pdf)
-    out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout
     return [line.split() for line in out.splitlines()[2:]]
 
 
@@ -62,9 +62,13 @@ def associated_files(pdf: bytes) -> list[dict[str, object]]:
     for ref in catalog.get("/AF", []):
         spec = ref.get_object()
         stream = spec["/EF"]["/F"].get_object()
-        result.append({
-            "F": spec.get("/F"), "UF": spec.get("/UF"),
-            "relationship": spec.get("/AFRelationship"),
-            "subtype": stream.get("/Subtype"), "data": stream.get_data(),
-        })
+        result.append(
+            {
+                "F": spec.get("/F"),
+                "UF": spec.get("/UF"),
+                "relationship": spec.get("/AFRelationship"),
+                "subtype": stream.get("/Subtype"),
+                "data": stream.get_data(),
+            }
+        )
     return result

@@ -25,7 +25,8 @@ def test_validate_valid_sample() -> None:
 def test_validate_lists_every_violation_with_line_and_path(tmp_path: Path) -> None:
     bad = (SAMPLES_DIR / "request-photo.xml").read_text("utf-8")
     bad = bad.replace("<sex>female</sex>", "<sex>f</sex>").replace(
-        "<topic>citizens-information</topic>", "<topic>weather</topic>")
+        "<topic>citizens-information</topic>", "<topic>weather</topic>"
+    )
     path = tmp_path / "bad.xml"
     path.write_text(bad, "utf-8")
     result = run("validate", "--json", str(path))
@@ -33,13 +34,21 @@ def test_validate_lists_every_violation_with_line_and_path(tmp_path: Path) -> No
     report = json.loads(result.stdout)
     assert report["error"] == "schema_invalid"
     assert {(d["line"], d["path"]) for d in report["details"]} == {
-        (11, "/request/topic"), (30, "/request/persons/person/sex")}
+        (11, "/request/topic"),
+        (30, "/request/persons/person/sex"),
+    }
 
 
 def test_render_to_file_and_from_stdin_to_stdout(tmp_path: Path) -> None:
     out = tmp_path / "out.pdf"
-    result = run("render", str(SAMPLES_DIR / "request-photo.xml"), "-o", str(out),
-                 "--registration-number", "KZ-MVD-2026-000007")
+    result = run(
+        "render",
+        str(SAMPLES_DIR / "request-photo.xml"),
+        "-o",
+        str(out),
+        "--registration-number",
+        "KZ-MVD-2026-000007",
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(b"%PDF-1.7")
     piped = run("render", "-o", "-", stdin=(SAMPLES_DIR / "request-photo.xml").read_bytes())

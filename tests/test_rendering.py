@@ -39,8 +39,11 @@ def test_text_shows_names_authorities_and_sections(name, rendered_samples, tmp_p
         assert _flat(str(person.name_cyrillic)) in flat
         assert _flat(str(person.name_latin)) in flat
     if doc.document_type == "request":
-        for heading in ("Краткое изложение существа запроса", "Цель запроса",
-                        "Обоснование запроса"):
+        for heading in (
+            "Краткое изложение существа запроса",
+            "Цель запроса",
+            "Обоснование запроса",
+        ):
             assert heading in text
     if doc.document_type in ("response", "refusal-notice"):
         assert f"На № {doc.in_reply_to.registration_number}" in text  # type: ignore[attr-defined]
@@ -52,10 +55,12 @@ def test_text_shows_names_authorities_and_sections(name, rendered_samples, tmp_p
 def test_pdfa3_identification_and_xmp_schemas(name, rendered_samples) -> None:
     _, rendered = rendered_samples[name]
     root = pdfinspect.xmp(rendered.pdf)
-    ident = [d for d in root.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description")
-             if d.get(f"{PDFAID}part")]
-    assert [(d.get(f"{PDFAID}part"), d.get(f"{PDFAID}conformance")) for d in ident] == [
-        ("3", "U")]
+    ident = [
+        d
+        for d in root.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description")
+        if d.get(f"{PDFAID}part")
+    ]
+    assert [(d.get(f"{PDFAID}part"), d.get(f"{PDFAID}conformance")) for d in ident] == [("3", "U")]
     for prop in pdfinspect.xmp_properties(root):
         namespace = prop[1:].split("}")[0]
         assert namespace in pdfinspect.PREDEFINED_XMP_NAMESPACES, prop
@@ -99,9 +104,12 @@ def test_source_xml_is_embedded_byte_for_byte(name, rendered_samples) -> None:
 
 def test_photo_is_drawn(rendered_samples) -> None:
     _, rendered = rendered_samples["request-photo.xml"]
-    images = [x.get_object() for page in pdfinspect.reader(rendered.pdf).pages
-              for x in page["/Resources"].get("/XObject", {}).values()
-              if x.get_object().get("/Subtype") == "/Image"]
+    images = [
+        x.get_object()
+        for page in pdfinspect.reader(rendered.pdf).pages
+        for x in page["/Resources"].get("/XObject", {}).values()
+        if x.get_object().get("/Subtype") == "/Image"
+    ]
     assert images and images[0]["/Width"] == 300
 
 
@@ -115,7 +123,9 @@ def test_multipage_request_spans_pages_and_reserves_signature_area(rendered_samp
 
 
 def test_unprintable_character_is_refused(sample_path: Path) -> None:
-    raw = sample_path.read_bytes().replace("г. Гродно, Республика".encode(), "г. 格罗德诺, Республика".encode(), 1)
+    raw = sample_path.read_bytes().replace(
+        "г. Гродно, Республика".encode(), "г. 格罗德诺, Республика".encode(), 1
+    )
     with pytest.raises(InconsistentDocument) as info:
         render_document(raw)
     (violation,) = info.value.violations
@@ -124,12 +134,14 @@ def test_unprintable_character_is_refused(sample_path: Path) -> None:
 
 
 def test_missing_font_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(FontMissing, match="PTF55F.ttf"):
+    with pytest.raises(FontMissing, match=r"PTF55F\.ttf"):
         Renderer(fonts_from=tmp_path)
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "http://127.0.0.1/x.png",
-                                 "asset:font/../../etc/passwd", "photo:99"])
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "http://127.0.0.1/x.png", "asset:font/../../etc/passwd", "photo:99"],
+)
 def test_fetcher_refuses_everything_but_our_assets(url: str) -> None:
     from weasyprint.urls import FatalURLFetchingError
 
@@ -147,7 +159,8 @@ def test_template_cannot_reach_files(sample_path: Path) -> None:
 
 def test_text_is_escaped(sample_path: Path, tmp_path: Path) -> None:
     raw = sample_path.read_bytes().replace(
-        "Принятие решения".encode(), "&lt;b&gt;Принятие&lt;/b&gt; &amp; решения".encode(), 1)
+        "Принятие решения".encode(), "&lt;b&gt;Принятие&lt;/b&gt; &amp; решения".encode(), 1
+    )
     rendered = render_document(raw)
     assert "<b>Принятие</b> & решения" in pdfinspect.text(rendered.pdf, tmp_path)
 
@@ -158,5 +171,5 @@ def test_font_of_another_version_is_an_error(tmp_path: Path) -> None:
     for name, _ in FONT_FILES.values():
         (tmp_path / name).write_bytes((font_dir() / name).read_bytes())
     (tmp_path / "PTF75F.ttf").write_bytes(b"\0" + (font_dir() / "PTF75F.ttf").read_bytes())
-    with pytest.raises(FontMissing, match="PTF75F.ttf is not the pinned version"):
+    with pytest.raises(FontMissing, match=r"PTF75F\.ttf is not the pinned version"):
         Renderer(fonts_from=tmp_path)
