@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from dataclasses import dataclass
 
 import xmlschema
@@ -45,6 +46,24 @@ class ParsedXml:
 def schema() -> xmlschema.XMLSchema10:
     """The schema of all document types, built once per process."""
     return xmlschema.XMLSchema10(str(SCHEMA_DIR / "migdocs.xsd"), allow="sandbox", defuse="always")
+
+
+_thread_local = threading.local()
+
+
+def fast_schema() -> etree.XMLSchema:
+    """libxml2's validator over the same XSD: ~15× faster, used to accept valid documents.
+
+    Its messages are terse, so a document it rejects is validated again by
+    :func:`schema` (xmlschema), whose errors name the element, the value and the rule.
+    One instance per thread (building one takes ~2 ms), so error logs never mix.
+    """
+    cached: etree.XMLSchema | None = getattr(_thread_local, "schema", None)
+    if cached is None:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        cached = etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "migdocs.xsd"), parser))
+        _thread_local.schema = cached
+    return cached
 
 
 def _parser() -> etree.XMLParser:
@@ -265,13 +284,23 @@ def validate(root: etree._Element) -> str:
                 ),
             ),
         )
+    fast = fast_schema()
+    try:
+        if fast.validate(root):
+            return ROOT_TO_TYPE[qname.localname]
+    except etree.Error:
+        pass  # fall through to the detailed validator
     resource = xmlschema.XMLResource(root, allow="none", defuse="always")
     seen: dict[tuple[int | None, str], Violation] = {}
     for error in schema().iter_errors(resource):
         violation = _violation(error)
         # One message per element: a blank value fails minLength and pattern alike.
         seen.setdefault((violation.line, violation.path), violation)
-    violations = tuple(seen.values())
+    violations = tuple(seen.values()) or tuple(
+        # The two validators disagree (should not happen): report libxml2's findings.
+        Violation(e.line or None, e.path or "/", e.message)
+        for e in fast.error_log
+    )
     if violations:
         count = len(violations)
         raise SchemaViolation(

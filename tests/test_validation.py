@@ -373,3 +373,23 @@ def test_authority_names_match_the_schema_documentation() -> None:
         for e in xsd.iterfind(f"{XS}simpleType[@name='AuthorityCode']//{XS}enumeration")
     }
     assert documented == {c: a.name_ru for c, a in vocabulary.AUTHORITIES.items()}
+
+
+# ----- the fast (libxml2) and the detailed (xmlschema) validators agree ---------------------
+
+
+@pytest.mark.parametrize("path", [*VALID_SAMPLES, *INVALID_SAMPLES], ids=lambda p: p.name)
+def test_fast_and_detailed_validators_agree(path: Path) -> None:
+    import xmlschema
+
+    from service.xmlinput import fast_schema, parse, schema
+
+    try:
+        root = parse(path.read_bytes())
+    except InputError:
+        return  # refused before validation: neither validator ever sees it
+    if etree.QName(root).localname not in ("request", "response", "refusalNotice"):
+        return
+    resource = xmlschema.XMLResource(root, allow="none", defuse="always")
+    detailed_ok = not list(schema().iter_errors(resource))
+    assert fast_schema().validate(root) is detailed_ok
