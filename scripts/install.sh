@@ -13,6 +13,7 @@ APT_PACKAGES=(
   softhsm2                     # PKCS#11 token for the HSM tests
   poppler-utils                # pdfsig, pdftotext, pdffonts used by tests
   libnss3-tools                # certutil: trust store for pdfsig
+  chromium chromium-driver     # headless browser tests of the web pages
 )
 
 if ! dpkg -s "${APT_PACKAGES[@]%%=*}" >/dev/null 2>&1 || \

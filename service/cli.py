@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the input was refused (errors listed on stderr), 2 usag
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -13,8 +14,20 @@ from typing import NoReturn
 
 import click
 
+from . import audit
+from .app import create_app
+from .auth import (
+    add_officer,
+    create_api_key,
+    disable_officer,
+    list_api_keys,
+    revoke_api_key,
+)
+from .config import load_settings
+from .db import Database
 from .errors import InputError, MigdocsError
 from .fileio import write_atomically
+from .migrate import upgrade
 from .pipeline import parse_document, render_document
 
 EXIT_INVALID = 1
@@ -101,12 +114,175 @@ def render(source: str, output: str, registration_number: str | None) -> None:
         click.echo(f"{output}: {rendered.page_count} page(s), {len(rendered.pdf)} bytes", err=True)
 
 
-def _register_optional_commands() -> None:
+def _database() -> Database:
+    settings = load_settings()
+    return Database(settings.database_url)
+
+
+def _cli_actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all database migrations (safe to repeat)."""
+    database = _database()
+    upgrade(database)
+    click.echo(f"database at newest revision: {database.engine.url.render_as_string()}")
+
+
+@main.group()
+def apikey() -> None:
+    """API keys of upstream systems (one authority each)."""
+
+
+@apikey.command("create")
+@click.option("--authority", required=True, help="Authority code, e.g. KZ-MVD.")
+@click.option("--label", required=True, help="Which upstream system uses the key.")
+def apikey_create(authority: str, label: str) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    database = _database()
     try:
-        from . import cli_signing
-    except ImportError:  # pragma: no cover - signing commands not installed yet
+        with database.transaction() as session:
+            row, key = create_api_key(session, authority, label)
+            audit.record(
+                session,
+                actor=_cli_actor(),
+                action="apikey.create",
+                target=row.id,
+                details={"authority": authority, "label": label},
+            )
+    except MigdocsError as exc:
+        _fail(exc, "apikey")
+    click.echo(f"API key {row.id} for {authority} ({label}); it is shown only now:")
+    click.echo(key)
+
+
+@apikey.command("revoke")
+@click.argument("key_id")
+def apikey_revoke(key_id: str) -> None:
+    """Revoke a key by its id (the part after mdk_)."""
+    database = _database()
+    try:
+        with database.transaction() as session:
+            revoke_api_key(session, key_id)
+            audit.record(session, actor=_cli_actor(), action="apikey.revoke", target=key_id)
+    except MigdocsError as exc:
+        _fail(exc, "apikey")
+    click.echo(f"API key {key_id} revoked")
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """List keys (never their secrets)."""
+    with _database().reading() as session:
+        for row in list_api_keys(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            click.echo(f"{row.id}  {row.authority:9} {state:18} {row.label}")
+
+
+@main.group()
+def officer() -> None:
+    """Officers who log in to the web pages (one authority each)."""
+
+
+@officer.command("add")
+@click.argument("username")
+@click.option("--name", "full_name", required=True, help="Full name, e.g. Иванов И.И.")
+@click.option("--authority", required=True, help="Authority code, e.g. BY-MVD.")
+@click.password_option(
+    envvar="MIGDOCS_OFFICER_PASSWORD", help="Prompted for; or set MIGDOCS_OFFICER_PASSWORD."
+)
+def officer_add(username: str, full_name: str, authority: str, password: str) -> None:
+    """Add an officer; the password is prompted for (never an argument)."""
+    database = _database()
+    try:
+        with database.transaction() as session:
+            add_officer(session, username, full_name, authority, password)
+            audit.record(
+                session,
+                actor=_cli_actor(),
+                action="officer.add",
+                target=username,
+                details={"authority": authority},
+            )
+    except MigdocsError as exc:
+        _fail(exc, "officer")
+    click.echo(f"officer {username} ({authority}) added")
+
+
+@officer.command("disable")
+@click.argument("username")
+def officer_disable(username: str) -> None:
+    """Disable an officer at once (their session stops working)."""
+    database = _database()
+    try:
+        with database.transaction() as session:
+            disable_officer(session, username)
+            audit.record(session, actor=_cli_actor(), action="officer.disable", target=username)
+    except MigdocsError as exc:
+        _fail(exc, "officer")
+    click.echo(f"officer {username} disabled")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check every entry of the chain; exit 1 if any was edited or deleted."""
+    with _database().reading() as session:
+        count, problems = audit.verify(session)
+    if problems:
+        click.echo(f"audit log BROKEN ({len(problems)} problem(s) in {count} entries):", err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"audit log intact: {count} entries")
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
+def serve(bind: str, workers: int, dev: bool) -> None:
+    """Run the service (gunicorn with WORKERS processes); applies migrations first."""
+    upgrade(_database())
+    if dev:
+        host, _, port = bind.rpartition(":")
+        create_app().run(host=host or "127.0.0.1", port=int(port), debug=False)
         return
+    from gunicorn.app.wsgiapp import run
+
+    sys.argv = [
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--timeout",
+        "120",
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        "",
+        "--preload",
+        "service.wsgi:app",
+    ]
+    run()
+
+
+def _register_signing_commands() -> None:
+    from . import cli_signing
+
     cli_signing.register(main)
 
 
-_register_optional_commands()
+_register_signing_commands()

@@ -83,3 +83,25 @@ class RenderError(MigdocsError):
 
 class FontMissing(RenderError):
     code = "font_missing"
+
+
+class Forbidden(MigdocsError):
+    """Authenticated, but not allowed to do this (e.g. send for another authority)."""
+
+    code = "forbidden"
+
+
+class NotFound(MigdocsError):
+    """No such resource — or one the caller may not see (never reveal which)."""
+
+    code = "not_found"
+
+
+class Conflict(MigdocsError):
+    """The same upstream document id was posted before with different content."""
+
+    code = "conflict"
+
+
+class UnsupportedMediaType(MigdocsError):
+    code = "unsupported_media_type"

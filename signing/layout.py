@@ -109,17 +109,17 @@ def find_signature_area(
     page_count = int(reader.root["/Pages"]["/Count"])
     dest = _named_destination(reader, area_id)
     if dest is not None and len(dest) >= 4 and str(dest[1]) == "/XYZ":
-        page_ref = dest[0]
+        page_ref = dest.raw_get(0)
+        target = page_ref.reference if isinstance(page_ref, generic.IndirectObject) else None
         for index in range(page_count):
-            page_obj, _, page_ref_here = reader.find_page_for_modification(index)
-            target = page_ref.reference if isinstance(page_ref, generic.IndirectObject) else None
-            if target is not None and page_ref_here == target:
+            page_ref_here, _ = reader.find_page_for_modification(index)
+            if target is not None and page_ref_here.reference == target:
                 left = float(dest[2]) if dest[2] is not None else 0.0
                 top = float(dest[3]) if dest[3] is not None else 0.0
                 return SignatureArea(index, (left, top - height, left + width, top), True)
     last = page_count - 1
-    page_obj, _, _ = reader.find_page_for_modification(last)
-    x1, y1, x2, _ = _page_box(page_obj)
+    last_ref, _ = reader.find_page_for_modification(last)
+    x1, y1, x2, _ = _page_box(last_ref.get_object())
     width = min(width, (x2 - x1) - 2 * 10 * MM)
     left = x1 + ((x2 - x1) - width) / 2
     bottom = y1 + FALLBACK_BOTTOM_MARGIN_MM * MM

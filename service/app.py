@@ -1,0 +1,173 @@
+"""Application factory: ``create_app(test_config=None)``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from signing.api import DocumentSigner, SigningConfig
+from signing.errors import (
+    CertificateNotUsable,
+    SignatoryNotAuthorised,
+    SignatoryUnknown,
+    SigningError,
+)
+
+from . import errors
+from .auth import Unauthenticated
+from .config import load_settings
+from .context import Services
+from .db import Database
+from .documents import DocumentService
+from .paths import TEMPLATE_DIR
+from .rendering import default_renderer
+from .storage import LocalStorage
+
+log = logging.getLogger("migdocs.http")
+
+STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
+    (errors.InputTooLarge, 413),
+    (errors.InconsistentDocument, 422),
+    (errors.InputError, 400),
+    (Unauthenticated, 401),
+    (errors.Forbidden, 403),
+    (SignatoryUnknown, 403),
+    (SignatoryNotAuthorised, 403),
+    (CertificateNotUsable, 403),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.UnsupportedMediaType, 415),
+)
+"""The one place where our exceptions become HTTP statuses (first match wins)."""
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response:
+    response = jsonify({"error": code, "message": message, "details": details or []})
+    response.status_code = status
+    return response
+
+
+def _status_for(exc: Exception) -> int:
+    return next((status for cls, status in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(errors.MigdocsError)
+    def _migdocs_error(exc: errors.MigdocsError) -> Response:
+        status = _status_for(exc)
+        if status >= 500:
+            app.logger.error("internal error: %s", exc)
+        return error_response(status, exc.code, exc.message, [v.as_dict() for v in exc.violations])
+
+    @app.errorhandler(SigningError)
+    def _signing_error(exc: SigningError) -> Response:
+        status = _status_for(exc)
+        if status >= 500:
+            app.logger.error("signing failed: %s", exc)
+        return error_response(
+            status, exc.code.replace("-", "_"), str(exc), [{"reason": exc.reason}]
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        codes = {
+            413: "too_large",
+            404: "not_found",
+            405: "method_not_allowed",
+            400: "bad_request",
+            415: "unsupported_media_type",
+        }
+        status = exc.code or 500
+        return error_response(status, codes.get(status, "http_error"), exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        app.logger.exception("unhandled error")
+        return error_response(
+            500, "internal_error", "internal error; the request id is in the X-Request-Id header"
+        )
+
+
+def _register_request_logging(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        duration = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info(
+            json.dumps(
+                {
+                    "request_id": g.get("request_id"),
+                    "method": request.method,
+                    "route": request.url_rule.rule if request.url_rule else None,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(duration, 1),
+                    "remote": request.remote_addr,
+                }
+            )
+        )
+        return response
+
+
+def _configure_logging() -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from layered settings (defaults → file/env → ``test_config``)."""
+    settings = load_settings(test_config)
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATE_DIR / "web"),
+        static_folder=str(TEMPLATE_DIR / "web" / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        TESTING=settings.testing,
+    )
+    database = Database(settings.database_url)
+    assert settings.storage_dir is not None
+    storage = LocalStorage(settings.storage_dir)
+    renderer = default_renderer()
+    signer = DocumentSigner(
+        database.sessions,
+        config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
+    )
+    documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
+    app.extensions["migdocs"] = Services(settings, database, storage, renderer, signer, documents)
+
+    _configure_logging()
+    _register_error_handlers(app)
+    _register_request_logging(app)
+
+    from . import api, officers, verify
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(officers.bp)
+    app.register_blueprint(verify.bp)
+    return app

@@ -1,0 +1,142 @@
+"""Typed, layered configuration: defaults → TOML file / environment → test mapping.
+
+Read in :func:`service.app.create_app`, never at import time.  Every key has a field in
+:class:`Settings`; an unknown key anywhere is an error, so a typo never goes unnoticed.
+
+Environment variables are the field names in capitals with a ``MIGDOCS_`` prefix
+(``MIGDOCS_BASE_URL``), plus ``DATABASE_URL``; ``MIGDOCS_CONFIG`` names a TOML file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from signing.settings import DEFAULT_BASE_URL, database_url, instance_dir
+
+from .errors import MigdocsError
+
+ENV_PREFIX = "MIGDOCS_"
+
+
+class ConfigError(MigdocsError):
+    code = "config_error"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service settings.  Paths default to the instance directory."""
+
+    instance_dir: Path = field(default_factory=instance_dir)
+    """Where the embedded default keeps its database, files, PKI and secret key."""
+    database_url: str = ""
+    """SQLAlchemy URL; default SQLite file ``<instance>/migdocs.sqlite3``."""
+    storage_dir: Path | None = None
+    """Root of stored PDFs and XML; default ``<instance>/documents``."""
+    secret_key: str = ""
+    """Signs session cookies; default: generated once into ``<instance>/secret_key``."""
+    base_url: str = DEFAULT_BASE_URL
+    """Public base URL, printed in signature blocks and QR codes."""
+    max_content_length: int = 24 * 1024 * 1024
+    """Largest request body accepted (bytes); larger gets 413."""
+    max_xml_bytes: int = 16 * 1024 * 1024
+    """Largest XML document accepted (bytes)."""
+    tsa_url: str | None = None
+    """RFC 3161 timestamp authority; set it for PAdES B-T."""
+    session_cookie_secure: bool = True
+    """Send the officer session cookie over HTTPS only (turn off for plain-HTTP dev)."""
+    page_size: int = 50
+    """Documents per page in lists."""
+    testing: bool = False
+
+    def resolved(self) -> Settings:
+        """Fill the defaults that depend on other settings."""
+        database = self.database_url or database_url({"MIGDOCS_INSTANCE": str(self.instance_dir)})
+        storage = self.storage_dir or self.instance_dir / "documents"
+        secret = self.secret_key or _persistent_secret(self.instance_dir)
+        return dataclasses.replace(
+            self, database_url=database, storage_dir=storage, secret_key=secret
+        )
+
+
+def _persistent_secret(directory: Path) -> str:
+    path = directory / "secret_key"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    hint = typing.get_type_hints(Settings)[name]
+    args = typing.get_args(hint)
+    optional = isinstance(hint, types.UnionType) and type(None) in args
+    target = next((a for a in args if a is not type(None)), hint) if optional else hint
+    if optional and (value is None or value == ""):
+        return None
+    try:
+        if target is bool:
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(value)
+            return lowered in ("1", "true", "yes", "on")
+        if target is int:
+            return int(value)
+        if target is Path:
+            return Path(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting {name} from {source}: {value!r} is not a valid {target.__name__}"
+        ) from None
+
+
+def _apply(values: dict[str, Any], layer: Mapping[str, Any], source: str) -> None:
+    for key, value in layer.items():
+        name = key.lower()
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown setting {key!r} in {source}; known: {', '.join(_FIELDS)}")
+        values[name] = _coerce(name, value, source)
+
+
+def load_settings(
+    test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings from every layer; raise :class:`ConfigError` on unknown keys."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = env.get(f"{ENV_PREFIX}CONFIG")
+    if config_file:
+        try:
+            data = tomllib.loads(Path(config_file).read_text("utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration file {config_file}: {exc}") from None
+        _apply(values, data, config_file)
+    env_layer = {
+        key[len(ENV_PREFIX) :]: value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key != f"{ENV_PREFIX}CONFIG"
+    }
+    if "DATABASE_URL" in env:
+        env_layer["DATABASE_URL"] = env["DATABASE_URL"]
+    if "INSTANCE" in env_layer:
+        env_layer["INSTANCE_DIR"] = env_layer.pop("INSTANCE")
+    _apply(values, env_layer, "the environment")
+    if test_config:
+        _apply(values, test_config, "the test configuration")
+    return Settings(**values).resolved()

@@ -1,0 +1,115 @@
+"""The service's tables (SQLAlchemy 2.0), on the same declarative base as the registry.
+
+Models are plain: the logic lives in the service modules that use them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from signing.db import Base, UTCDateTime
+
+
+class StoredDocument(Base):
+    """A signed document: metadata here, PDF and XML in storage."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("sender", "upstream_id", name="uq_documents_sender_upstream"),
+        UniqueConstraint("sender", "reg_year", "reg_seq", name="uq_documents_reg_sequence"),
+        Index("ix_documents_sender_created", "sender", "created_at"),
+        Index("ix_documents_recipient_created", "recipient", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    upstream_id: Mapped[str] = mapped_column(String(36))
+    """The UUID the upstream system gave the document (header/documentId)."""
+    document_type: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(32))
+    document_date: Mapped[str] = mapped_column(String(10))
+    registration_number: Mapped[str] = mapped_column(String(64), unique=True)
+    reg_year: Mapped[int] = mapped_column(Integer)
+    reg_seq: Mapped[int] = mapped_column(Integer)
+    signatory_id: Mapped[str] = mapped_column(String(64))
+    signatory_name: Mapped[str] = mapped_column(String(300))
+    xml_sha256: Mapped[str] = mapped_column(String(64))
+    pdf_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    pdf_size: Mapped[int] = mapped_column(Integer)
+    page_count: Mapped[int] = mapped_column(Integer)
+    form_version: Mapped[str] = mapped_column(String(16))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RegistrationCounter(Base):
+    """Last registration number issued per authority and year.
+
+    Incremented inside the transaction that stores the document, so a failed request
+    rolls its number back: numbers are unique *and* gap-free.
+    """
+
+    __tablename__ = "registration_counters"
+
+    authority: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class ApiKey(Base):
+    """An upstream system's key, bound to one authority; only a hash is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    """Public part of the key, used to find the row."""
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    authority: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Officer(Base):
+    """A person who logs in to the web pages; sees the documents of one authority."""
+
+    __tablename__ = "officers"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(300))
+    authority: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AuditEntry(Base):
+    """One line of the append-only, hash-chained audit log."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    """``apikey:<id>``, ``officer:<username>``, ``cli:<user>`` or ``anonymous``."""
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)
+    """Canonical JSON object."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """Single row naming the last audit entry; locking it serialises appends."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    """Sequence number of the last entry; 0 while the log is empty."""
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,248 @@
+"""OpenAPI 3.1 description of the HTTP API (a test checks it covers every route)."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {
+        400: "Malformed or schema-invalid XML; `details` lists line and XPath",
+        401: "Missing or invalid API key",
+        403: "Not allowed (authority, signatory)",
+        404: "No such document (or not visible to the caller)",
+        409: "Same upstream document id posted before with different content",
+        413: "Request body too large",
+        415: "Wrong content type",
+        422: "Well-formed but inconsistent document",
+        503: "Database unavailable",
+    }
+    return {
+        str(s): {"description": text[s], "content": {"application/json": {"schema": _ERROR}}}
+        for s in statuses
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_DOC_ID = {
+    "name": "document_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+_DOCUMENT = {"$ref": "#/components/schemas/Document"}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "migdocs API",
+            "version": version("migdocs"),
+            "description": "Signed PDF/A documents of the 2019 Kazakhstan–Belarus agreement "
+            "on cooperation in migration.",
+        },
+        "components": {
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "officerSession": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message", "details"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "message": {"type": "string"},
+                        "details": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Document": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "registration_number",
+                        "document_type",
+                        "sha256",
+                        "signed_at",
+                        "signatory",
+                        "links",
+                    ],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "registration_number": {
+                            "type": "string",
+                            "examples": ["KZ-MVD-2026-000001"],
+                        },
+                        "document_type": {
+                            "type": "string",
+                            "enum": ["request", "response", "refusal-notice"],
+                        },
+                        "upstream_id": {"type": "string", "format": "uuid"},
+                        "sender": {"type": "string"},
+                        "recipient": {"type": "string"},
+                        "document_date": {"type": "string", "format": "date"},
+                        "sha256": {"type": "string", "description": "SHA-256 of the signed PDF"},
+                        "xml_sha256": {"type": "string"},
+                        "page_count": {"type": "integer"},
+                        "form_version": {"type": "string"},
+                        "signed_at": {"type": "string", "format": "date-time"},
+                        "signatory": {
+                            "type": "object",
+                            "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+                        },
+                        "links": {
+                            "type": "object",
+                            "properties": {
+                                "self": {"type": "string"},
+                                "pdf": {"type": "string"},
+                                "xml": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "security": [{"apiKey": []}, {"officerSession": []}],
+        "paths": {
+            "/api/v1/documents": {
+                "post": {
+                    "summary": "Validate, render, sign and store a document",
+                    "operationId": "createDocument",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/xml": {"schema": {"type": "string"}}},
+                    },
+                    "responses": {
+                        "201": _json(_DOCUMENT, "Created and signed"),
+                        "200": _json(_DOCUMENT, "Posted before with the same content"),
+                        **_errors(400, 401, 403, 409, 413, 415, 422),
+                    },
+                },
+                "get": {
+                    "summary": "List the caller's authority's documents",
+                    "operationId": "listDocuments",
+                    "parameters": [
+                        {"name": n, "in": "query", "required": False, "schema": s}
+                        for n, s in (
+                            ("type", {"type": "string"}),
+                            ("counterpart", {"type": "string"}),
+                            ("date_from", {"type": "string", "format": "date"}),
+                            ("date_to", {"type": "string", "format": "date"}),
+                            ("q", {"type": "string"}),
+                            ("page", {"type": "integer", "minimum": 1}),
+                            ("page_size", {"type": "integer", "minimum": 1, "maximum": 500}),
+                        )
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "items": {"type": "array", "items": _DOCUMENT},
+                                    "page": {"type": "integer"},
+                                    "page_size": {"type": "integer"},
+                                    "total": {"type": "integer"},
+                                },
+                            },
+                            "One page of documents",
+                        ),
+                        **_errors(400, 401),
+                    },
+                },
+            },
+            "/api/v1/documents/{document_id}": {
+                "get": {
+                    "summary": "Document metadata",
+                    "operationId": "getDocument",
+                    "parameters": [_DOC_ID],
+                    "responses": {"200": _json(_DOCUMENT, "Metadata"), **_errors(401, 404)},
+                }
+            },
+            "/api/v1/documents/{document_id}/pdf": {
+                "get": {
+                    "summary": "The signed PDF",
+                    "operationId": "getDocumentPdf",
+                    "parameters": [_DOC_ID],
+                    "responses": {
+                        "200": {
+                            "description": "PDF/A-3 with PAdES signature",
+                            "content": {
+                                "application/pdf": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                }
+                            },
+                        },
+                        **_errors(401, 404),
+                    },
+                }
+            },
+            "/api/v1/documents/{document_id}/xml": {
+                "get": {
+                    "summary": "The source XML as posted",
+                    "operationId": "getDocumentXml",
+                    "parameters": [_DOC_ID],
+                    "responses": {
+                        "200": {
+                            "description": "Source XML",
+                            "content": {"application/xml": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(401, 404),
+                    },
+                }
+            },
+            "/api/v1/verifications": {
+                "post": {
+                    "summary": "Verify a signed PDF",
+                    "operationId": "verify",
+                    "security": [],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"file": {"type": "string", "format": "binary"}},
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "200": _json({"type": "object"}, "Verification report"),
+                        **_errors(400, 413, 415),
+                    },
+                }
+            },
+            "/api/v1/signatories": {
+                "get": {
+                    "summary": "Registry of authorities and authorised signatories",
+                    "operationId": "listSignatories",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"}, "Registry export")},
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and database check",
+                    "operationId": "healthz",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"}, "Healthy"), **_errors(503)},
+                }
+            },
+        },
+    }

@@ -1,0 +1,263 @@
+# mypy: disallow-untyped-calls=False
+"""High-level entry point: sign a rendered PDF on behalf of a registered signatory.
+
+This is what the render pipeline and the CLI call::
+
+    signer = DocumentSigner(session_factory, config=SigningConfig(tsa_url=...))
+    signed = signer.sign(SignRequest(pdf=rendered, signatory_id="kz-mvd-ivanov",
+                                     authority="KZ-MVD", document_type="request",
+                                     registration_number="KZ-MVD/2026/000123"))
+    signed.pdf  # bytes
+
+Order of checks (each refusal raises before any signing work, so nothing is
+produced): registry authorisation at the signing time → certificate validity
+and key usage at the signing time → key loading (cached) → PAdES signing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from io import BytesIO
+from urllib.parse import quote
+
+from asn1crypto import x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.timestamps import TimeStamper
+from sqlalchemy.orm import Session
+
+from .appearance import AppearanceConfig, SignatureBlockInfo
+from .errors import CertificateNotUsable, InvalidDocument
+from .keys import KeyStore
+from .pades import DEFAULT_REASON, LtvConfig, PadesOptions, async_sign_pdf
+from .registry import Registry, Signatory
+from .settings import DEFAULT_BASE_URL
+from .timestamps import http_timestamper
+
+SIGNING_KEY_USAGES = frozenset({"digital_signature", "non_repudiation"})
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    """Service-wide signing settings."""
+
+    base_url: str = DEFAULT_BASE_URL
+    """Base of the verification URL printed and encoded in the QR code."""
+    tsa_url: str | None = None
+    """RFC 3161 TSA; ``None`` = PAdES B-B."""
+    tsa_timeout: float = 10.0
+    ltv: LtvConfig | None = None
+    """B-LT settings (trust roots); ``None`` = no revocation info embedded."""
+    reason: str = DEFAULT_REASON
+    location: str | None = None
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    """One document to sign."""
+
+    pdf: bytes
+    """The rendered PDF/A-3 document."""
+    signatory_id: str
+    document_type: str
+    """Must be among the signatory's allowed document types."""
+    authority: str | None = None
+    """Sending authority of the document; ``None`` = the signatory's own (CLI use)."""
+    registration_number: str | None = None
+    """``None`` = taken from the document's XMP ``dc:identifier`` if present."""
+    visible: bool = True
+    tsa_url: str | None = None
+    """Overrides :attr:`SigningConfig.tsa_url` for this request."""
+
+
+@dataclass(frozen=True)
+class SignedDocument:
+    """Result of a successful signature."""
+
+    pdf: bytes
+    sha256: str
+    level: str
+    """PAdES level reached: ``B-B``, ``B-T`` or ``B-LT``."""
+    signing_time: datetime
+    signatory_id: str
+    signatory_version: int
+    authority: str
+    document_type: str
+    registration_number: str | None
+    certificate_serial_hex: str
+    field_name: str
+
+
+def verification_url(base_url: str, registration_number: str) -> str:
+    return f"{base_url.rstrip('/')}/verify?document={quote(registration_number, safe='')}"
+
+
+def check_certificate(cert: x509.Certificate, at: datetime) -> None:
+    """Refuse a certificate that is expired, not yet valid or not for signing at ``at``."""
+    validity = cert["tbs_certificate"]["validity"]
+    not_before: datetime = validity["not_before"].native
+    not_after: datetime = validity["not_after"].native
+    serial = format(cert.serial_number, "X")
+    if at < not_before:
+        raise CertificateNotUsable(
+            f"Сертификат {serial} ещё не действует: действителен с {not_before:%Y-%m-%d} "
+            f"(certificate not yet valid)",
+            reason="not-yet-valid",
+        )
+    if at >= not_after:
+        raise CertificateNotUsable(
+            f"Срок действия сертификата {serial} истёк {not_after:%Y-%m-%d} (certificate expired)",
+            reason="expired",
+        )
+    usages = cert.key_usage_value.native if cert.key_usage_value is not None else None
+    # No keyUsage extension means "any usage" (RFC 5280 §4.2.1.3).
+    if usages is not None and not (set(usages) & SIGNING_KEY_USAGES):
+        raise CertificateNotUsable(
+            f"Сертификат {serial} не предназначен для электронной подписи: нет "
+            f"digitalSignature/nonRepudiation (key usage: {', '.join(sorted(usages))}) "
+            f"(certificate lacks signing key usage)",
+            reason="key-usage",
+        )
+
+
+def read_registration_number(pdf: bytes) -> str | None:
+    """The document's ``dc:identifier`` from its XMP metadata, if any."""
+    from pyhanko.pdf_utils.metadata import model, xmp_xml
+
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        meta = reader.root.get("/Metadata")
+        if meta is None:
+            return None
+        meta = meta.get_object()
+        if not isinstance(meta, xmp_xml.MetadataStream):
+            return None
+        key = model.ExpandedName(ns=model.NS["dc"], local_name="identifier")
+        for struct in meta.xmp:
+            for name, value in struct:
+                if name == key:
+                    v = value.value
+                    if isinstance(v, model.XmpArray) and v.entries:
+                        v = v.entries[0].value
+                    return str(v) if isinstance(v, str) and v.strip() else None
+    except Exception:  # metadata is a convenience: unreadable XMP = no number
+        return None
+    return None
+
+
+def _cn(cert: x509.Certificate) -> str:
+    subject = cert.subject.native
+    parts = [subject.get("common_name"), subject.get("organization_name")]
+    return ", ".join(p for p in parts if isinstance(p, str)) or cert.subject.human_friendly
+
+
+class DocumentSigner:
+    """Signs documents for registered signatories; safe to share across threads.
+
+    :param session_factory: makes SQLAlchemy sessions on the registry database.
+    :param keys: key store (per-process cache of loaded keys).
+    :param config: service-wide settings.
+    :param timestamper: overrides the TSA built from ``config.tsa_url`` (tests).
+    :param clock: "now" (tests).
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        *,
+        keys: KeyStore | None = None,
+        config: SigningConfig | None = None,
+        timestamper: TimeStamper | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._sessions = session_factory
+        self.keys = keys or KeyStore()
+        self.config = config or SigningConfig()
+        self._timestamper = timestamper
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def authorise(self, req: SignRequest, at: datetime) -> Signatory:
+        """Registry + certificate checks for ``req`` at ``at``; raises the refusal."""
+        with self._sessions() as session:
+            registry = Registry(session)
+            authority = req.authority
+            if authority is None:
+                versions = registry.signatory_versions(req.signatory_id)
+                authority = versions[-1].authority_code if versions else ""
+            signatory = registry.authorised_signatory(
+                req.signatory_id, authority, req.document_type, at
+            )
+        check_certificate(signatory.certificate, at)
+        return signatory
+
+    def _timestamper_for(self, req: SignRequest) -> TimeStamper | None:
+        url = req.tsa_url or None
+        if url:
+            return http_timestamper(url, self.config.tsa_timeout)
+        if self._timestamper is not None:
+            return self._timestamper
+        if self.config.tsa_url:
+            return http_timestamper(self.config.tsa_url, self.config.tsa_timeout)
+        return None
+
+    async def async_sign(self, req: SignRequest) -> SignedDocument:
+        if not req.pdf.startswith(b"%PDF-"):
+            raise InvalidDocument("input is not a PDF (no %PDF- header)")
+        at = self._clock().astimezone(UTC).replace(microsecond=0)
+        signatory = self.authorise(req, at)
+        cert = signatory.certificate
+        signer = self.keys.signer_for(signatory.key, signatory.certificate_der)
+        reg_no = req.registration_number or read_registration_number(req.pdf)
+        serial = format(cert.serial_number, "X")
+        validity = cert["tbs_certificate"]["validity"]
+        with self._sessions() as session:
+            auth = Registry(session).authority_at(signatory.authority_code, at)
+        block = SignatureBlockInfo(
+            position=signatory.position_ru,
+            full_name=signatory.full_name_ru,
+            full_name_latin=signatory.full_name_latin,
+            signing_time=at,
+            registration_number=reg_no,
+            certificate_serial_hex=serial,
+            certificate_owner=_cn(cert),
+            certificate_valid_from=validity["not_before"].native,
+            certificate_valid_to=validity["not_after"].native,
+            verification_url=verification_url(self.config.base_url, reg_no) if reg_no else None,
+            authority=auth.short_name_ru if auth else None,
+        )
+        options = PadesOptions(
+            reason=self.config.reason,
+            location=self.config.location,
+            visible=req.visible,
+            appearance=self.config.appearance,
+            ltv=self.config.ltv,
+        )
+        result = await async_sign_pdf(
+            req.pdf,
+            signer,
+            signer_name=signatory.full_name_ru,
+            block=block,
+            options=options,
+            timestamper=self._timestamper_for(req),
+            signing_time=at,
+        )
+        return SignedDocument(
+            pdf=result.pdf,
+            sha256=result.sha256,
+            level=result.level,
+            signing_time=result.signing_time,
+            signatory_id=signatory.signatory_id,
+            signatory_version=signatory.version,
+            authority=signatory.authority_code,
+            document_type=req.document_type,
+            registration_number=reg_no,
+            certificate_serial_hex=serial,
+            field_name=result.field_name,
+        )
+
+    def sign(self, req: SignRequest) -> SignedDocument:
+        """Synchronous :meth:`async_sign`; from async code call that one instead."""
+        return asyncio.run(self.async_sign(req))

@@ -1,0 +1,309 @@
+"""Demo PKI and registry so that a fresh checkout signs out of the box (``migdocs demo``).
+
+Builds, under the instance directory (idempotent: existing files are reused):
+
+* ``pki/kz-root.pem``, ``pki/by-root.pem`` — one root CA per country (+ keys, 0600);
+* ``pki/tsa.pem`` / ``pki/tsa.key.pem`` — a timestamp authority certificate
+  (issued by the KZ root, EKU timeStamping);
+* ``keys/<signatory>.p12`` — one PKCS#12 per demo signatory, encrypted with a
+  random passphrase stored in ``secrets/<signatory>.pass`` (0600);
+* the registry (4 authorities of Art. 2, document types, 4 signatories).
+
+Demo certificates carry no CRL/OCSP pointers: there is no live revocation
+service for them, and verifiers (pdfsig/NSS) would otherwise fail on lookups.
+Never use this PKI for anything but demonstrations.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificateIssuerPublicKeyTypes,
+)
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .db import create_schema, make_engine, make_session_factory
+from .files import atomic_write_bytes
+from .registry import DEFAULT_AUTHORITIES, KeyReference, NewSignatory, Registry
+
+AGREEMENT_DATE = datetime(2019, 9, 25, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DemoSignatory:
+    signatory_id: str
+    authority: str
+    full_name_ru: str
+    full_name_latin: str
+    position_ru: str
+    key_type: str
+    """``rsa2048``, ``rsa3072`` or ``p256``."""
+
+
+DEMO_SIGNATORIES: tuple[DemoSignatory, ...] = (
+    DemoSignatory(
+        "KZ-MVD-001",
+        "KZ-MVD",
+        "Ахметов Ержан Серикович",
+        "Akhmetov Yerzhan",
+        "Начальник Департамента миграционной службы",
+        "rsa3072",
+    ),
+    DemoSignatory(
+        "KZ-MTSZN-001",
+        "KZ-MTSZN",
+        "Садыкова Айгуль Маратовна",
+        "Sadykova Aigul",
+        "Директор Департамента миграции",
+        "p256",
+    ),
+    DemoSignatory(
+        "BY-MVD-001",
+        "BY-MVD",
+        "Ковалёв Андрей Николаевич",
+        "Kovalev Andrei",
+        "Начальник Департамента по гражданству и миграции",
+        "p256",
+    ),
+    DemoSignatory(
+        "BY-GPK-001",
+        "BY-GPK",
+        "Лукашевич Сергей Иванович",
+        "Lukashevich Siarhei",
+        "Заместитель Председателя",
+        "rsa2048",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What :func:`build_demo` made (``created``) or found (``existing``)."""
+
+    instance: Path
+    created: tuple[str, ...]
+    existing: tuple[str, ...]
+    roots: dict[str, Path]
+    tsa_certificate: Path
+    tsa_key: Path
+    signatories: tuple[str, ...]
+
+
+def _key(kind: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    if kind == "p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    return rsa.generate_private_key(65537, int(kind.removeprefix("rsa")))
+
+
+def _name(cn: str, org: str, country: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, country),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
+
+
+def _pem_key(key: CertificateIssuerPrivateKeyTypes) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _build(
+    subject: x509.Name,
+    public_key: CertificateIssuerPublicKeyTypes,
+    issuer: x509.Name,
+    issuer_key: CertificateIssuerPrivateKeyTypes,
+    *,
+    ca: bool,
+    years: int,
+    eku_tsa: bool = False,
+) -> x509.Certificate:
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365 * years))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+    )
+    if ca:
+        usage = x509.KeyUsage(True, False, False, False, False, True, True, False, False)
+    elif eku_tsa:
+        usage = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+    else:
+        usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
+    builder = builder.add_extension(usage, critical=True)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+class _Files:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.created: list[str] = []
+        self.existing: list[str] = []
+
+    def path(self, rel: str) -> Path:
+        return self.base / rel
+
+    def exists(self, *rels: str) -> bool:
+        return all(self.path(r).is_file() for r in rels)
+
+    def write(self, rel: str, data: bytes, mode: int = 0o644) -> Path:
+        p = self.path(rel)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(p, data, mode)
+        self.created.append(rel)
+        return p
+
+    def note_existing(self, rel: str) -> None:
+        self.existing.append(rel)
+
+
+def _ca(
+    files: _Files, label: str, cn: str, org: str, country: str
+) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
+    cert_rel, key_rel = f"pki/{label}.pem", f"pki/{label}.key.pem"
+    if files.exists(cert_rel, key_rel):
+        files.note_existing(cert_rel)
+        cert = x509.load_pem_x509_certificate(files.path(cert_rel).read_bytes())
+        key = serialization.load_pem_private_key(files.path(key_rel).read_bytes(), None)
+        assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+        return cert, key
+    key = _key("rsa3072")
+    name = _name(cn, org, country)
+    cert = _build(name, key.public_key(), name, key, ca=True, years=20)
+    files.write(key_rel, _pem_key(key), 0o600)
+    files.write(cert_rel, cert.public_bytes(serialization.Encoding.PEM))
+    return cert, key
+
+
+def build_demo(instance: Path, database_url: str) -> DemoResult:
+    """Create (or complete) the demo PKI and registry in ``instance``."""
+    instance.mkdir(parents=True, exist_ok=True)
+    files = _Files(instance)
+    names = {code: (country, name) for code, country, name, _ in DEFAULT_AUTHORITIES}
+    roots = {
+        "KZ": _ca(files, "kz-root", "Demo Root CA KZ (migdocs)", names["KZ-MVD"][1], "KZ"),
+        "BY": _ca(files, "by-root", "Demo Root CA BY (migdocs)", names["BY-MVD"][1], "BY"),
+    }
+
+    kz_cert, kz_key = roots["KZ"]
+    if files.exists("pki/tsa.pem", "pki/tsa.key.pem"):
+        files.note_existing("pki/tsa.pem")
+    else:
+        tsa_key = _key("rsa2048")
+        tsa_cert = _build(
+            _name("Demo Time Stamping Authority (migdocs)", names["KZ-MVD"][1], "KZ"),
+            tsa_key.public_key(),
+            kz_cert.subject,
+            kz_key,
+            ca=False,
+            years=10,
+            eku_tsa=True,
+        )
+        files.write("pki/tsa.key.pem", _pem_key(tsa_key), 0o600)
+        files.write("pki/tsa.pem", tsa_cert.public_bytes(serialization.Encoding.PEM))
+
+    engine = make_engine(database_url)
+    create_schema(engine)
+    sessions = make_session_factory(engine)
+    registered: list[str] = []
+    try:
+        with sessions() as session:
+            reg = Registry(session)
+            reg.ensure_default_document_types()
+            reg.ensure_default_authorities(AGREEMENT_DATE)
+            for demo in DEMO_SIGNATORIES:
+                country, org = names[demo.authority]
+                root_cert, root_key = roots[country]
+                p12_rel = f"keys/{demo.signatory_id}.p12"
+                pass_rel = f"secrets/{demo.signatory_id}.pass"
+                if files.exists(p12_rel, pass_rel):
+                    files.note_existing(p12_rel)
+                    passphrase = files.path(pass_rel).read_text().strip().encode()
+                    _key_obj, cert, _ = pkcs12.load_key_and_certificates(
+                        files.path(p12_rel).read_bytes(), passphrase
+                    )
+                    assert cert is not None
+                else:
+                    key = _key(demo.key_type)
+                    cert = _build(
+                        _name(demo.full_name_ru, org, country),
+                        key.public_key(),
+                        root_cert.subject,
+                        root_key,
+                        ca=False,
+                        years=3,
+                    )
+                    passphrase = secrets.token_urlsafe(24).encode()
+                    p12 = pkcs12.serialize_key_and_certificates(
+                        demo.signatory_id.encode(),
+                        key,
+                        cert,
+                        [root_cert],
+                        serialization.BestAvailableEncryption(passphrase),
+                    )
+                    files.write(pass_rel, passphrase + b"\n", 0o600)
+                    files.write(p12_rel, p12, 0o600)
+                der = cert.public_bytes(serialization.Encoding.DER)
+                versions = reg.signatory_versions(demo.signatory_id)
+                if versions and versions[-1].certificate_der == der:
+                    continue
+                reg.add_signatory(
+                    NewSignatory(
+                        signatory_id=demo.signatory_id,
+                        authority_code=demo.authority,
+                        full_name_ru=demo.full_name_ru,
+                        full_name_latin=demo.full_name_latin,
+                        position_ru=demo.position_ru,
+                        certificate_der=der,
+                        key=KeyReference(
+                            "pkcs12",
+                            f"{files.path(p12_rel)};passphrase-file={files.path(pass_rel)}",
+                        ),
+                        document_types=tuple(t.code for t in reg.document_types()),
+                        valid_from=cert.not_valid_before_utc,
+                        valid_to=None,
+                        note="demo signatory",
+                    )
+                )
+                registered.append(demo.signatory_id)
+            session.commit()
+    finally:
+        engine.dispose()
+    os.chmod(instance / "secrets", 0o700)
+    return DemoResult(
+        instance=instance,
+        created=tuple(files.created),
+        existing=tuple(files.existing),
+        roots={"KZ": files.path("pki/kz-root.pem"), "BY": files.path("pki/by-root.pem")},
+        tsa_certificate=files.path("pki/tsa.pem"),
+        tsa_key=files.path("pki/tsa.key.pem"),
+        signatories=tuple(registered),
+    )

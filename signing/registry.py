@@ -1,0 +1,668 @@
+"""Registry of competent authorities and their authorised signatories (Art. 2, 9.3, 9.4).
+
+Everything here is **append-only**.  A change never updates or deletes a row; it
+adds a new *version*.  Each version carries a validity window
+``[valid_from, valid_to)`` (``valid_to`` ``None`` = open-ended) and a status.
+The state of an authority or a signatory on a date ``D`` is given by the
+*highest version whose window contains D*:
+
+* adding a signatory writes version 1, ``active``, with its window;
+* re-adding (new certificate, new document types, new window) writes a new
+  ``active`` version that overrides the older ones from its ``valid_from`` on;
+* revoking at ``T`` writes a ``revoked`` version with window ``[T, ∞)``: from
+  ``T`` on the signatory may not sign, before ``T`` the old versions still apply.
+
+So "who could sign for whom on date D" stays answerable forever, including for
+documents signed before a revocation.  Concurrent writers are serialised by the
+database: ``(key, version)`` is unique.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from asn1crypto import x509
+from sqlalchemy import JSON, LargeBinary, String, UniqueConstraint, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .db import Base, UTCDateTime
+from .errors import RegistryError, SignatoryNotAuthorised, SignatoryUnknown
+
+ACTIVE = "active"
+REVOKED = "revoked"
+DISSOLVED = "dissolved"
+
+COUNTRIES = ("KZ", "BY")
+
+DEFAULT_DOCUMENT_TYPES: tuple[tuple[str, str], ...] = (
+    ("request", "Запрос"),
+    ("response", "Ответ на запрос"),
+    ("refusal-notice", "Уведомление об отказе в исполнении запроса"),
+)
+"""Document types seeded into a fresh registry; more are added as data
+(``migdocs registry add-document-type``), not code."""
+
+DEFAULT_AUTHORITIES: tuple[tuple[str, str, str, str], ...] = (
+    ("KZ-MVD", "KZ", "Министерство внутренних дел Республики Казахстан", "МВД РК"),
+    (
+        "KZ-MTSZN",
+        "KZ",
+        "Министерство труда и социальной защиты населения Республики Казахстан",
+        "МТСЗН РК",
+    ),
+    ("BY-MVD", "BY", "Министерство внутренних дел Республики Беларусь", "МВД РБ"),
+    ("BY-GPK", "BY", "Государственный пограничный комитет Республики Беларусь", "ГПК РБ"),
+)
+"""The four competent authorities named in Art. 2 (code, country, name, short name)."""
+
+
+# --------------------------------------------------------------------------- tables
+
+
+class DocumentTypeRow(Base):
+    __tablename__ = "document_types"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title_ru: Mapped[str] = mapped_column(String(500))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuthorityVersionRow(Base):
+    __tablename__ = "authority_versions"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), index=True)
+    version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    country: Mapped[str] = mapped_column(String(2))
+    name_ru: Mapped[str] = mapped_column(String(500))
+    short_name_ru: Mapped[str] = mapped_column(String(100))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class SignatoryVersionRow(Base):
+    __tablename__ = "signatory_versions"
+    __table_args__ = (UniqueConstraint("signatory_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signatory_id: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    authority_code: Mapped[str] = mapped_column(String(32), index=True)
+    full_name_ru: Mapped[str] = mapped_column(String(300))
+    full_name_latin: Mapped[str] = mapped_column(String(300))
+    position_ru: Mapped[str] = mapped_column(String(500))
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    key_backend: Mapped[str] = mapped_column(String(32))
+    key_locator: Mapped[str] = mapped_column(String(2000))
+    document_types: Mapped[list[str]] = mapped_column(JSON)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+# --------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    code: str
+    """Stable identifier used in XML, URLs and the registry (e.g. ``request``)."""
+    title_ru: str
+    """Russian title as printed on documents."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Half-open interval ``[valid_from, valid_to)``; ``valid_to`` None = open-ended."""
+
+    valid_from: datetime
+    valid_to: datetime | None
+
+    def contains(self, at: datetime) -> bool:
+        return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
+
+    def describe(self) -> str:
+        end = _fmt(self.valid_to) if self.valid_to else "бессрочно"
+        return f"{_fmt(self.valid_from)} – {end}"
+
+
+@dataclass(frozen=True)
+class Authority:
+    """One version of a competent authority."""
+
+    code: str
+    """Stable code, e.g. ``KZ-MVD``."""
+    version: int
+    status: str
+    """``active`` or ``dissolved``."""
+    country: str
+    """ISO 3166 alpha-2: ``KZ`` or ``BY``."""
+    name_ru: str
+    short_name_ru: str
+    window: Window
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class KeyReference:
+    """Where a signatory's private key lives; interpreted by :mod:`signing.keys`."""
+
+    backend: str
+    """``pkcs12``, ``pkcs11`` or ``memory`` (tests)."""
+    locator: str
+    """Backend-specific locator; never contains a secret."""
+
+
+@dataclass(frozen=True)
+class Signatory:
+    """One version of a registered signatory."""
+
+    signatory_id: str
+    """Stable identifier, e.g. ``kz-mvd-ivanov``."""
+    version: int
+    status: str
+    """``active`` or ``revoked``."""
+    authority_code: str
+    full_name_ru: str
+    full_name_latin: str
+    position_ru: str
+    certificate_der: bytes
+    key: KeyReference
+    document_types: tuple[str, ...]
+    window: Window
+    recorded_at: datetime
+    note: str | None = None
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.Certificate.load(self.certificate_der)
+
+
+@dataclass(frozen=True)
+class NewSignatory:
+    """Input of :meth:`Registry.add_signatory`."""
+
+    signatory_id: str
+    authority_code: str
+    full_name_ru: str
+    full_name_latin: str
+    position_ru: str
+    certificate_der: bytes
+    key: KeyReference
+    document_types: tuple[str, ...]
+    valid_from: datetime
+    valid_to: datetime | None = None
+    note: str | None = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fmt(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _aware(dt: datetime, what: str) -> datetime:
+    if dt.tzinfo is None:
+        raise RegistryError(f"{what}: a timezone-aware datetime is required")
+    return dt.astimezone(UTC)
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+    @property
+    def window(self) -> Window: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+T = TypeVar("T")
+
+
+def winning_version(versions: Iterable[V], at: datetime) -> V | None:
+    """The highest version whose window contains ``at`` (see module docstring)."""
+    best: V | None = None
+    for v in versions:
+        if v.window.contains(at) and (best is None or v.version > best.version):
+            best = v
+    return best
+
+
+@dataclass(frozen=True)
+class Segment(Generic[T]):
+    """A maximal interval during which the same version is in force."""
+
+    window: Window
+    version: T
+
+
+def timeline(versions: Sequence[V]) -> list[Segment[V]]:
+    """Resolve overlapping versions into consecutive segments (gaps omitted)."""
+    points: set[datetime] = set()
+    for v in versions:
+        points.add(v.window.valid_from)
+        if v.window.valid_to is not None:
+            points.add(v.window.valid_to)
+    bounds = sorted(points)
+    segments: list[Segment[V]] = []
+    for i, start in enumerate(bounds):
+        end = bounds[i + 1] if i + 1 < len(bounds) else None
+        win = winning_version(versions, start)
+        if win is None:
+            continue
+        if segments and segments[-1].version is win and segments[-1].window.valid_to == start:
+            segments[-1] = Segment(Window(segments[-1].window.valid_from, end), win)
+        else:
+            segments.append(Segment(Window(start, end), win))
+    return segments
+
+
+def _authority_view(row: AuthorityVersionRow) -> Authority:
+    return Authority(
+        code=row.code,
+        version=row.version,
+        status=row.status,
+        country=row.country,
+        name_ru=row.name_ru,
+        short_name_ru=row.short_name_ru,
+        window=Window(row.valid_from, row.valid_to),
+        recorded_at=row.recorded_at,
+    )
+
+
+def _signatory_view(row: SignatoryVersionRow) -> Signatory:
+    return Signatory(
+        signatory_id=row.signatory_id,
+        version=row.version,
+        status=row.status,
+        authority_code=row.authority_code,
+        full_name_ru=row.full_name_ru,
+        full_name_latin=row.full_name_latin,
+        position_ru=row.position_ru,
+        certificate_der=bytes(row.certificate_der),
+        key=KeyReference(row.key_backend, row.key_locator),
+        document_types=tuple(row.document_types),
+        window=Window(row.valid_from, row.valid_to),
+        recorded_at=row.recorded_at,
+        note=row.note,
+    )
+
+
+def certificate_summary(cert: x509.Certificate) -> dict[str, str]:
+    """Human-relevant facts of a certificate (for listings and exports)."""
+    validity = cert["tbs_certificate"]["validity"]
+    return {
+        "serial_hex": format(cert.serial_number, "X"),
+        "subject": cert.subject.human_friendly,
+        "issuer": cert.issuer.human_friendly,
+        "not_before": validity["not_before"].native.isoformat(),
+        "not_after": validity["not_after"].native.isoformat(),
+        "sha256": hashlib.sha256(cert.dump()).hexdigest(),
+    }
+
+
+# --------------------------------------------------------------------------- registry
+
+
+class Registry:
+    """Operations on the registry within one SQLAlchemy session.
+
+    The caller owns the transaction: call ``session.commit()`` after writes.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- document types ------------------------------------------------------
+
+    def add_document_type(self, code: str, title_ru: str) -> DocumentType:
+        if self.session.get(DocumentTypeRow, code) is not None:
+            raise RegistryError(f"document type {code!r} already exists")
+        self.session.add(DocumentTypeRow(code=code, title_ru=title_ru, recorded_at=utcnow()))
+        self._flush(f"document type {code!r}")
+        return DocumentType(code, title_ru)
+
+    def ensure_default_document_types(self) -> None:
+        for code, title in DEFAULT_DOCUMENT_TYPES:
+            if self.session.get(DocumentTypeRow, code) is None:
+                self.add_document_type(code, title)
+
+    def document_types(self) -> list[DocumentType]:
+        rows = self.session.scalars(select(DocumentTypeRow).order_by(DocumentTypeRow.code))
+        return [DocumentType(r.code, r.title_ru) for r in rows]
+
+    # -- authorities ---------------------------------------------------------
+
+    def add_authority(
+        self,
+        code: str,
+        country: str,
+        name_ru: str,
+        short_name_ru: str,
+        valid_from: datetime,
+        valid_to: datetime | None = None,
+        *,
+        status: str = ACTIVE,
+        note: str | None = None,
+    ) -> Authority:
+        """Add an authority, or a new version of it (rename, dissolution)."""
+        if country not in COUNTRIES:
+            raise RegistryError(f"country must be one of {', '.join(COUNTRIES)}, not {country!r}")
+        if status not in (ACTIVE, DISSOLVED):
+            raise RegistryError(f"unknown authority status {status!r}")
+        vf = _aware(valid_from, "valid_from")
+        vt = _aware(valid_to, "valid_to") if valid_to is not None else None
+        if vt is not None and vt <= vf:
+            raise RegistryError("valid_to must be after valid_from")
+        version = self._next_version(AuthorityVersionRow, AuthorityVersionRow.code, code)
+        row = AuthorityVersionRow(
+            code=code,
+            version=version,
+            status=status,
+            country=country,
+            name_ru=name_ru,
+            short_name_ru=short_name_ru,
+            valid_from=vf,
+            valid_to=vt,
+            recorded_at=utcnow(),
+            note=note,
+        )
+        self.session.add(row)
+        self._flush(f"authority {code!r}")
+        return _authority_view(row)
+
+    def ensure_default_authorities(self, valid_from: datetime) -> None:
+        """Register the four Art. 2 authorities if they are not registered yet."""
+        for code, country, name, short in DEFAULT_AUTHORITIES:
+            if not self.authority_versions(code):
+                self.add_authority(code, country, name, short, valid_from)
+
+    def authority_versions(self, code: str) -> list[Authority]:
+        rows = self.session.scalars(
+            select(AuthorityVersionRow)
+            .where(AuthorityVersionRow.code == code)
+            .order_by(AuthorityVersionRow.version)
+        )
+        return [_authority_view(r) for r in rows]
+
+    def authority_at(self, code: str, at: datetime) -> Authority | None:
+        """The version of authority ``code`` in force at ``at`` (active or dissolved)."""
+        return winning_version(self.authority_versions(code), _aware(at, "at"))
+
+    def authority_codes(self) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(AuthorityVersionRow.code).distinct().order_by(AuthorityVersionRow.code)
+            )
+        )
+
+    # -- signatories ---------------------------------------------------------
+
+    def add_signatory(self, new: NewSignatory) -> Signatory:
+        """Register a signatory, or a new version of one (it overrides from ``valid_from``)."""
+        vf = _aware(new.valid_from, "valid_from")
+        vt = _aware(new.valid_to, "valid_to") if new.valid_to is not None else None
+        if vt is not None and vt <= vf:
+            raise RegistryError("valid_to must be after valid_from")
+        if not new.signatory_id or not new.signatory_id.strip():
+            raise RegistryError("signatory id must not be empty")
+        if not self.authority_versions(new.authority_code):
+            raise RegistryError(f"unknown authority {new.authority_code!r}")
+        known_types = {t.code for t in self.document_types()}
+        unknown = [t for t in new.document_types if t not in known_types]
+        if unknown or not new.document_types:
+            raise RegistryError(
+                f"unknown document type(s) {', '.join(unknown) or '(none given)'}; "
+                f"known: {', '.join(sorted(known_types))}"
+            )
+        try:
+            cert = x509.Certificate.load(new.certificate_der)
+            cert.native  # noqa: B018 - forces a full parse
+        except Exception as exc:
+            raise RegistryError(f"certificate is not a valid DER X.509 certificate: {exc}") from exc
+        version = self._next_version(
+            SignatoryVersionRow, SignatoryVersionRow.signatory_id, new.signatory_id
+        )
+        row = SignatoryVersionRow(
+            signatory_id=new.signatory_id,
+            version=version,
+            status=ACTIVE,
+            authority_code=new.authority_code,
+            full_name_ru=new.full_name_ru,
+            full_name_latin=new.full_name_latin,
+            position_ru=new.position_ru,
+            certificate_der=new.certificate_der,
+            key_backend=new.key.backend,
+            key_locator=new.key.locator,
+            document_types=list(new.document_types),
+            valid_from=vf,
+            valid_to=vt,
+            recorded_at=utcnow(),
+            note=new.note,
+        )
+        self.session.add(row)
+        self._flush(f"signatory {new.signatory_id!r}")
+        return _signatory_view(row)
+
+    def revoke_signatory(
+        self, signatory_id: str, at: datetime | None = None, reason: str | None = None
+    ) -> Signatory:
+        """Close the signatory's authorisation from ``at`` (default now) on."""
+        versions = self.signatory_versions(signatory_id)
+        if not versions:
+            raise SignatoryUnknown(f"signatory {signatory_id!r} is not registered")
+        when = _aware(at, "at") if at is not None else utcnow()
+        last = versions[-1]
+        row = SignatoryVersionRow(
+            signatory_id=signatory_id,
+            version=last.version + 1,
+            status=REVOKED,
+            authority_code=last.authority_code,
+            full_name_ru=last.full_name_ru,
+            full_name_latin=last.full_name_latin,
+            position_ru=last.position_ru,
+            certificate_der=last.certificate_der,
+            key_backend=last.key.backend,
+            key_locator=last.key.locator,
+            document_types=list(last.document_types),
+            valid_from=when,
+            valid_to=None,
+            recorded_at=utcnow(),
+            note=reason,
+        )
+        self.session.add(row)
+        self._flush(f"signatory {signatory_id!r}")
+        return _signatory_view(row)
+
+    def signatory_versions(self, signatory_id: str) -> list[Signatory]:
+        rows = self.session.scalars(
+            select(SignatoryVersionRow)
+            .where(SignatoryVersionRow.signatory_id == signatory_id)
+            .order_by(SignatoryVersionRow.version)
+        )
+        return [_signatory_view(r) for r in rows]
+
+    def signatory_ids(self, authority_code: str | None = None) -> list[str]:
+        q = select(SignatoryVersionRow.signatory_id).distinct()
+        if authority_code is not None:
+            q = q.where(SignatoryVersionRow.authority_code == authority_code)
+        return list(self.session.scalars(q.order_by(SignatoryVersionRow.signatory_id)))
+
+    def signatory_at(self, signatory_id: str, at: datetime) -> Signatory | None:
+        return winning_version(self.signatory_versions(signatory_id), _aware(at, "at"))
+
+    def authorised_windows(self, signatory_id: str) -> list[Segment[Signatory]]:
+        """Segments of time during which the signatory was authorised (active)."""
+        return [
+            s for s in timeline(self.signatory_versions(signatory_id)) if s.version.status == ACTIVE
+        ]
+
+    def authorised_signatory(
+        self, signatory_id: str, authority: str, document_type: str, at: datetime
+    ) -> Signatory:
+        """The signatory version that authorises this signature, or the precise refusal.
+
+        :raises SignatoryUnknown: never registered.
+        :raises SignatoryNotAuthorised: with ``reason`` ``wrong-authority``,
+            ``outside-validity-window``, ``revoked``, ``document-type`` or
+            ``authority-inactive``.
+        """
+        at = _aware(at, "at")
+        versions = self.signatory_versions(signatory_id)
+        if not versions:
+            raise SignatoryUnknown(
+                f"Подписант {signatory_id!r} не зарегистрирован "
+                f"(signatory {signatory_id!r} is not registered)"
+            )
+        current = winning_version(versions, at)
+        reference = current or versions[-1]
+        if reference.authority_code != authority:
+            raise SignatoryNotAuthorised(
+                f"Подписант {signatory_id!r} относится к органу {reference.authority_code}, "
+                f"а документ направляет {authority} (signatory belongs to another authority)",
+                reason="wrong-authority",
+            )
+        if current is None:
+            windows = "; ".join(s.window.describe() for s in self.authorised_windows(signatory_id))
+            raise SignatoryNotAuthorised(
+                f"Подписант {signatory_id!r} не уполномочен на {_fmt(at)}: дата вне срока "
+                f"полномочий ({windows or 'нет'}) (outside the signatory's validity window)",
+                reason="outside-validity-window",
+            )
+        if current.status == REVOKED:
+            raise SignatoryNotAuthorised(
+                f"Полномочия подписанта {signatory_id!r} отозваны с "
+                f"{_fmt(current.window.valid_from)} (signatory revoked)"
+                + (f": {current.note}" if current.note else ""),
+                reason="revoked",
+            )
+        if document_type not in current.document_types:
+            raise SignatoryNotAuthorised(
+                f"Подписант {signatory_id!r} не уполномочен подписывать документы вида "
+                f"{document_type!r} (may sign: {', '.join(current.document_types)}) "
+                f"(document type not allowed)",
+                reason="document-type",
+            )
+        auth = self.authority_at(authority, at)
+        if auth is None or auth.status != ACTIVE:
+            raise SignatoryNotAuthorised(
+                f"Орган {authority} не действует на {_fmt(at)} (authority not active)",
+                reason="authority-inactive",
+            )
+        return current
+
+    # -- export --------------------------------------------------------------
+
+    def export(self, at: datetime | None = None) -> dict[str, Any]:
+        """The whole registry (all versions + resolved windows) as JSON-ready data."""
+        at = _aware(at, "at") if at is not None else utcnow()
+
+        def win(w: Window) -> dict[str, str | None]:
+            return {
+                "valid_from": w.valid_from.isoformat(),
+                "valid_to": w.valid_to.isoformat() if w.valid_to else None,
+            }
+
+        authorities = []
+        for code in self.authority_codes():
+            versions = self.authority_versions(code)
+            cur = winning_version(versions, at)
+            authorities.append(
+                {
+                    "code": code,
+                    "current": None
+                    if cur is None
+                    else {
+                        "name_ru": cur.name_ru,
+                        "short_name_ru": cur.short_name_ru,
+                        "country": cur.country,
+                        "status": cur.status,
+                    },
+                    "versions": [
+                        {
+                            "version": v.version,
+                            "status": v.status,
+                            "country": v.country,
+                            "name_ru": v.name_ru,
+                            "short_name_ru": v.short_name_ru,
+                            **win(v.window),
+                            "recorded_at": v.recorded_at.isoformat(),
+                        }
+                        for v in versions
+                    ],
+                }
+            )
+        signatories = []
+        for sid in self.signatory_ids():
+            sversions = self.signatory_versions(sid)
+            scur = winning_version(sversions, at)
+            signatories.append(
+                {
+                    "signatory_id": sid,
+                    "authorised_now": scur is not None and scur.status == ACTIVE,
+                    "authorised_windows": [
+                        {**win(s.window), "version": s.version.version}
+                        for s in self.authorised_windows(sid)
+                    ],
+                    "versions": [
+                        {
+                            "version": sv.version,
+                            "status": sv.status,
+                            "authority": sv.authority_code,
+                            "full_name_ru": sv.full_name_ru,
+                            "full_name_latin": sv.full_name_latin,
+                            "position_ru": sv.position_ru,
+                            "document_types": list(sv.document_types),
+                            **win(sv.window),
+                            "recorded_at": sv.recorded_at.isoformat(),
+                            "note": sv.note,
+                            "certificate": {
+                                **certificate_summary(sv.certificate),
+                                "der_base64": base64.b64encode(sv.certificate_der).decode(),
+                            },
+                        }
+                        for sv in sversions
+                    ],
+                }
+            )
+        return {
+            "generated_at": at.isoformat(),
+            "document_types": [
+                {"code": t.code, "title_ru": t.title_ru} for t in self.document_types()
+            ],
+            "authorities": authorities,
+            "signatories": signatories,
+        }
+
+    def export_json(self, at: datetime | None = None) -> str:
+        return json.dumps(self.export(at), ensure_ascii=False, indent=2)
+
+    # -- internals -----------------------------------------------------------
+
+    def _next_version(self, table: Any, key_col: Any, key: str) -> int:
+        current = self.session.scalar(select(func.max(table.version)).where(key_col == key))
+        return int(current or 0) + 1
+
+    def _flush(self, what: str) -> None:
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise RegistryError(f"concurrent or duplicate change of {what}: {exc.orig}") from exc

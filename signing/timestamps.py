@@ -1,0 +1,55 @@
+# mypy: disallow-untyped-calls=False
+"""Timestamp authorities (RFC 3161) behind pyHanko's :class:`TimeStamper` interface.
+
+* :func:`http_timestamper` — a real TSA reached over HTTP (B-T signatures);
+* :func:`local_timestamper` — a TSA key/certificate held locally (pyHanko's
+  ``DummyTimeStamper``); for the demo instance and tests only, never production:
+  a timestamp is only worth the independence of the authority issuing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import keys, pem, x509
+from pyhanko.sign.timestamps import DummyTimeStamper, HTTPTimeStamper, TimeStamper
+
+from .errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class TimestampConfig:
+    """Where timestamps come from."""
+
+    url: str | None = None
+    """RFC 3161 endpoint; ``None`` = no timestamps (PAdES B-B)."""
+    timeout: float = 10.0
+    """HTTP timeout in seconds."""
+
+
+def http_timestamper(url: str, timeout: float = 10.0) -> TimeStamper:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"TSA URL must be http(s): {url!r}")
+    return HTTPTimeStamper(url, timeout=timeout)
+
+
+def timestamper_for(config: TimestampConfig) -> TimeStamper | None:
+    return http_timestamper(config.url, config.timeout) if config.url else None
+
+
+def _load_pem_or_der(data: bytes) -> bytes:
+    if pem.detect(data):
+        _, _, der = pem.unarmor(data)
+        return bytes(der)
+    return data
+
+
+def local_timestamper(cert_path: Path, key_path: Path) -> TimeStamper:
+    """A TSA signing with a local key (demo/tests).  The key file must be unencrypted."""
+    try:
+        cert = x509.Certificate.load(_load_pem_or_der(cert_path.read_bytes()))
+        key = keys.PrivateKeyInfo.load(_load_pem_or_der(key_path.read_bytes()))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot load local TSA credentials: {exc}") from exc
+    return DummyTimeStamper(tsa_cert=cert, tsa_key=key)
