@@ -9,13 +9,16 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
+from signing.errors import SigningError
+
 from . import audit
-from .app import create_app
 from .auth import (
     add_officer,
     create_api_key,
@@ -96,27 +99,69 @@ def validate(source: str, as_json: bool) -> None:
     help="Where to write the PDF; '-' writes to stdout.",
 )
 @click.option(
+    "--sign",
+    "sign_it",
+    is_flag=True,
+    help="Sign with the signatory named in the XML (registry of the configured database).",
+)
+@click.option(
     "--registration-number",
     default=None,
     help="Registration number to print; without it the document reads «б/н».",
 )
-def render(source: str, output: str, registration_number: str | None) -> None:
+def render(source: str, output: str, sign_it: bool, registration_number: str | None) -> None:
     """Render FILE.xml (or stdin) to a PDF/A-3u document with the XML embedded."""
+    raw = _read_input(source)
     try:
-        rendered = render_document(_read_input(source), registration_number)
+        rendered = render_document(raw, registration_number)
+        pdf = rendered.pdf
+        if sign_it:
+            pdf = _sign_rendered(raw, pdf, registration_number)
     except MigdocsError as exc:
         _fail(exc, source)
+    except SigningError as exc:
+        click.echo(f"{source}: [{exc.reason}] {exc}", err=True)
+        sys.exit(EXIT_INVALID)
     if output == "-":
-        sys.stdout.buffer.write(rendered.pdf)
+        sys.stdout.buffer.write(pdf)
         sys.stdout.buffer.flush()
     else:
-        write_atomically(Path(output), rendered.pdf)
-        click.echo(f"{output}: {rendered.page_count} page(s), {len(rendered.pdf)} bytes", err=True)
+        write_atomically(Path(output), pdf)
+        signed = ", signed" if sign_it else ""
+        click.echo(f"{output}: {rendered.page_count} page(s){signed}, {len(pdf)} bytes", err=True)
 
 
-def _database() -> Database:
+def _sign_rendered(raw: bytes, pdf: bytes, registration_number: str | None) -> bytes:
+    """Sign as the XML's header says: its signatory, for its sender and document type."""
+    from signing.api import DocumentSigner, SigningConfig, SignRequest
+
+    doc = parse_document(raw)
     settings = load_settings()
-    return Database(settings.database_url)
+    with _database() as database:
+        signer = DocumentSigner(
+            database.sessions,
+            config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
+        )
+        signed = signer.sign(
+            SignRequest(
+                pdf=pdf,
+                signatory_id=doc.header.signatory,
+                authority=doc.header.sender,
+                document_type=doc.document_type,
+                registration_number=registration_number,
+            )
+        )
+    return signed.pdf
+
+
+@contextmanager
+def _database() -> Iterator[Database]:
+    """The configured database, its connections closed when the command ends."""
+    database = Database(load_settings().database_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 def _cli_actor() -> str:
@@ -131,9 +176,9 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply all database migrations (safe to repeat)."""
-    database = _database()
-    upgrade(database)
-    click.echo(f"database at newest revision: {database.engine.url.render_as_string()}")
+    with _database() as database:
+        upgrade(database)
+        click.echo(f"database at newest revision: {database.engine.url.render_as_string()}")
 
 
 @main.group()
@@ -146,9 +191,8 @@ def apikey() -> None:
 @click.option("--label", required=True, help="Which upstream system uses the key.")
 def apikey_create(authority: str, label: str) -> None:
     """Create a key and print it once; only its hash is stored."""
-    database = _database()
     try:
-        with database.transaction() as session:
+        with _database() as database, database.transaction() as session:
             row, key = create_api_key(session, authority, label)
             audit.record(
                 session,
@@ -167,9 +211,8 @@ def apikey_create(authority: str, label: str) -> None:
 @click.argument("key_id")
 def apikey_revoke(key_id: str) -> None:
     """Revoke a key by its id (the part after mdk_)."""
-    database = _database()
     try:
-        with database.transaction() as session:
+        with _database() as database, database.transaction() as session:
             revoke_api_key(session, key_id)
             audit.record(session, actor=_cli_actor(), action="apikey.revoke", target=key_id)
     except MigdocsError as exc:
@@ -180,7 +223,7 @@ def apikey_revoke(key_id: str) -> None:
 @apikey.command("list")
 def apikey_list() -> None:
     """List keys (never their secrets)."""
-    with _database().reading() as session:
+    with _database() as database, database.reading() as session:
         for row in list_api_keys(session):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
             click.echo(f"{row.id}  {row.authority:9} {state:18} {row.label}")
@@ -200,9 +243,8 @@ def officer() -> None:
 )
 def officer_add(username: str, full_name: str, authority: str, password: str) -> None:
     """Add an officer; the password is prompted for (never an argument)."""
-    database = _database()
     try:
-        with database.transaction() as session:
+        with _database() as database, database.transaction() as session:
             add_officer(session, username, full_name, authority, password)
             audit.record(
                 session,
@@ -220,9 +262,8 @@ def officer_add(username: str, full_name: str, authority: str, password: str) ->
 @click.argument("username")
 def officer_disable(username: str) -> None:
     """Disable an officer at once (their session stops working)."""
-    database = _database()
     try:
-        with database.transaction() as session:
+        with _database() as database, database.transaction() as session:
             disable_officer(session, username)
             audit.record(session, actor=_cli_actor(), action="officer.disable", target=username)
     except MigdocsError as exc:
@@ -238,7 +279,7 @@ def audit_group() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Check every entry of the chain; exit 1 if any was edited or deleted."""
-    with _database().reading() as session:
+    with _database() as database, database.reading() as session:
         count, problems = audit.verify(session)
     if problems:
         click.echo(f"audit log BROKEN ({len(problems)} problem(s) in {count} entries):", err=True)
@@ -254,8 +295,11 @@ def audit_verify() -> None:
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
 def serve(bind: str, workers: int, dev: bool) -> None:
     """Run the service (gunicorn with WORKERS processes); applies migrations first."""
-    upgrade(_database())
+    with _database() as database:
+        upgrade(database)
     if dev:
+        from .app import create_app
+
         host, _, port = bind.rpartition(":")
         create_app().run(host=host or "127.0.0.1", port=int(port), debug=False)
         return

@@ -272,7 +272,9 @@ def demo_command() -> None:
     from signing.demo import build_demo
 
     instance = instance_dir()
-    upgrade(Database(database_url()))
+    database = Database(database_url())
+    upgrade(database)
+    database.dispose()
     try:
         result = build_demo(instance, database_url())
     except SigningError as exc:

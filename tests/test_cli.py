@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,49 @@ def test_existing_output_survives_a_failed_render(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert out.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pdf"]
+
+
+def test_render_and_sign_with_the_signatory_named_in_the_xml(tmp_path: Path) -> None:
+    env = {**os.environ, "MIGDOCS_INSTANCE": str(tmp_path / "instance")}
+    env.pop("DATABASE_URL", None)
+    demo = subprocess.run([*MIGDOCS, "demo"], env=env, capture_output=True, timeout=300)
+    assert demo.returncode == 0, demo.stderr
+    out = tmp_path / "signed.pdf"
+    result = subprocess.run(
+        [
+            *MIGDOCS,
+            "render",
+            str(SAMPLES_DIR / "request-photo.xml"),
+            "--sign",
+            "-o",
+            str(out),
+            "--registration-number",
+            "KZ-MVD-2026-000042",
+        ],
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"signed" in result.stderr
+    check = subprocess.run(["pdfsig", str(out)], capture_output=True, text=True)
+    assert "Signature is Valid" in check.stdout
+    assert "Ахметов" in check.stdout  # KZ-MVD-001 of the demo registry
+
+
+def test_render_sign_refused_for_unknown_signatory_writes_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "MIGDOCS_INSTANCE": str(tmp_path / "instance")}
+    env.pop("DATABASE_URL", None)
+    assert subprocess.run([*MIGDOCS, "demo"], env=env, capture_output=True).returncode == 0
+    raw = (
+        (SAMPLES_DIR / "request-photo.xml")
+        .read_bytes()
+        .replace(b"<signatory>KZ-MVD-001", b"<signatory>KZ-MVD-999")
+    )
+    out = tmp_path / "signed.pdf"
+    result = subprocess.run(
+        [*MIGDOCS, "render", "--sign", "-o", str(out)], input=raw, env=env, capture_output=True
+    )
+    assert result.returncode == 1
+    assert b"signatory-unknown" in result.stderr
+    assert not out.exists()
