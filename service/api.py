@@ -47,7 +47,7 @@ def document_json(row: StoredDocument) -> dict[str, Any]:
 
 @bp.post("/api/v1/documents")
 def create_document() -> tuple[Response, int, dict[str, str]]:
-    principal = current_principal()
+    principal = current_principal(api_key_only=True)
     content_type = (request.mimetype or "").lower()
     if content_type not in XML_TYPES:
         raise UnsupportedMediaType(

@@ -25,6 +25,18 @@ from signing.settings import DEFAULT_BASE_URL, database_url, instance_dir
 from .errors import MigdocsError
 
 ENV_PREFIX = "MIGDOCS_"
+NOT_SETTINGS = frozenset(
+    {
+        "CONFIG",
+        "KEY_PASSPHRASE",
+        "PKCS11_PIN",
+        "OFFICER_PASSWORD",
+        "FONT_DIR",
+        "FONT_CACHE",
+        "TEST_POSTGRES",
+    }
+)
+"""``MIGDOCS_*`` variables read elsewhere (secrets, fonts, tests): not settings, not errors."""
 
 
 class ConfigError(MigdocsError):
@@ -130,7 +142,7 @@ def load_settings(
     env_layer = {
         key[len(ENV_PREFIX) :]: value
         for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and key != f"{ENV_PREFIX}CONFIG"
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :] not in NOT_SETTINGS
     }
     if "DATABASE_URL" in env:
         env_layer["DATABASE_URL"] = env["DATABASE_URL"]

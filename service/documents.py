@@ -12,6 +12,7 @@ Views call these functions; they own the rules:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -130,29 +131,26 @@ class DocumentService:
             existing = self._existing(session, header.sender, header.document_id, xml_sha256)
         if existing is not None:
             return Created(existing, created=False)
-        now = datetime.now(UTC)
-        # Refuse an unauthorised signatory before a registration number is taken.
+        now = self.signer.signing_time()
         request = SignRequest(
             pdf=b"",
             signatory_id=header.signatory,
             authority=header.sender,
             document_type=doc.document_type,
+            signing_time=now,
+            block_prerendered=True,
         )
-        signatory = self.signer.authorise(request, now)
+        # Refuse an unauthorised signatory before a registration number is taken.
+        self.signer.prepare_block(request, now, None)
         try:
             with self.database.transaction() as session:
                 seq = _next_number(session, header.sender, now.year)
                 number = registration_number(header.sender, now.year, seq)
-                html = self.renderer.html(doc, number)
-                rendered = self.renderer.pdf(doc, html, raw, number)
+                block = self.signer.prepare_block(request, now, number)
+                html = self.renderer.html(doc, number, signature=block)
+                rendered = self.renderer.pdf(doc, html, raw, number, signature=block)
                 signed = self.signer.sign(
-                    SignRequest(
-                        pdf=rendered.pdf,
-                        signatory_id=header.signatory,
-                        authority=header.sender,
-                        document_type=doc.document_type,
-                        registration_number=number,
-                    )
+                    dataclasses.replace(request, pdf=rendered.pdf, registration_number=number)
                 )
                 doc_id = str(uuid.uuid4())
                 self.storage.put(f"{doc_id}.pdf", signed.pdf)
@@ -168,7 +166,7 @@ class DocumentService:
                     reg_year=now.year,
                     reg_seq=seq,
                     signatory_id=header.signatory,
-                    signatory_name=signatory.full_name_ru,
+                    signatory_name=block.full_name,
                     xml_sha256=xml_sha256,
                     pdf_sha256=signed.sha256,
                     pdf_size=len(signed.pdf),

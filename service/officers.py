@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Response,
+    g,
     make_response,
     redirect,
     render_template,
@@ -85,7 +86,7 @@ def ru_date(value: date | datetime | str | None) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value[:10])
+            return date.fromisoformat(value[:10]).strftime("%d.%m.%Y")
         except ValueError:
             return value
     return value.strftime("%d.%m.%Y")
@@ -195,21 +196,21 @@ def officer_required(view: Callable[P, R]) -> Callable[P, R | BaseResponse]:
         officer = logged_in()
         if officer is None:
             return _login_redirect()
-        request.environ["migdocs.officer"] = officer
+        g.officer = officer
         return view(*args, **kwargs)
 
     return wrapper
 
 
 def current_officer() -> LoggedIn:
-    officer = request.environ.get("migdocs.officer")
+    officer = g.get("officer")
     assert isinstance(officer, LoggedIn), "view without @officer_required"
     return officer
 
 
-def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
-    context.setdefault("officer", request.environ.get("migdocs.officer"))
-    return render_template(template, **context), status
+def page(template: str, http_status: int = 200, **context: Any) -> tuple[str, int]:
+    context.setdefault("officer", g.get("officer"))
+    return render_template(template, **context), http_status
 
 
 def error_page(status: int, title: str, message: str) -> tuple[str, int]:
@@ -304,9 +305,7 @@ def logout() -> BaseResponse:
     username = session.get(SESSION_OFFICER)
     if isinstance(username, str) and username:
         with services().database.transaction() as db:
-            audit.record(
-                db, actor=f"officer:{username}", action="logout", address=client_address()
-            )
+            audit.record(db, actor=f"officer:{username}", action="logout", address=client_address())
     session.clear()
     return redirect(url_for("officers.login"))
 
@@ -404,7 +403,7 @@ def documents() -> tuple[str, int]:
         officer.principal, query.filter, query.page, query.page_size
     )
     last_page = max(1, math.ceil(total / query.page_size))
-    active = {k: v for k, v in query.values.items() if v}
+    active: dict[str, Any] = {k: v for k, v in query.values.items() if v}
 
     def page_url(number: int) -> str:
         return url_for("officers.documents", **active, page=number)
@@ -421,7 +420,9 @@ def documents() -> tuple[str, int]:
         page_links=page_links(query.page, last_page),
         page_url=page_url,
         values=query.values,
-        filtered=any(query.values.get(k) for k in ("type", "counterpart", "date_from", "date_to", "q")),
+        filtered=any(
+            query.values.get(k) for k in ("type", "counterpart", "date_from", "date_to", "q")
+        ),
         problems=query.problems,
         document_types=DOCUMENT_TITLES,
         counterparts=counterparts,

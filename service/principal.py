@@ -27,10 +27,14 @@ def officer_principal() -> Principal | None:
         return Principal("officer", row.username, row.authority)
 
 
-def current_principal() -> Principal:
-    """The caller; raise :class:`Unauthenticated` (401) when there is none."""
+def current_principal(api_key_only: bool = False) -> Principal:
+    """The caller; raise :class:`Unauthenticated` (401) when there is none.
+
+    ``api_key_only`` refuses officers' session cookies: upstream systems alone create
+    documents (and a cookie-authenticated POST would need CSRF protection).
+    """
     presented = request.headers.get(API_KEY_HEADER)
-    if presented is not None:
+    if presented is not None or api_key_only:
         with services().database.reading() as db:
             return authenticate_api_key(db, presented)
     officer = officer_principal()

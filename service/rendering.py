@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import qrcode
+import qrcode.constants
 import weasyprint
 from fontTools.ttLib import TTFont
 from lxml import etree
@@ -32,6 +34,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from signing import layout
+from signing.appearance import SignatureBlockInfo, block_lines
 
 from . import vocabulary
 from .errors import FontMissing, RenderError, Violation
@@ -176,6 +179,23 @@ class _Metadata(DocumentMetadata):  # type: ignore[misc]
         return bytes(ET.tostring(rdf, encoding="utf-8"))
 
 
+def qr_png(url: str) -> bytes:
+    """The QR code of ``url`` as a 1-bit PNG, one pixel per module.
+
+    Drawn scaled up with ``image-rendering: pixelated`` (no interpolation, as PDF/A
+    wants); a raster of ~40×40 pixels costs WeasyPrint far less than an SVG of paths.
+    """
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=2, mask_pattern=0
+    )
+    code.add_data(url)
+    code.make()
+    image = code.make_image(fill_color="black", back_color="white").get_image().convert("1")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def ru_date(value: dt.date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""
 
@@ -253,7 +273,11 @@ class Renderer:
         self._lock = threading.Lock()
 
     def context(
-        self, doc: Document, registration_number: str | None, sample: bool = False
+        self,
+        doc: Document,
+        registration_number: str | None,
+        sample: bool = False,
+        signature: SignatureBlockInfo | None = None,
     ) -> dict[str, Any]:
         return {
             "doc": doc,
@@ -269,21 +293,40 @@ class Renderer:
                 "height_mm": layout.SIGNATURE_AREA_HEIGHT_MM,
             },
             "sample": sample,
+            "signature": signature,
+            "signature_lines": block_lines(signature) if signature else [],
+            "signature_qr": bool(signature and signature.verification_url),
             "migdocs_version": version("migdocs"),
         }
 
     def html(
-        self, doc: Document, registration_number: str | None = None, sample: bool = False
+        self,
+        doc: Document,
+        registration_number: str | None = None,
+        sample: bool = False,
+        signature: SignatureBlockInfo | None = None,
     ) -> str:
-        """Stage 3: the model as an HTML string."""
+        """Stage 3: the model as an HTML string.
+
+        With ``signature``, the electronic-signature block is drawn into the reserved
+        area here (same lines as the signer's own stamp), and the signer only adds an
+        empty widget over it.
+        """
         template = self.jinja.get_template(f"{doc.document_type}.html.j2")
-        return template.render(self.context(doc, registration_number, sample))
+        return template.render(self.context(doc, registration_number, sample, signature))
 
     def pdf(
-        self, doc: Document, html: str, source_xml: bytes, registration_number: str | None = None
+        self,
+        doc: Document,
+        html: str,
+        source_xml: bytes,
+        registration_number: str | None = None,
+        signature: SignatureBlockInfo | None = None,
     ) -> RenderedDocument:
         """Stage 4: HTML → PDF/A-3u with the source XML as associated file."""
         photos = {str(p.number): p.photo.data for p in doc.persons if p.photo}
+        if signature is not None and signature.verification_url:
+            photos["qr"] = qr_png(signature.verification_url)
         attachments = [
             weasyprint.Attachment(
                 file_obj=io.BytesIO(source_xml),

@@ -71,6 +71,13 @@ class SignRequest:
     visible: bool = True
     tsa_url: str | None = None
     """Overrides :attr:`SigningConfig.tsa_url` for this request."""
+    signing_time: datetime | None = None
+    """The signing time to claim; ``None`` = now.  Set it to the time printed in a block
+    drawn beforehand (see :meth:`DocumentSigner.prepare_block`)."""
+    block_prerendered: bool = False
+    """The visible block is already drawn in the document's reserved area (by the
+    renderer): the widget then gets an empty appearance over it instead of a pyHanko stamp,
+    which saves the per-signature font embedding (~25 ms)."""
 
 
 @dataclass(frozen=True)
@@ -203,19 +210,28 @@ class DocumentSigner:
             return http_timestamper(self.config.tsa_url, self.config.tsa_timeout)
         return None
 
-    async def async_sign(self, req: SignRequest) -> SignedDocument:
-        if not req.pdf.startswith(b"%PDF-"):
-            raise InvalidDocument("input is not a PDF (no %PDF- header)")
-        at = self._clock().astimezone(UTC).replace(microsecond=0)
+    def signing_time(self) -> datetime:
+        """Now, to the second: the resolution of the CMS signing-time attribute."""
+        return self._clock().astimezone(UTC).replace(microsecond=0)
+
+    def prepare_block(
+        self, req: SignRequest, at: datetime, registration_number: str | None
+    ) -> SignatureBlockInfo:
+        """Authorise ``req`` at ``at`` and return what its visible block will say.
+
+        For renderers that draw the block themselves; sign afterwards with
+        ``signing_time=at`` and ``block_prerendered=True`` so the two agree.
+        """
         signatory = self.authorise(req, at)
+        return self._block(signatory, at, registration_number)
+
+    def _block(self, signatory: Signatory, at: datetime, reg_no: str | None) -> SignatureBlockInfo:
         cert = signatory.certificate
-        signer = self.keys.signer_for(signatory.key, signatory.certificate_der)
-        reg_no = req.registration_number or read_registration_number(req.pdf)
         serial = format(cert.serial_number, "X")
         validity = cert["tbs_certificate"]["validity"]
         with self._sessions() as session:
             auth = Registry(session).authority_at(signatory.authority_code, at)
-        block = SignatureBlockInfo(
+        return SignatureBlockInfo(
             position=signatory.position_ru,
             full_name=signatory.full_name_ru,
             full_name_latin=signatory.full_name_latin,
@@ -228,12 +244,24 @@ class DocumentSigner:
             verification_url=verification_url(self.config.base_url, reg_no) if reg_no else None,
             authority=auth.short_name_ru if auth else None,
         )
+
+    async def async_sign(self, req: SignRequest) -> SignedDocument:
+        if not req.pdf.startswith(b"%PDF-"):
+            raise InvalidDocument("input is not a PDF (no %PDF- header)")
+        at = (req.signing_time or self.signing_time()).astimezone(UTC).replace(microsecond=0)
+        signatory = self.authorise(req, at)
+        cert = signatory.certificate
+        signer = self.keys.signer_for(signatory.key, signatory.certificate_der)
+        reg_no = req.registration_number or read_registration_number(req.pdf)
+        serial = format(cert.serial_number, "X")
+        block = self._block(signatory, at, reg_no)
         options = PadesOptions(
             reason=self.config.reason,
             location=self.config.location,
             visible=req.visible,
             appearance=self.config.appearance,
             ltv=self.config.ltv,
+            block_prerendered=req.block_prerendered,
         )
         result = await async_sign_pdf(
             req.pdf,

@@ -35,6 +35,7 @@ from pyhanko.pdf_utils import layout
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import BaseStampStyle, QRStampStyle, TextStampStyle
+from pyhanko.stamp.base import BaseStamp
 from pyhanko.stamp.qr import QRStamp
 
 from .errors import ConfigurationError
@@ -301,6 +302,27 @@ class FastQRStampStyle(QRStampStyle):
         except KeyError:
             raise layout.LayoutError("a QR stamp needs a 'url' text parameter") from None
         return _FastQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
+
+
+class _EmptyStamp(BaseStamp):
+    """An appearance stream that draws nothing (``q Q``)."""
+
+    def _render_inner_content(self) -> list[bytes]:
+        return []
+
+
+@dataclass(frozen=True)
+class EmptyStampStyle(BaseStampStyle):
+    """Widget appearance for a block already drawn in the page content."""
+
+    border_width: int = 0
+    background: Any = None
+
+    def create_stamp(self, writer: Any, box: Any, text_params: dict[str, Any]) -> BaseStamp:
+        return _EmptyStamp(writer, style=self, box=box)
+
+
+EMPTY_APPEARANCE = EmptyStampStyle()
 
 
 def build_stamp(

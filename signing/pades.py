@@ -43,9 +43,10 @@ from pyhanko.sign import signers
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import constants as sig_constants
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
+from pyhanko.stamp import BaseStampStyle
 from pyhanko_certvalidator import ValidationContext
 
-from .appearance import AppearanceConfig, SignatureBlockInfo, build_stamp
+from .appearance import EMPTY_APPEARANCE, AppearanceConfig, SignatureBlockInfo, build_stamp
 from .errors import (
     InvalidDocument,
     PdfAViolation,
@@ -173,6 +174,9 @@ class PadesOptions:
     """CMS room in bytes; ``None`` = fixed defaults (no dry-run signature)."""
     ltv: LtvConfig | None = None
     """B-LT settings; ``None`` = no revocation info."""
+    block_prerendered: bool = False
+    """The block is already part of the page content: give the widget an empty
+    appearance (still a normal appearance stream, as PDF/A requires)."""
 
 
 @dataclass(frozen=True)
@@ -230,13 +234,18 @@ async def async_sign_pdf(
     field_name = _unique_field_name(writer.prev, options.field_name)
 
     area: SignatureArea | None = None
-    stamp_style = None
+    stamp_style: BaseStampStyle | None = None
     text_params: dict[str, str] | None = None
     if options.visible:
         if block is None:
             raise SigningError("a visible signature needs the block contents")
         area = find_signature_area(writer.prev)
-        stamp_style, text_params = build_stamp(block, area.width, area.height, options.appearance)
+        if options.block_prerendered:
+            stamp_style, text_params = EMPTY_APPEARANCE, {}
+        else:
+            stamp_style, text_params = build_stamp(
+                block, area.width, area.height, options.appearance
+            )
         field_spec = sig_fields.SigFieldSpec(
             sig_field_name=field_name,
             on_page=area.page_index,

@@ -177,3 +177,29 @@ def test_healthz(env: Env) -> None:
 def test_error_bodies_are_json_everywhere(env: Env) -> None:
     response = env.client.get("/api/v1/nothing-here")
     assert response.status_code == 404 and json.loads(response.data)["error"] == "not_found"
+
+
+def test_signed_document_stays_pdfa_with_the_block_drawn_by_the_renderer(
+    sqlite_env: Env, tmp_path: Path
+) -> None:
+    from tests import pdfinspect
+    from tests.signing import pdfcheck
+
+    body = sqlite_env.post_xml(REQUEST).json
+    pdf = sqlite_env.client.get(
+        body["links"]["pdf"], headers={"X-API-Key": sqlite_env.keys["KZ-MVD"]}
+    ).data
+    assert pdfcheck.xmp_pdfaid(pdf) == ("3", "U")
+    assert pdfcheck.info_producer(pdf) == pdfcheck.xmp_producer(pdf)
+    widget = pdfcheck.signature_widget(pdf)
+    assert int(widget["/F"]) & 4  # Print
+    assert "/N" in widget["/AP"]
+    fonts = {row[0].split("+")[1] for row in pdfinspect.fonts(pdf, tmp_path)}
+    assert fonts <= {"Doc-Serif", "Doc-Serif-Bold", "Doc-Serif-Italic"}
+    text = " ".join(pdfinspect.text(pdf, tmp_path).split())
+    assert "ДОКУМЕНТ ПОДПИСАН ЭЛЕКТРОННОЙ ПОДПИСЬЮ" in text
+    assert f"Регистрационный номер: {body['registration_number']}" in text
+    assert f"verify?document={body['registration_number']}" in text
+    for page in pdfinspect.reader(pdf).pages:
+        for xobject in page["/Resources"].get("/XObject", {}).values():
+            assert xobject.get_object().get("/Interpolate") in (None, False)
