@@ -3,7 +3,8 @@
     python bench/bench_service.py [--database URL] [--requests 30] [--workers 1,2]
 
 For 1 and 2 gunicorn workers and for a 1-page and a 5-page request it reports p50/p95
-latency of sequential POSTs, throughput with 2 requests in flight per worker, and the ratio
+latency of sequential POSTs, throughput with 2 requests in flight per worker (two authorities
+taking turns: numbers of one authority are issued one at a time), and the ratio
 of the sequential p50 to the bare WeasyPrint render of the same document measured in this
 same run.  The default database is a temporary SQLite file (the embedded default); pass a
 PostgreSQL URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to measure the
@@ -113,11 +114,24 @@ def post(base: str, key: str, raw: bytes) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def measure_throughput(base: str, key: str, raw: bytes, requests: int, in_flight: int) -> float:
+def measure_throughput(
+    base: str, senders: list[tuple[str, bytes]], requests: int, in_flight: int
+) -> float:
+    """Requests per second with ``in_flight`` concurrent clients, senders taking turns."""
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        list(pool.map(lambda _: post(base, key, raw), range(requests)))
+        list(pool.map(lambda i: post(base, *senders[i % len(senders)]), range(requests)))
     return requests / (time.perf_counter() - start)
+
+
+def as_sender(raw: bytes, sender: str, recipient: str) -> bytes:
+    """The document sent by ``sender`` (signed by its demo signatory) to ``recipient``."""
+    root = etree.fromstring(raw)
+    header = root.find("m:header", NS)
+    header.find("m:sender", NS).text = sender
+    header.find("m:recipient", NS).text = recipient
+    header.find("m:signatory", NS).text = f"{sender}-001"
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def free_port() -> int:
@@ -129,6 +143,7 @@ def free_port() -> int:
 def start_server(instance: Path, url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "MIGDOCS_INSTANCE": str(instance), "DATABASE_URL": url}
+    log = (instance.parent / "server.log").open("ab")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -141,8 +156,8 @@ def start_server(instance: Path, url: str, workers: int) -> tuple[subprocess.Pop
             f"127.0.0.1:{port}",
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -181,6 +196,7 @@ def main() -> None:
         build_demo(instance, url)
         with database.transaction() as session:
             _, key = create_api_key(session, "KZ-MVD", "bench")
+            _, key_by = create_api_key(session, "BY-MVD", "bench")
         block = DocumentSigner(database.sessions).prepare_block(
             SignRequest(
                 pdf=b"", signatory_id="KZ-MVD-001", authority="KZ-MVD", document_type="request"
@@ -189,15 +205,10 @@ def main() -> None:
             "KZ-MVD-2026-000001",
         )
         database.dispose()
-        documents = {"1-page": one_page_request(), "5-page": five_page_request()}
-        for name, raw in documents.items():
-            documents[name] = (
-                raw.replace(b"<sender>KZ-MTSZN", b"<sender>KZ-MVD")
-                .replace(b"<sender>BY-GPK", b"<sender>KZ-MVD")
-                .replace(b"<recipient>KZ-MTSZN", b"<recipient>BY-GPK")
-                .replace(b"<signatory>KZ-MTSZN-001", b"<signatory>KZ-MVD-001")
-                .replace(b"<signatory>BY-GPK-001", b"<signatory>KZ-MVD-001")
-            )
+        documents = {
+            name: as_sender(raw, "KZ-MVD", "BY-MVD")
+            for name, raw in (("1-page", one_page_request()), ("5-page", five_page_request()))
+        }
         print(
             f"database: {'PostgreSQL' if pg_name else 'SQLite'}; "
             f"{args.requests} requests per measurement"
@@ -216,7 +227,12 @@ def main() -> None:
                     latencies = sorted(post(base, key, raw) for _ in range(args.requests))
                     p50 = statistics.median(latencies)
                     p95 = latencies[int(0.95 * (len(latencies) - 1))]
-                    throughput = measure_throughput(base, key, raw, args.requests, 2 * workers)
+                    throughput = measure_throughput(
+                        base,
+                        [(key, raw), (key_by, as_sender(raw, "BY-MVD", "KZ-MVD"))],
+                        args.requests,
+                        2 * workers,
+                    )
                     print(
                         f"{workers:7d} {name:>8} {pages:5d} {bare:8.1f} {p50:8.1f} "
                         f"{p95:8.1f} {p50 / bare:8.2f} {throughput:7.1f}"
@@ -224,6 +240,11 @@ def main() -> None:
             finally:
                 process.terminate()
                 process.wait(timeout=30)
+    except Exception:
+        log = work / "server.log"
+        if log.exists():
+            print("server log (last lines):\n" + "\n".join(log.read_text().splitlines()[-30:]))
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if pg_name:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +37,7 @@ def create_engine_for(url: str) -> Engine:
         def _no_pysqlite_transactions(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA busy_timeout=30000")
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Any) -> None:
@@ -44,12 +47,38 @@ def create_engine_for(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    """Exclusive ``flock`` on ``path`` (blocking, no timeout); a no-op without a path.
+
+    SQLite's own busy handler polls with growing sleeps and is unfair: under steady load
+    one writer can starve past any timeout.  Writers of one SQLite database therefore
+    queue on a kernel lock first (each acquisition opens its own file description, so
+    threads of one process queue too).
+    """
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 class Database:
     """The app's engine and session factory."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine_for(url)
+        database = self.engine.url.database
+        self._write_lock = (
+            Path(f"{database}.writelock")
+            if self.engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+            else None
+        )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         """Sessions for reading (and for the registry lookups of the signer)."""
         self.write_sessions = sessionmaker(
@@ -59,7 +88,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write transaction: committed on success, rolled back on any error."""
-        with self.write_sessions() as session, session.begin():
+        with _file_lock(self._write_lock), self.write_sessions() as session, session.begin():
             yield session
 
     @contextmanager
