@@ -165,9 +165,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     _register_request_logging(app)
 
-    from . import api, officers, verify
+    from . import api, officers, public, verify
 
     app.register_blueprint(api.bp)
     app.register_blueprint(officers.bp)
     app.register_blueprint(verify.bp)
+    app.register_blueprint(public.bp)
     return app

@@ -40,6 +40,24 @@ _DOCUMENT = {"$ref": "#/components/schemas/Document"}
 
 
 def openapi_document() -> dict[str, Any]:
+    from . import public, verify  # each public blueprint describes its own routes
+
+    document = _core_document()
+    document["paths"].update(verify.OPENAPI_PATHS)
+    document["paths"].update(public.OPENAPI_PATHS)
+    return document
+
+
+def error_responses(*statuses: int) -> dict[str, Any]:
+    """Error responses in the shared shape, for blueprints describing their routes."""
+    return _errors(*statuses)
+
+
+def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return _json(schema, description)
+
+
+def _core_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -194,29 +212,6 @@ def openapi_document() -> dict[str, Any]:
                             "content": {"application/xml": {"schema": {"type": "string"}}},
                         },
                         **_errors(401, 404),
-                    },
-                }
-            },
-            "/api/v1/verifications": {
-                "post": {
-                    "summary": "Verify a signed PDF",
-                    "operationId": "verify",
-                    "security": [],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"file": {"type": "string", "format": "binary"}},
-                                }
-                            },
-                        },
-                    },
-                    "responses": {
-                        "200": _json({"type": "object"}, "Verification report"),
-                        **_errors(400, 413, 415),
                     },
                 }
             },

@@ -16,9 +16,37 @@ from . import audit
 from .context import services
 from .errors import InputError, UnsupportedMediaType, Violation
 from .models import StoredDocument
+from .openapi import error_responses, json_response
 from .principal import client_address
 
 bp = Blueprint("verify", __name__)
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/verifications": {
+        "post": {
+            "summary": "Verify a signed PDF",
+            "operationId": "verify",
+            "security": [],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "200": json_response({"type": "object"}, "Verification report"),
+                **error_responses(400, 413, 415),
+            },
+        }
+    },
+}
+"""This blueprint's routes in the OpenAPI document (merged by :mod:`service.openapi`)."""
 
 
 def uploaded_pdf() -> bytes:
