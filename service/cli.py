@@ -11,10 +11,12 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 import click
+from sqlalchemy.orm import Session
 
 from signing.errors import SigningError
 
@@ -168,6 +170,29 @@ def _cli_actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+@dataclass
+class _Change:
+    session: Session
+    target: str
+
+
+@contextmanager
+def _audited_change(action: str, target: str, what: str, **details: str) -> Iterator[_Change]:
+    """One write transaction that ends with its audit entry; refusals exit with code 1.
+
+    The body may set ``change.target`` once it knows it (e.g. a new key's id).
+    """
+    try:
+        with _database() as database, database.transaction() as session:
+            change = _Change(session, target)
+            yield change
+            audit.record(
+                session, actor=_cli_actor(), action=action, target=change.target, details=details
+            )
+    except MigdocsError as exc:
+        _fail(exc, what)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -191,18 +216,9 @@ def apikey() -> None:
 @click.option("--label", required=True, help="Which upstream system uses the key.")
 def apikey_create(authority: str, label: str) -> None:
     """Create a key and print it once; only its hash is stored."""
-    try:
-        with _database() as database, database.transaction() as session:
-            row, key = create_api_key(session, authority, label)
-            audit.record(
-                session,
-                actor=_cli_actor(),
-                action="apikey.create",
-                target=row.id,
-                details={"authority": authority, "label": label},
-            )
-    except MigdocsError as exc:
-        _fail(exc, "apikey")
+    with _audited_change("apikey.create", "", "apikey", authority=authority, label=label) as c:
+        row, key = create_api_key(c.session, authority, label)
+        c.target = row.id
     click.echo(f"API key {row.id} for {authority} ({label}); it is shown only now:")
     click.echo(key)
 
@@ -211,12 +227,8 @@ def apikey_create(authority: str, label: str) -> None:
 @click.argument("key_id")
 def apikey_revoke(key_id: str) -> None:
     """Revoke a key by its id (the part after mdk_)."""
-    try:
-        with _database() as database, database.transaction() as session:
-            revoke_api_key(session, key_id)
-            audit.record(session, actor=_cli_actor(), action="apikey.revoke", target=key_id)
-    except MigdocsError as exc:
-        _fail(exc, "apikey")
+    with _audited_change("apikey.revoke", key_id, "apikey") as change:
+        revoke_api_key(change.session, key_id)
     click.echo(f"API key {key_id} revoked")
 
 
@@ -243,18 +255,8 @@ def officer() -> None:
 )
 def officer_add(username: str, full_name: str, authority: str, password: str) -> None:
     """Add an officer; the password is prompted for (never an argument)."""
-    try:
-        with _database() as database, database.transaction() as session:
-            add_officer(session, username, full_name, authority, password)
-            audit.record(
-                session,
-                actor=_cli_actor(),
-                action="officer.add",
-                target=username,
-                details={"authority": authority},
-            )
-    except MigdocsError as exc:
-        _fail(exc, "officer")
+    with _audited_change("officer.add", username, "officer", authority=authority) as change:
+        add_officer(change.session, username, full_name, authority, password)
     click.echo(f"officer {username} ({authority}) added")
 
 
@@ -262,12 +264,8 @@ def officer_add(username: str, full_name: str, authority: str, password: str) ->
 @click.argument("username")
 def officer_disable(username: str) -> None:
     """Disable an officer at once (their session stops working)."""
-    try:
-        with _database() as database, database.transaction() as session:
-            disable_officer(session, username)
-            audit.record(session, actor=_cli_actor(), action="officer.disable", target=username)
-    except MigdocsError as exc:
-        _fail(exc, "officer")
+    with _audited_change("officer.disable", username, "officer") as change:
+        disable_officer(change.session, username)
     click.echo(f"officer {username} disabled")
 
 

@@ -6,13 +6,17 @@ read from the environment or from files named in the signatory's key locator.
 
 from __future__ import annotations
 
+import getpass
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import audit
 from service.db import Database
 from service.migrate import upgrade
 from signing.api import DocumentSigner, SigningConfig, SignRequest
@@ -27,6 +31,27 @@ def _sessions() -> sessionmaker[Session]:
     database = Database(database_url())
     upgrade(database)
     return database.sessions
+
+
+@contextmanager
+def _registry_change(action: str, target: str, **details: str) -> Iterator[Registry]:
+    """A registry change in one transaction, audited, with refusals as CLI errors."""
+    database = Database(database_url())
+    try:
+        upgrade(database)
+        with database.transaction() as session:
+            yield Registry(session)
+            audit.record(
+                session,
+                actor=f"cli:{getpass.getuser()}",
+                action=action,
+                target=target,
+                details=details,
+            )
+    except SigningError as exc:
+        raise _fail(exc) from exc
+    finally:
+        database.dispose()
 
 
 def _when(value: str | None, what: str) -> datetime | None:
@@ -118,19 +143,15 @@ def add_authority(
     valid_to: str | None,
 ) -> None:
     """Add an authority, or a new version of it (e.g. renamed from --valid-from)."""
-    with _sessions()() as session:
-        try:
-            auth = Registry(session).add_authority(
-                code,
-                country,
-                name_ru,
-                short_name_ru,
-                _when(valid_from, "--valid-from") or datetime.now(UTC),
-                _when(valid_to, "--valid-to"),
-            )
-            session.commit()
-        except SigningError as exc:
-            raise _fail(exc) from exc
+    with _registry_change("registry.add-authority", code, name_ru=name_ru) as registry:
+        auth = registry.add_authority(
+            code,
+            country,
+            name_ru,
+            short_name_ru,
+            _when(valid_from, "--valid-from") or datetime.now(UTC),
+            _when(valid_to, "--valid-to"),
+        )
     click.echo(f"authority {auth.code} version {auth.version}: {auth.window.describe()}")
 
 
@@ -139,12 +160,8 @@ def add_authority(
 @click.argument("title_ru")
 def add_document_type(code: str, title_ru: str) -> None:
     """Register a new document type (the list is data, not code)."""
-    with _sessions()() as session:
-        try:
-            Registry(session).add_document_type(code, title_ru)
-            session.commit()
-        except SigningError as exc:
-            raise _fail(exc) from exc
+    with _registry_change("registry.add-document-type", code, title_ru=title_ru) as registry:
+        registry.add_document_type(code, title_ru)
     click.echo(f"document type {code} added")
 
 
@@ -190,25 +207,23 @@ def add_signatory(
     data = cert_path.read_bytes()
     if pem.detect(data):
         _, _, data = pem.unarmor(data)
-    with _sessions()() as session:
-        try:
-            sig = Registry(session).add_signatory(
-                NewSignatory(
-                    signatory_id=signatory_id,
-                    authority_code=authority,
-                    full_name_ru=name_ru,
-                    full_name_latin=name_latin,
-                    position_ru=position_ru,
-                    certificate_der=bytes(data),
-                    key=KeyReference(key_backend, key_locator),
-                    document_types=tuple(t.strip() for t in document_types.split(",") if t),
-                    valid_from=_when(valid_from, "--valid-from") or datetime.now(UTC),
-                    valid_to=_when(valid_to, "--valid-to"),
-                )
+    with _registry_change(
+        "registry.add-signatory", signatory_id, authority=authority, document_types=document_types
+    ) as registry:
+        sig = registry.add_signatory(
+            NewSignatory(
+                signatory_id=signatory_id,
+                authority_code=authority,
+                full_name_ru=name_ru,
+                full_name_latin=name_latin,
+                position_ru=position_ru,
+                certificate_der=bytes(data),
+                key=KeyReference(key_backend, key_locator),
+                document_types=tuple(t.strip() for t in document_types.split(",") if t),
+                valid_from=_when(valid_from, "--valid-from") or datetime.now(UTC),
+                valid_to=_when(valid_to, "--valid-to"),
             )
-            session.commit()
-        except SigningError as exc:
-            raise _fail(exc) from exc
+        )
     click.echo(f"signatory {sig.signatory_id} version {sig.version}: {sig.window.describe()}")
 
 
@@ -218,12 +233,8 @@ def add_signatory(
 @click.option("--reason", default=None)
 def revoke(signatory_id: str, at: str | None, reason: str | None) -> None:
     """Close a signatory's authorisation (a new version; history is kept)."""
-    with _sessions()() as session:
-        try:
-            sig = Registry(session).revoke_signatory(signatory_id, _when(at, "--at"), reason)
-            session.commit()
-        except SigningError as exc:
-            raise _fail(exc) from exc
+    with _registry_change("registry.revoke", signatory_id, reason=reason or "") as registry:
+        sig = registry.revoke_signatory(signatory_id, _when(at, "--at"), reason)
     click.echo(f"signatory {signatory_id} revoked from {sig.window.valid_from.isoformat()}")
 
 

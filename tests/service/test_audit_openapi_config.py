@@ -105,3 +105,25 @@ def test_config_layers_and_unknown_keys(tmp_path: Path) -> None:
         load_settings(None, env)
     with pytest.raises(ConfigError, match="not a valid int"):
         load_settings({"page_size": "many"}, {"MIGDOCS_INSTANCE": str(tmp_path)})
+
+
+def test_cli_changes_are_audited(sqlite_env: Env) -> None:
+    cli_env = {
+        "MIGDOCS_INSTANCE": str(sqlite_env.instance),
+        "DATABASE_URL": sqlite_env.services.settings.database_url,
+    }
+    runner = CliRunner()
+    created = runner.invoke(
+        main, ["apikey", "create", "--authority", "BY-GPK", "--label", "ИС ГПК"], env=cli_env
+    )
+    assert created.exit_code == 0, created.output
+    key_id = created.output.split()[2]
+    revoked = runner.invoke(
+        main, ["registry", "revoke", "BY-GPK-001", "--reason", "уволен"], env=cli_env
+    )
+    assert revoked.exit_code == 0, revoked.output
+    with sqlite_env.services.database.reading() as session:
+        entries = {(e.action, e.target) for e in session.query(AuditEntry)}
+    assert ("apikey.create", key_id) in entries
+    assert ("registry.revoke", "BY-GPK-001") in entries
+    assert _audit_verify(sqlite_env)[0] == 0
