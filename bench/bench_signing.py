@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import statistics
 import sys
 import threading
@@ -28,6 +29,8 @@ from certomancer.registry import CertomancerConfig  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log of the local TSA
 
 from signing.appearance import SignatureBlockInfo  # noqa: E402
 from signing.keys import LoadedKeySigner  # noqa: E402
