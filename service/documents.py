@@ -142,6 +142,7 @@ class DocumentService:
         )
         # Refuse an unauthorised signatory before a registration number is taken.
         self.signer.prepare_block(request, now, None)
+        written: list[str] = []
         try:
             with self.database.transaction() as session:
                 seq = _next_number(session, header.sender, now.year)
@@ -153,8 +154,9 @@ class DocumentService:
                     dataclasses.replace(request, pdf=rendered.pdf, registration_number=number)
                 )
                 doc_id = str(uuid.uuid4())
-                self.storage.put(f"{doc_id}.pdf", signed.pdf)
-                self.storage.put(f"{doc_id}.xml", raw)
+                for key, data in ((f"{doc_id}.pdf", signed.pdf), (f"{doc_id}.xml", raw)):
+                    self.storage.put(key, data)
+                    written.append(key)
                 stored = StoredDocument(
                     id=doc_id,
                     upstream_id=header.document_id,
@@ -190,7 +192,12 @@ class DocumentService:
                         "level": signed.level,
                     },
                 )
-        except IntegrityError:
+        except BaseException as exc:
+            # The row was rolled back: remove its files too, so none is left unreferenced.
+            for key in written:
+                self.storage.delete(key)
+            if not isinstance(exc, IntegrityError):
+                raise
             # A concurrent request with the same documentId won: answer as a repeat.
             with self.database.reading() as session:
                 existing = self._existing(session, header.sender, header.document_id, xml_sha256)

@@ -203,3 +203,32 @@ def test_signed_document_stays_pdfa_with_the_block_drawn_by_the_renderer(
     for page in pdfinspect.reader(pdf).pages:
         for xobject in page["/Resources"].get("/XObject", {}).values():
             assert xobject.get_object().get("/Interpolate") in (None, False)
+
+
+def test_failure_after_the_files_were_written_leaves_nothing(sqlite_env: Env) -> None:
+    from service.models import AuditEntry, StoredDocument
+
+    storage = sqlite_env.services.storage
+    real_put = storage.put
+
+    def failing_put(key: str, data: bytes) -> None:
+        if key.endswith(".xml"):
+            raise OSError(28, "No space left on device")
+        real_put(key, data)
+
+    storage.put = failing_put  # type: ignore[method-assign]
+    try:
+        response = sqlite_env.post_xml(REQUEST)
+    finally:
+        storage.put = real_put  # type: ignore[method-assign]
+    assert response.status_code == 500
+    assert response.json["error"] == "internal_error"
+    with sqlite_env.services.database.reading() as session:
+        assert session.query(StoredDocument).count() == 0
+        assert session.query(AuditEntry).filter(AuditEntry.action == "document.create").count() == 0
+    root = sqlite_env.services.settings.storage_dir
+    assert root is not None
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+    retry = sqlite_env.post_xml(REQUEST)
+    assert retry.status_code == 201
+    assert retry.json["registration_number"] == f"KZ-MVD-{YEAR}-000001"

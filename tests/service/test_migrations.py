@@ -1,0 +1,22 @@
+"""The Alembic migrations build exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from service.db import Database
+from service.migrate import upgrade
+from signing.db import Base
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        upgrade(database)
+        upgrade(database)  # idempotent
+        with database.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert diff == []
+    finally:
+        database.dispose()
