@@ -7,8 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from signing.registry import Registry
-
 from . import audit
 from .context import services
 from .documents import DocumentFilter
@@ -135,12 +133,6 @@ def list_documents() -> Response:
             "total": total,
         }
     )
-
-
-@bp.get("/api/v1/signatories")
-def list_signatories() -> Response:
-    with services().database.reading() as db:
-        return jsonify(Registry(db).export())
 
 
 @bp.get("/api/v1/openapi.json")

@@ -19,6 +19,7 @@ import click
 from sqlalchemy.orm import Session
 
 from signing.errors import SigningError
+from signing.files import atomic_write_bytes
 
 from . import audit
 from .auth import (
@@ -31,7 +32,6 @@ from .auth import (
 from .config import load_settings
 from .db import Database
 from .errors import InputError, MigdocsError
-from .fileio import write_atomically
 from .migrate import upgrade
 from .pipeline import parse_document, render_document
 
@@ -128,7 +128,7 @@ def render(source: str, output: str, sign_it: bool, registration_number: str | N
         sys.stdout.buffer.write(pdf)
         sys.stdout.buffer.flush()
     else:
-        write_atomically(Path(output), pdf)
+        atomic_write_bytes(Path(output), pdf)
         signed = ", signed" if sign_it else ""
         click.echo(f"{output}: {rendered.page_count} page(s){signed}, {len(pdf)} bytes", err=True)
 
@@ -328,3 +328,6 @@ def _register_signing_commands() -> None:
 
 
 _register_signing_commands()
+from . import cli_verify  # noqa: E402
+
+cli_verify.register(main)

@@ -34,6 +34,7 @@ NOT_SETTINGS = frozenset(
         "FONT_DIR",
         "FONT_CACHE",
         "TEST_POSTGRES",
+        "SEAL_PASSPHRASE",
     }
 )
 """``MIGDOCS_*`` variables read elsewhere (secrets, fonts, tests): not settings, not errors."""
@@ -67,6 +68,13 @@ class Settings:
     """Send the officer session cookie over HTTPS only (turn off for plain-HTTP dev)."""
     page_size: int = 50
     """Documents per page in lists."""
+    trust_roots: str | None = None
+    """Trust anchors for verification: comma-separated PEM files (the two countries' root
+    CAs); default: the demo roots ``<instance>/pki/*-root.pem`` if present."""
+    seal_pkcs12: Path | None = None
+    """PKCS#12 of the service's own seal (signs verification reports); passphrase in
+    ``$MIGDOCS_SEAL_PASSPHRASE`` or ``<file>.pass``.  Default: a demo seal made on first use
+    in ``<instance>/pki/seal.p12``, issued by the KZ demo root."""
     testing: bool = False
 
     def resolved(self) -> Settings:

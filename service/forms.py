@@ -115,14 +115,10 @@ def _placeholder_person() -> Person:
             ),
         ),
         administrative_liability=(
-            LiabilityRecord(
-                PLACEHOLDER_DATE, "[статья закона]", "[принятое решение]", "[орган]"
-            ),
+            LiabilityRecord(PLACEHOLDER_DATE, "[статья закона]", "[принятое решение]", "[орган]"),
         ),
         criminal_liability=(
-            LiabilityRecord(
-                PLACEHOLDER_DATE, "[статья закона]", "[принятое решение]", "[орган]"
-            ),
+            LiabilityRecord(PLACEHOLDER_DATE, "[статья закона]", "[принятое решение]", "[орган]"),
         ),
         residences=(Residence("[страна]", "[адрес места жительства]", PLACEHOLDER_DATE),),
         residence_permits=(

@@ -113,3 +113,28 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(Integer)
     """Sequence number of the last entry; 0 while the log is empty."""
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SignatoryList(Base):
+    """One generated version of an authority's list; the PDF is in storage."""
+
+    __tablename__ = "signatory_lists"
+    __table_args__ = (
+        UniqueConstraint("authority", "version", name="uq_signatory_lists_authority_version"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority: Mapped[str] = mapped_column(String(32), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    """1, 2, 3 … per authority; a new one on every change of its registry rows."""
+    registry_sha256: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the canonical registry snapshot the list was made from."""
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    pdf_size: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(200))
+    entries: Mapped[int] = mapped_column(Integer)
+    """Number of signatories listed (authorised and former)."""
+    signatory_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """Who signed the list; ``None``: nobody was authorised, the list is unsigned."""
+    signatory_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Any
 
+from .xmlinput import ROOT_TO_TYPE
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -100,7 +102,7 @@ def _core_document() -> dict[str, Any]:
                         },
                         "document_type": {
                             "type": "string",
-                            "enum": ["request", "response", "refusal-notice"],
+                            "enum": list(ROOT_TO_TYPE.values()),
                         },
                         "upstream_id": {"type": "string", "format": "uuid"},
                         "sender": {"type": "string"},
@@ -213,14 +215,6 @@ def _core_document() -> dict[str, Any]:
                         },
                         **_errors(401, 404),
                     },
-                }
-            },
-            "/api/v1/signatories": {
-                "get": {
-                    "summary": "Registry of authorities and authorised signatories",
-                    "operationId": "listSignatories",
-                    "security": [],
-                    "responses": {"200": _json({"type": "object"}, "Registry export")},
                 }
             },
             "/api/v1/openapi.json": {

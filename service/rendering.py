@@ -346,14 +346,38 @@ class Renderer:
                         description=f"Дактилоскопическая карта, лицо № {person.number}",
                     )
                 )
+        return self.pdf_from_html(
+            html,
+            attachments=attachments,
+            photos=photos,
+            identifier=registration_number or f"urn:uuid:{doc.header.document_id}",
+            types=[
+                doc.document_type,
+                vocabulary.DOCUMENT_TITLES[doc.document_type],
+                f"urn:uuid:{doc.header.document_id}",
+                f"migdocs-form:{FORM_VERSION}",
+            ],
+            publisher=vocabulary.AUTHORITIES[doc.header.sender].name_ru,
+            keywords=[doc.document_type, doc.header.sender, doc.header.recipient],
+        )
+
+    def pdf_from_html(
+        self,
+        html: str,
+        *,
+        attachments: list[weasyprint.Attachment],
+        photos: Mapping[str, bytes],
+        identifier: str,
+        types: list[str],
+        publisher: str,
+        keywords: list[str],
+    ) -> RenderedDocument:
+        """Any of our HTML → PDF/A-3u: fonts, stylesheet, XMP identifiers, font check.
+
+        ``attachments`` are associated files (the first one normally ``/Source``);
+        ``photos`` are the images the HTML may reference as ``photo:<key>``.
+        """
         fetcher = AssetFetcher(self._fonts, photos)
-        identifier = registration_number or f"urn:uuid:{doc.header.document_id}"
-        types = [
-            doc.document_type,
-            vocabulary.DOCUMENT_TITLES[doc.document_type],
-            f"urn:uuid:{doc.header.document_id}",
-            f"migdocs-form:{FORM_VERSION}",
-        ]
         try:
             with self._lock:
                 document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
@@ -362,16 +386,9 @@ class Renderer:
                     pdf_variant=PDF_VARIANT,
                 )
                 document.metadata = _Metadata(
-                    identifier,
-                    types,
-                    vocabulary.AUTHORITIES[doc.header.sender].name_ru,
-                    **vars(document.metadata),
+                    identifier, types, publisher, **vars(document.metadata)
                 )
-                document.metadata.keywords = [
-                    doc.document_type,
-                    doc.header.sender,
-                    doc.header.recipient,
-                ]
+                document.metadata.keywords = keywords
                 pdf = document.write_pdf(
                     pdf_variant=PDF_VARIANT, attachments=attachments, finisher=_finish_pdf
                 )

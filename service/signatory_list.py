@@ -27,17 +27,16 @@ import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import weasyprint
-from sqlalchemy import Integer, String, UniqueConstraint, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from signing import layout
 from signing.api import DocumentSigner, check_certificate
 from signing.appearance import SignatureBlockInfo, block_lines
-from signing.db import Base, UTCDateTime
 from signing.errors import CertificateNotUsable
 from signing.pades import PadesOptions, sign_pdf
 from signing.registry import (
@@ -52,14 +51,10 @@ from signing.timestamps import http_timestamper
 
 from . import audit
 from .db import Database
-from .errors import NotFound, RenderError
+from .errors import NotFound
+from .models import SignatoryList
 from .rendering import (
-    FONT_FAMILY,
-    PDF_VARIANT,
-    AssetFetcher,
     Renderer,
-    _finish_pdf,
-    _Metadata,
 )
 from .storage import Storage
 
@@ -68,31 +63,6 @@ DOCUMENT_TYPE = "signatory-list"
 SIGNING_REASON = "Перечень лиц, уполномоченных на подписание запросов (ст. 9.3, 9.4 Соглашения)"
 SIGNER_DOCUMENT_TYPE = "request"
 """The list is signed by someone authorised to sign requests (see module docstring)."""
-
-
-class SignatoryList(Base):
-    """One generated version of an authority's list; the PDF is in storage."""
-
-    __tablename__ = "signatory_lists"
-    __table_args__ = (
-        UniqueConstraint("authority", "version", name="uq_signatory_lists_authority_version"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    authority: Mapped[str] = mapped_column(String(32), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    """1, 2, 3 … per authority; a new one on every change of its registry rows."""
-    registry_sha256: Mapped[str] = mapped_column(String(64))
-    """SHA-256 of the canonical registry snapshot the list was made from."""
-    pdf_sha256: Mapped[str] = mapped_column(String(64))
-    pdf_size: Mapped[int] = mapped_column(Integer)
-    storage_key: Mapped[str] = mapped_column(String(200))
-    entries: Mapped[int] = mapped_column(Integer)
-    """Number of signatories listed (authorised and former)."""
-    signatory_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    """Who signed the list; ``None``: nobody was authorised, the list is unsigned."""
-    signatory_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    generated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 def storage_key(authority: str, version: int) -> str:
@@ -186,10 +156,21 @@ class Entry:
     authorised: bool
     """Authorised now or from a future date (first section); else former (second)."""
     certificate: dict[str, str]
+    """:func:`signing.registry.certificate_summary` plus compact ``owner`` and ``issuer_name``."""
 
 
 def _date(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%d.%m.%Y")
+
+
+def _owner(subject: Mapping[str, Any], fallback: str) -> str:
+    """The "CN, O" of a certificate name, as in the documents' signature blocks."""
+    parts = [subject.get("common_name"), subject.get("organization_name")]
+    return ", ".join(p for p in parts if isinstance(p, str)) or fallback
+
+
+def _fmt_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC")
 
 
 def entries(registry: Registry, authority: str, at: datetime) -> list[Entry]:
@@ -200,6 +181,7 @@ def entries(registry: Registry, authority: str, at: datetime) -> list[Entry]:
             continue
         current = winning_version(versions, at)
         shown = current or versions[-1]
+        cert = shown.certificate
         windows = tuple(
             (s.window.valid_from, s.window.valid_to)
             for s in registry.authorised_windows(sid)
@@ -211,7 +193,7 @@ def entries(registry: Registry, authority: str, at: datetime) -> list[Entry]:
             status = "полномочия действуют" + (f" до {_date(end)}" if end else "")
             authorised = True
         elif current is not None and current.status == REVOKED:
-            status = f"полномочия отозваны с {_date(current.window.valid_from)}"
+            status = f"полномочия отозваны с {_fmt_datetime(current.window.valid_from)}"
             if current.note:
                 status += f" ({current.note})"
             authorised = bool(future)
@@ -232,7 +214,11 @@ def entries(registry: Registry, authority: str, at: datetime) -> list[Entry]:
                 windows=windows,
                 status=status,
                 authorised=authorised,
-                certificate=certificate_summary(shown.certificate),
+                certificate={
+                    **certificate_summary(cert),
+                    "owner": _owner(cert.subject.native, cert.subject.human_friendly),
+                    "issuer_name": _owner(cert.issuer.native, cert.issuer.human_friendly),
+                },
             )
         )
     return found
@@ -270,16 +256,6 @@ class Generated:
     signer: Signatory | None
 
 
-def _owner(subject: Mapping[str, Any], fallback: str) -> str:
-    """"CN, O" of a certificate subject, as in the documents' signature blocks."""
-    parts = [subject.get("common_name"), subject.get("organization_name")]
-    return ", ".join(p for p in parts if isinstance(p, str)) or fallback
-
-
-def _fmt_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC")
-
-
 def render_pdf(
     renderer: Renderer,
     html: str,
@@ -300,22 +276,16 @@ def render_pdf(
         relationship="Source",
         description="Выписка из реестра уполномоченных лиц (машиночитаемая версия)",
     )
-    fetcher = AssetFetcher({}, {})
-    with renderer._lock:
-        document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
-            stylesheets=[renderer.stylesheet],
-            font_config=renderer.font_config,
-            pdf_variant=PDF_VARIANT,
-        )
-        document.metadata = _Metadata(identifier, types, publisher, **vars(document.metadata))
-        document.metadata.keywords = keywords
-        pdf: bytes = document.write_pdf(
-            pdf_variant=PDF_VARIANT, attachments=[attachment], finisher=_finish_pdf
-        )
-    foreign = {font.family for font in document.fonts.values()} - {FONT_FAMILY}
-    if foreign:
-        raise RenderError(f"text fell back to system font(s) {sorted(foreign)}")
-    return pdf
+    rendered = renderer.pdf_from_html(
+        html,
+        attachments=[attachment],
+        photos={},
+        identifier=identifier,
+        types=types,
+        publisher=publisher,
+        keywords=keywords,
+    )
+    return rendered.pdf
 
 
 def generate(
@@ -361,6 +331,7 @@ def generate(
         former=[e for e in listed if not e.authorised],
         document_type_title=lambda code: titles.get(code, code),
         fmt_date=_date,
+        fmt_datetime=_fmt_datetime,
         iso_date=lambda value: _date(datetime.fromisoformat(value)),
         identifier=identifier,
         signature=block,
@@ -437,6 +408,16 @@ class ListVersion:
         }
 
 
+def _signing_time(now: datetime) -> datetime:
+    """``now`` rounded *up* to the second (the CMS signing-time resolution).
+
+    The list shows the registry as of its signing time; rounding down could put the
+    signing time before a revocation made in the same second and pick a revoked signer.
+    """
+    whole = now.replace(microsecond=0)
+    return whole + timedelta(seconds=1) if whole != now else whole
+
+
 def _lock_key(authority: str) -> int:
     return zlib.crc32(f"migdocs-signatory-list:{authority}".encode())
 
@@ -474,7 +455,9 @@ class SignatoryLists:
         with self.database.transaction() as session:
             if session.get_bind().dialect.name == "postgresql":
                 # One generator per authority across processes; SQLite writers already queue.
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(authority)})
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(authority)}
+                )
             registry = Registry(session)
             data = snapshot(registry, authority)
             digest = snapshot_sha256(data)
@@ -482,7 +465,7 @@ class SignatoryLists:
             if latest is not None and latest.registry_sha256 == digest:
                 return False  # another request made it meanwhile
             version = (latest.version if latest else 0) + 1
-            at = self.signer.signing_time()
+            at = _signing_time(datetime.now(UTC))
             made = generate(
                 registry, self.renderer, self.signer, authority, version, data, latest, at
             )

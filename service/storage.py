@@ -7,13 +7,13 @@ database row pointing at nothing: rows are committed only after their files are 
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Protocol
 
+from signing.files import atomic_write_bytes
+
 from .errors import NotFound
-from .fileio import write_atomically
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 
@@ -39,13 +39,9 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, data)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # make the rename itself durable
-        finally:
-            os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Documents carry personal data (Art. 6): readable by the service account only.
+        atomic_write_bytes(path, data, mode=0o600)
 
     def get(self, key: str) -> bytes:
         try:

@@ -1,30 +1,128 @@
-"""Blueprint ``verify``: public verification of signed PDFs."""
+"""Blueprint ``verify``: public verification of signed PDFs (API, page, report downloads).
+
+Three faces of :func:`signing.verification.verify_document`:
+
+* ``POST /api/v1/verifications`` — raw ``application/pdf`` body or multipart field
+  ``file`` → the JSON report;
+* ``GET/POST /verify`` — the public page: upload form and a readable Russian report;
+  ``GET /verify?document=<registration number>`` (the QR code of every signature block)
+  shows what the service knows about that number;
+* ``POST /verify/report.json`` and ``POST /verify/report.pdf`` — the report of a page
+  verification as JSON, or as a PDF/A sealed with the service's own seal.  The page hands
+  the report back in a hidden field with an HMAC (the app's secret key), so any worker
+  can serve it and nobody can have the service seal a report it did not make.
+
+The CLI (:mod:`service.cli_verify`) uses :func:`build_verifier` too.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import hashlib
-from dataclasses import asdict
+import hmac
+import io
+import json
+import threading
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+import weasyprint
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from sqlalchemy import select
+from weasyprint.text.fonts import FontConfiguration
 
-from signing.verify_basic import async_verify_pdf
+from signing.seal import Seal, SealConfig, ensure_demo_seal
+from signing.verification import (
+    CHECK_TITLES,
+    Indication,
+    KnownDocument,
+    SessionRegistryLookup,
+    TrustRoots,
+    VerificationReport,
+    async_verify_document,
+)
 
 from . import audit
+from .config import Settings
 from .context import services
+from .db import Database
 from .errors import InputError, UnsupportedMediaType, Violation
 from .models import StoredDocument
 from .openapi import error_responses, json_response
+from .paths import TEMPLATE_DIR
 from .principal import client_address
+from .rendering import FONT_FILES, AssetFetcher, font_dir
+from .vocabulary import AUTHORITIES, DOCUMENT_TITLES
+from .xmlinput import load
 
 bp = Blueprint("verify", __name__)
+
+_CHECK = {
+    "type": "object",
+    "required": ["code", "status", "message"],
+    "properties": {
+        "code": {"type": "string", "examples": ["integrity"]},
+        "title": {"type": "string"},
+        "status": {"type": "string", "enum": ["PASSED", "FAILED", "WARNING"]},
+        "message": {"type": "string", "description": "Plain Russian sentence"},
+        "detail": {"type": ["string", "null"]},
+    },
+}
+_INDICATION = {"type": "string", "enum": [i.value for i in Indication]}
+_REPORT = {
+    "type": "object",
+    "required": ["sha256", "file_kind", "indication", "summary", "signatures", "checks"],
+    "properties": {
+        "sha256": {"type": "string"},
+        "size": {"type": "integer"},
+        "file_kind": {
+            "type": "string",
+            "enum": ["pdf", "not_pdf", "damaged_pdf", "encrypted_pdf"],
+        },
+        "valid": {"type": "boolean", "description": "indication == TOTAL_PASSED"},
+        "indication": _INDICATION,
+        "sub_indication": {"type": ["string", "null"]},
+        "summary": {"type": "string"},
+        "verified_at": {"type": "string", "format": "date-time"},
+        "signature_count": {"type": "integer"},
+        "signatures": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field_name": {"type": "string"},
+                    "indication": _INDICATION,
+                    "sub_indication": {"type": ["string", "null"]},
+                    "summary": {"type": "string"},
+                    "signer": {"type": ["object", "null"]},
+                    "signatory": {"type": ["object", "null"]},
+                    "best_signing_time": {"type": ["string", "null"], "format": "date-time"},
+                    "changes": {"type": "array", "items": {"type": "string"}},
+                    "checks": {"type": "array", "items": _CHECK},
+                },
+            },
+        },
+        "checks": {"type": "array", "items": _CHECK},
+        "registration_number": {"type": ["string", "null"]},
+        "document_type": {"type": ["string", "null"]},
+        "form_version": {"type": ["string", "null"]},
+        "pdfa": {"type": ["string", "null"]},
+        "source_xml": {"type": ["object", "null"]},
+        "known": {"type": ["object", "null"]},
+    },
+}
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/v1/verifications": {
         "post": {
-            "summary": "Verify a signed PDF",
+            "summary": "Verify a signed PDF: DSS-style report (ETSI EN 319 102-1)",
+            "description": "Never fails on the file's content: a PDF without signatures, a "
+            "damaged PDF or a file that is not a PDF gets a report saying so.",
             "operationId": "verify",
             "security": [],
             "requestBody": {
@@ -40,13 +138,116 @@ OPENAPI_PATHS: dict[str, Any] = {
                 },
             },
             "responses": {
-                "200": json_response({"type": "object"}, "Verification report"),
+                "200": json_response(_REPORT, "Verification report"),
                 **error_responses(400, 413, 415),
             },
         }
     },
 }
 """This blueprint's routes in the OpenAPI document (merged by :mod:`service.openapi`)."""
+
+
+# --------------------------------------------------------------------------- verifier
+
+
+def trust_root_files(settings: Settings) -> list[Path]:
+    """The configured PEM files, or the demo roots ``<instance>/pki/*-root.pem``."""
+    if settings.trust_roots:
+        return [Path(p.strip()) for p in settings.trust_roots.split(",") if p.strip()]
+    return sorted((settings.instance_dir / "pki").glob("*-root.pem"))
+
+
+@dataclass
+class Verifier:
+    """Everything a verification needs, built once per app (or CLI run)."""
+
+    roots: TrustRoots
+    registry: SessionRegistryLookup
+    database: Database
+    max_xml_bytes: int
+
+    def known(self, sha256: str) -> KnownDocument | None:
+        with self.database.reading() as db:
+            row = db.execute(
+                select(StoredDocument).where(StoredDocument.pdf_sha256 == sha256)
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            return KnownDocument(
+                registration_number=row.registration_number,
+                document_type=row.document_type,
+                sender=row.sender,
+                recipient=row.recipient,
+                document_date=row.document_date,
+                signed_at=row.signed_at,
+                form_version=row.form_version,
+                signatory_id=row.signatory_id,
+            )
+
+    def validate_source(self, raw: bytes) -> str:
+        return load(raw, self.max_xml_bytes).document_type
+
+    async def async_verify(self, pdf: bytes) -> VerificationReport:
+        return await async_verify_document(
+            pdf,
+            trust_roots=self.roots,
+            registry_lookup=self.registry,
+            known_document_lookup=self.known,
+            source_validator=self.validate_source,
+        )
+
+    def verify(self, pdf: bytes) -> VerificationReport:
+        return asyncio.run(self.async_verify(pdf))
+
+
+def build_verifier(settings: Settings, database: Database) -> Verifier:
+    files = trust_root_files(settings)
+    return Verifier(
+        roots=TrustRoots.from_pem_files(f for f in files if f.is_file()),
+        registry=SessionRegistryLookup(database.sessions),
+        database=database,
+        max_xml_bytes=settings.max_xml_bytes,
+    )
+
+
+_app_lock = threading.Lock()
+
+
+def verifier() -> Verifier:
+    """The app's verifier (trust roots parsed once, registry snapshot cached)."""
+    found = current_app.extensions.get("migdocs.verifier")
+    if found is None:
+        with _app_lock:
+            found = current_app.extensions.get("migdocs.verifier")
+            if found is None:
+                s = services()
+                found = build_verifier(s.settings, s.database)
+                current_app.extensions["migdocs.verifier"] = found
+    assert isinstance(found, Verifier)
+    return found
+
+
+def seal() -> Seal:
+    """The app's seal: the configured PKCS#12, or the demo seal made on first use."""
+    found = current_app.extensions.get("migdocs.seal")
+    if found is None:
+        with _app_lock:
+            found = current_app.extensions.get("migdocs.seal")
+            if found is None:
+                settings = services().settings
+                if settings.seal_pkcs12 is not None:
+                    p = settings.seal_pkcs12
+                    pass_file = p.with_name(p.name + ".pass")
+                    config = SealConfig(p, pass_file if pass_file.is_file() else None)
+                else:
+                    config = ensure_demo_seal(settings.instance_dir)
+                found = Seal(config)
+                current_app.extensions["migdocs.seal"] = found
+    assert isinstance(found, Seal)
+    return found
+
+
+# --------------------------------------------------------------------------- API
 
 
 def uploaded_pdf() -> bytes:
@@ -66,42 +267,182 @@ def uploaded_pdf() -> bytes:
     )
 
 
-def basic_report(pdf: bytes) -> dict[str, Any]:
-    digest = hashlib.sha256(pdf).hexdigest()
-    with services().database.reading() as db:
-        known = db.execute(
-            select(StoredDocument.registration_number).where(StoredDocument.pdf_sha256 == digest)
-        ).scalar_one_or_none()
-    report: dict[str, Any] = {
-        "sha256": digest,
-        "is_pdf": pdf.startswith(b"%PDF-"),
-        "known_to_service": known is not None,
-        "registration_number": known,
-        "signatures": [],
-    }
-    if report["is_pdf"]:
-        try:
-            signatures = asyncio.run(async_verify_pdf(pdf))
-            report["signatures"] = [
-                {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(s).items()}
-                for s in signatures
-            ]
-        except Exception as exc:  # a damaged PDF gets a report, never a server error
-            report["error"] = f"the PDF could not be read: {type(exc).__name__}"
-    return report
-
-
-@bp.post("/api/v1/verifications")
-def verify_document() -> Response:
-    pdf = uploaded_pdf()
-    report = basic_report(pdf)
+def _audit(report: VerificationReport, channel: str) -> None:
     with services().database.transaction() as db:
         audit.record(
             db,
             actor="anonymous",
             action="verification",
-            target=report["sha256"],
+            target=report.sha256,
             address=client_address(),
-            details={"known": report["known_to_service"]},
+            details={
+                "known": report.known is not None,
+                "indication": report.indication.value,
+                "sub_indication": report.sub_indication,
+                "signatures": report.signature_count,
+                "channel": channel,
+            },
         )
-    return jsonify(report)
+
+
+@bp.post("/api/v1/verifications")
+def verify_document() -> Response:
+    pdf = uploaded_pdf()
+    report = verifier().verify(pdf)
+    _audit(report, "api")
+    return jsonify(report.to_dict())
+
+
+# --------------------------------------------------------------------------- page
+
+
+def _ru_datetime(value: str | datetime | None) -> str:
+    if value is None:
+        return "—"
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return dt.astimezone(UTC).strftime("%d.%m.%Y %H:%M:%S UTC")
+
+
+def _pack(data: dict[str, Any]) -> tuple[str, str]:
+    payload = base64.urlsafe_b64encode(
+        zlib.compress(json.dumps(data, ensure_ascii=False).encode(), 6)
+    ).decode()
+    return payload, _mac(payload)
+
+
+def _mac(payload: str) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"verification-report\0" + payload.encode(), hashlib.sha256).hexdigest()
+
+
+def _unpack() -> dict[str, Any]:
+    payload = request.form.get("report", "")
+    mac = request.form.get("mac", "")
+    if not payload or not hmac.compare_digest(_mac(payload), mac):
+        raise InputError(
+            "the report was not made by this service (or was altered)",
+            (Violation(None, "report", "bad or missing MAC"),),
+        )
+    data = json.loads(zlib.decompress(base64.urlsafe_b64decode(payload.encode())))
+    assert isinstance(data, dict)
+    return data
+
+
+def _document_info(number: str) -> dict[str, Any] | None:
+    with services().database.reading() as db:
+        row = db.execute(
+            select(StoredDocument).where(StoredDocument.registration_number == number)
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        return {
+            "registration_number": row.registration_number,
+            "title": DOCUMENT_TITLES.get(row.document_type, row.document_type),
+            "document_date": row.document_date,
+            "sender": AUTHORITIES[row.sender].name_ru if row.sender in AUTHORITIES else row.sender,
+            "recipient": AUTHORITIES[row.recipient].name_ru
+            if row.recipient in AUTHORITIES
+            else row.recipient,
+            "signatory": f"{row.signatory_name} ({row.signatory_id})",
+            "signed_at": _ru_datetime(row.signed_at),
+            "form_version": row.form_version,
+            "page_count": row.page_count,
+            "pdf_sha256": row.pdf_sha256,
+        }
+
+
+def _page_context(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "report": data,
+        "titles": CHECK_TITLES,
+        "document_titles": DOCUMENT_TITLES,
+        "ru_datetime": _ru_datetime,
+        "css": {"TOTAL_PASSED": "ok", "TOTAL_FAILED": "bad", "INDETERMINATE": "unsure"},
+        "labels": {
+            "TOTAL_PASSED": "Подпись действительна",
+            "TOTAL_FAILED": "Подпись недействительна",
+            "INDETERMINATE": "Не подтверждено",
+        },
+        "status_labels": {"PASSED": "пройдена", "FAILED": "не пройдена", "WARNING": "внимание"},
+    }
+
+
+@bp.get("/verify")
+def verify_page() -> str:
+    number = (request.args.get("document") or "").strip()[:64]
+    info = _document_info(number) if number else None
+    return render_template("verify.html", number=number, info=info)
+
+
+@bp.post("/verify")
+def verify_upload() -> str | tuple[str, int]:
+    upload = request.files.get("file")
+    data = bytes(upload.read()) if upload is not None else b""
+    if upload is None or not data:
+        return render_template("verify.html", number="", info=None, error="Выберите файл"), 400
+    report = verifier().verify(data)
+    _audit(report, "page")
+    body = report.to_dict()
+    body["file_name"] = (upload.filename or "")[:200]
+    payload, mac = _pack(body)
+    return render_template("verify_report.html", payload=payload, mac=mac, **_page_context(body))
+
+
+@bp.post("/verify/report.json")
+def report_json() -> Response:
+    data = _unpack()
+    response = Response(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="verification-{data["sha256"][:12]}.json"'
+        },
+    )
+    return response
+
+
+@functools.cache
+def _fonts() -> dict[str, bytes]:
+    return {key: (font_dir() / name).read_bytes() for key, (name, _sha) in FONT_FILES.items()}
+
+
+_render_lock = threading.Lock()
+
+
+def render_report_pdf(data: dict[str, Any], verify_url: str) -> bytes:
+    """The report as PDF/A-3u (WeasyPrint, embedded PT Serif), not yet sealed."""
+    html = (
+        services()
+        .renderer.jinja.get_template("report/verification.html.j2")
+        .render(
+            verify_url=verify_url,
+            issued_at=_ru_datetime(datetime.now(UTC)),
+            **_page_context(data),
+        )
+    )
+    css = (TEMPLATE_DIR / "report" / "verification.css").read_text("utf-8")
+    fetcher = AssetFetcher(_fonts())
+    with _render_lock:
+        font_config = FontConfiguration()
+        document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
+            stylesheets=[weasyprint.CSS(string=css, url_fetcher=fetcher, font_config=font_config)],
+            font_config=font_config,
+            pdf_variant="pdf/a-3u",
+        )
+        out = io.BytesIO()
+        document.write_pdf(out, pdf_variant="pdf/a-3u")
+    return out.getvalue()
+
+
+@bp.post("/verify/report.pdf")
+def report_pdf() -> Response:
+    data = _unpack()
+    pdf = render_report_pdf(data, url_for("verify.verify_page", _external=True))
+    sealed = asyncio.run(seal().async_seal(pdf))
+    return Response(
+        sealed,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="verification-{data["sha256"][:12]}.pdf"'
+        },
+    )

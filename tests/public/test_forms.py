@@ -1,0 +1,136 @@
+"""Sample blank forms (Art. 9.3): 3 document types × 4 sender authorities, PDF/A-3u,
+watermarked «ОБРАЗЕЦ», form version in the footer and the XMP."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from service import forms
+from service.rendering import FORM_VERSION, default_renderer
+from service.vocabulary import AUTHORITIES, DOCUMENT_TITLES
+from service.xmlinput import NAMESPACE
+from tests import pdfinspect
+from tests.service.conftest import Env
+
+RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+DC = "{http://purl.org/dc/elements/1.1/}"
+PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
+CASES = [(t, a) for t in forms.FORM_TYPES for a in AUTHORITIES]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[tuple[str, str], forms.SampleForm]:
+    """Every form through the process cache (the API below is then served from it)."""
+    renderer = default_renderer()
+    return {case: forms.FORMS.get(renderer, *case) for case in CASES}
+
+
+def test_there_are_twelve_forms() -> None:
+    assert len(CASES) == 12
+    assert [(t, a) for t, _, a in forms.catalogue()] == CASES
+
+
+@pytest.mark.parametrize(("document_type", "authority"), CASES)
+def test_form_is_pdfa3u_with_watermark_and_version(
+    document_type: str, authority: str, rendered, tmp_path: Path
+) -> None:
+    form = rendered[(document_type, authority)]
+    assert form.version == FORM_VERSION
+    root = pdfinspect.xmp(form.pdf)
+    ident = [d for d in root.iter(f"{RDF}Description") if d.get(f"{PDFAID}part")]
+    assert [(d.get(f"{PDFAID}part"), d.get(f"{PDFAID}conformance")) for d in ident] == [("3", "U")]
+    for prop in pdfinspect.xmp_properties(root):
+        assert prop[1:].split("}")[0] in pdfinspect.PREDEFINED_XMP_NAMESPACES, prop
+    types = [li.text for t in root.iter(f"{DC}type") for li in t.iter(f"{RDF}li")]
+    assert f"migdocs-form:{FORM_VERSION}" in types
+    assert document_type in types
+
+    text = pdfinspect.text(form.pdf, tmp_path)
+    assert "ОБРАЗЕЦ" in text
+    assert f"Форма версии {FORM_VERSION}" in text
+    assert "[Фамилия]" in text and "[Surname]" in text
+    assert DOCUMENT_TITLES[document_type].upper() in text.upper()
+    flat = " ".join(text.split())
+    assert AUTHORITIES[authority].name_ru.upper() in flat.upper()
+    for row in pdfinspect.fonts(form.pdf, tmp_path):
+        assert row[-5] == "yes", f"font {row[0]} not embedded"
+    for page in pdfinspect.reader(form.pdf).pages:
+        for xobject in page["/Resources"].get("/XObject", {}).values():
+            assert xobject.get_object().get("/Interpolate") in (None, False)
+
+
+@pytest.mark.parametrize("document_type", forms.FORM_TYPES)
+def test_embedded_source_xml_is_well_formed_placeholder(document_type: str, rendered) -> None:
+    form = rendered[(document_type, "BY-GPK")]
+    sources = [f for f in pdfinspect.associated_files(form.pdf) if f["relationship"] == "/Source"]
+    assert len(sources) == 1
+    assert sources[0]["subtype"] == "/application/xml"
+    data = sources[0]["data"]
+    assert isinstance(data, bytes)
+    root = etree.fromstring(data)  # well-formed
+    assert root.tag == f"{{{NAMESPACE}}}{document_type}"
+    assert root.get("sample") == "true"
+    assert root.get("formVersion") == FORM_VERSION
+    assert root.findtext(f"{{{NAMESPACE}}}header/{{{NAMESPACE}}}sender") == "BY-GPK"
+
+
+def test_forms_are_cached_per_process(rendered) -> None:
+    started = time.perf_counter()
+    again = forms.FORMS.get(default_renderer(), "request", "KZ-MVD")
+    assert again is rendered[("request", "KZ-MVD")]
+    assert time.perf_counter() - started < 0.05
+
+
+def test_api_lists_every_form_and_serves_it(sqlite_env: Env, rendered) -> None:
+    body = sqlite_env.client.get("/api/v1/forms").json
+    assert body["version"] == FORM_VERSION
+    listed = body["forms"]
+    assert [(f["document_type"], f["authority"]) for f in listed] == CASES
+    for f in listed:
+        assert f["title_ru"] == DOCUMENT_TITLES[f["document_type"]]
+        assert f["version"] == FORM_VERSION
+        response = sqlite_env.client.get(f["href"])
+        assert response.status_code == 200
+        assert response.mimetype == "application/pdf"
+        assert response.data == rendered[(f["document_type"], f["authority"])].pdf
+        assert "max-age=" in response.headers["Cache-Control"]
+        assert "public" in response.headers["Cache-Control"]
+
+
+def test_default_authority_and_conditional_get(sqlite_env: Env, rendered) -> None:
+    response = sqlite_env.client.get("/api/v1/forms/response.pdf")
+    assert response.status_code == 200
+    assert response.data == rendered[("response", "KZ-MVD")].pdf
+    etag = response.headers["ETag"]
+    again = sqlite_env.client.get("/api/v1/forms/response.pdf", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("/api/v1/forms/letter.pdf", "document type 'letter'"),
+        ("/api/v1/forms/request.pdf?authority=RU-MVD", "unknown authority 'RU-MVD'"),
+    ],
+)
+def test_unknown_type_or_authority_is_404(sqlite_env: Env, url: str, fragment: str) -> None:
+    response = sqlite_env.client.get(url)
+    assert response.status_code == 404
+    assert response.json["error"] == "not_found"
+    assert fragment in response.json["message"]
+
+
+def test_forms_page_in_russian(sqlite_env: Env) -> None:
+    response = sqlite_env.client.get("/forms")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert '<html lang="ru">' in page
+    assert "Образцы бланков документов" in page
+    for document_type in forms.FORM_TYPES:
+        assert DOCUMENT_TITLES[document_type] in page
+    assert page.count('class="form-link"') == 12
+    assert "/api/v1/forms/refusal-notice.pdf?authority=BY-GPK" in page
