@@ -1,0 +1,106 @@
+"""The public page /verify and its report downloads (test client), and the seal."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+from pathlib import Path
+
+from asn1crypto import pem, x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from tests.verification.conftest import Env, Signed, flip_byte_in_signed_range
+
+
+def validate_seal(pdf: bytes, root_pem: Path) -> tuple[bool, bool, bool, str]:
+    """(intact, valid, trusted, signer subject) of the single signature, by pyHanko."""
+    root = x509.Certificate.load(pem.unarmor(root_pem.read_bytes())[2])
+
+    async def run() -> tuple[bool, bool, bool, str]:
+        [sig] = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+        vc = ValidationContext(trust_roots=[root], allow_fetching=False)
+        status = await async_validate_pdf_signature(sig, signer_validation_context=vc)
+        await vc.aclose()
+        return (
+            bool(status.intact),
+            bool(status.valid),
+            bool(status.trusted),
+            status.signing_cert.subject.human_friendly,
+        )
+
+    return asyncio.run(run())
+
+
+def upload(environment: Env, pdf: bytes, name: str = "doc.pdf") -> str:
+    response = environment.client.post(
+        "/verify", data={"file": (io.BytesIO(pdf), name)}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return dict(re.findall(r'name="(report|mac)" value="([^"]*)"', page)[:2])
+
+
+def test_page_shows_a_green_report_and_every_check(sqlite_env: Env, signed: Signed) -> None:
+    page = upload(sqlite_env, signed.pdf)
+    assert 'data-indication="TOTAL_PASSED"' in page
+    assert "verdict-card ok" in page
+    assert "Подпись действительна" in page
+    for code in ("integrity", "certificate_chain", "registered_signatory", "known_document"):
+        assert f'data-code="{code}"' in page
+    assert signed.registration_number in page
+
+
+def test_page_shows_red_for_a_tampered_document(sqlite_env: Env, signed: Signed) -> None:
+    page = upload(sqlite_env, flip_byte_in_signed_range(signed.pdf))
+    assert 'data-indication="TOTAL_FAILED"' in page and "verdict-card bad" in page
+    assert 'data-code="integrity" data-status="FAILED"' in page
+
+
+def test_page_without_a_file_asks_for_one(sqlite_env: Env) -> None:
+    response = sqlite_env.client.post("/verify", data={}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "Выберите файл" in response.get_data(as_text=True)
+
+
+def test_qr_link_shows_what_the_service_knows(sqlite_env: Env, signed: Signed) -> None:
+    page = sqlite_env.client.get(f"/verify?document={signed.registration_number}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="document-known"' in text
+    assert "Запрос" in text and "Министерство внутренних дел Республики Беларусь" in text
+    assert "KZ-MVD-001" in text
+    # no personal data of the persons the request is about
+    assert "Д'Артаньян" not in text and "Анна-Мария" not in text
+    unknown = sqlite_env.client.get("/verify?document=KZ-MVD-1999-000001").get_data(as_text=True)
+    assert 'id="document-unknown"' in unknown
+    plain = sqlite_env.client.get("/verify").get_data(as_text=True)
+    assert 'id="verify-form"' in plain and "document-info" not in plain
+
+
+def test_report_downloads_json_and_sealed_pdf(sqlite_env: Env, signed: Signed) -> None:
+    fields = hidden_fields(upload(sqlite_env, signed.pdf))
+    as_json = sqlite_env.client.post("/verify/report.json", data=fields)
+    assert as_json.status_code == 200 and as_json.mimetype == "application/json"
+    assert "attachment" in as_json.headers["Content-Disposition"]
+    body = json.loads(as_json.data)
+    assert body["indication"] == "TOTAL_PASSED" and body["file_name"] == "doc.pdf"
+
+    as_pdf = sqlite_env.client.post("/verify/report.pdf", data=fields)
+    assert as_pdf.status_code == 200 and as_pdf.mimetype == "application/pdf"
+    intact, valid, trusted, subject = validate_seal(
+        as_pdf.data, sqlite_env.instance / "pki" / "kz-root.pem"
+    )
+    assert intact and valid and trusted
+    assert "seal" in subject
+    assert (sqlite_env.instance / "pki" / "seal.p12").is_file()
+
+    # the report can only be one the service made
+    forged = dict(fields, report=fields["report"][:-4] + "AAAA")
+    assert sqlite_env.client.post("/verify/report.pdf", data=forged).status_code == 400
