@@ -157,6 +157,102 @@ class RefusalNotice(Document):
     reasons: str = ""
 
 
+@dataclass(frozen=True)
+class AdditionalInformationRequest(Document):
+    """Art. 10.1: the requested party asks for information it needs to execute a request."""
+
+    in_reply_to: RequestReference | None = None
+    requested_information: str = ""
+    justification: str = ""
+
+
+@dataclass(frozen=True)
+class DelayNotice(Document):
+    """Art. 10.1: circumstances preventing or substantially delaying execution."""
+
+    in_reply_to: RequestReference | None = None
+    circumstance: str = ""
+    reason: str = ""
+    expected_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class PostponementNotice(Document):
+    """Art. 10.2: execution postponed, or made subject to conditions."""
+
+    in_reply_to: RequestReference | None = None
+    kind: str = ""
+    ground: str = ""
+    reasons: str = ""
+    conditions: str | None = None
+    postponed_until: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class AuthenticityConfirmationRequest(Document):
+    """Art. 9.5: doubts about the authenticity or content of a received document."""
+
+    questioned_document: RequestReference | None = None
+    doubt: str = ""
+    reasons: str = ""
+
+    @property
+    def in_reply_to(self) -> RequestReference | None:
+        """The letter is about the questioned document: «На № … от …» names it."""
+        return self.questioned_document
+
+
+@dataclass(frozen=True)
+class AuthenticityConfirmation(Document):
+    """Art. 9.5: the answer to an authenticity confirmation request."""
+
+    in_reply_to: RequestReference | None = None
+    questioned_document: RequestReference | None = None
+    confirmed: bool = False
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class UnsolicitedInformation(Document):
+    """Art. 8: information sent without a request."""
+
+    topic: str = ""
+    summary: str = ""
+    information: str = ""
+
+
+@dataclass(frozen=True)
+class ConfidentialityNotice(Document):
+    """Art. 11.1: the request cannot be executed while keeping it confidential."""
+
+    in_reply_to: RequestReference | None = None
+    circumstances: str = ""
+    disclosure: str | None = None
+    reply_by: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ThirdPartyConsentRequest(Document):
+    """Art. 11.3: consent asked to pass received information to a third party."""
+
+    documents: tuple[RequestReference, ...] = ()
+    third_party: str = ""
+    third_party_country: str | None = None
+    information: str = ""
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class ThirdPartyConsent(Document):
+    """Art. 11.3: the consent, or its denial."""
+
+    in_reply_to: RequestReference | None = None
+    third_party: str = ""
+    decision: str = ""
+    conditions: str | None = None
+    reasons: str | None = None
+
+
 # ----- reading helpers --------------------------------------------------------------------
 
 
@@ -315,9 +411,21 @@ def _header(root: etree._Element, problems: list[Violation]) -> Header:
     return header
 
 
-def _reference(root: etree._Element, header: Header, problems: list[Violation]) -> RequestReference:
-    e = _child(root, "inReplyTo")
+def _reference(
+    root: etree._Element,
+    header: Header,
+    problems: list[Violation],
+    name: str = "inReplyTo",
+    what: str = "request",
+) -> RequestReference:
+    e = _child(root, name)
     assert e is not None
+    return _reference_of(e, header, problems, what)
+
+
+def _reference_of(
+    e: etree._Element, header: Header, problems: list[Violation], what: str
+) -> RequestReference:
     reference = RequestReference(_text(e, "registrationNumber"), _date(e, "date"))
     if reference.date > header.document_date:
         date_elem = _child(e, "date")
@@ -326,11 +434,63 @@ def _reference(root: etree._Element, header: Header, problems: list[Violation]) 
             Violation(
                 date_elem.sourceline,
                 element_path(date_elem),
-                f"the request date {reference.date} is later than this document's date "
+                f"the {what} date {reference.date} is later than this document's date "
                 f"{header.document_date}",
             )
         )
     return reference
+
+
+def _not_before(
+    root: etree._Element, name: str, header: Header, problems: list[Violation]
+) -> dt.date | None:
+    """An optional future date (expected date, reply-by date) not before the document date."""
+    value = _opt_date(root, name)
+    if value is not None and value < header.document_date:
+        elem = _child(root, name)
+        assert elem is not None
+        problems.append(
+            Violation(
+                elem.sourceline,
+                element_path(elem),
+                f"{value} is earlier than this document's date {header.document_date}",
+            )
+        )
+    return value
+
+
+def _required_if(
+    root: etree._Element,
+    name: str,
+    cause: str,
+    required: bool,
+    allowed: bool,
+    problems: list[Violation],
+) -> str | None:
+    """An optional text that the closed-list value of element ``cause`` requires or forbids."""
+    value = _opt_text(root, name)
+    cause_elem = _child(root, cause)
+    assert cause_elem is not None
+    code = (cause_elem.text or "").strip()
+    if value is None and required:
+        problems.append(
+            Violation(
+                cause_elem.sourceline,
+                element_path(cause_elem),
+                f"<{cause}>{code}</{cause}> requires element <{name}> with text",
+            )
+        )
+    elif value is not None and not allowed:
+        elem = _child(root, name)
+        assert elem is not None
+        problems.append(
+            Violation(
+                elem.sourceline,
+                element_path(elem),
+                f"element <{name}> is not allowed when <{cause}> is {code!r}",
+            )
+        )
+    return value
 
 
 def build(parsed: ParsedXml) -> Document:
@@ -389,6 +549,122 @@ def build(parsed: ParsedXml) -> Document:
                 scope=_text(root, "scope"),
                 grounds=tuple(g.text or "" for g in grounds.iterfind(_q("ground"))),
                 reasons=_text(root, "reasons"),
+            )
+        case "additional-information-request":
+            document = AdditionalInformationRequest(
+                document_type="additional-information-request",
+                header=header,
+                persons=persons,
+                in_reply_to=_reference(root, header, problems),
+                requested_information=_text(root, "requestedInformation"),
+                justification=_text(root, "justification"),
+            )
+        case "delay-notice":
+            document = DelayNotice(
+                document_type="delay-notice",
+                header=header,
+                in_reply_to=_reference(root, header, problems),
+                circumstance=_text(root, "circumstance"),
+                reason=_text(root, "reason"),
+                expected_date=_not_before(root, "expectedDate", header, problems),
+            )
+        case "postponement-notice":
+            kind = _text(root, "kind")
+            _required_if(root, "postponedUntil", "kind", False, kind == "postpone", problems)
+            document = PostponementNotice(
+                document_type="postponement-notice",
+                header=header,
+                in_reply_to=_reference(root, header, problems),
+                kind=kind,
+                ground=_text(root, "ground"),
+                reasons=_text(root, "reasons"),
+                conditions=_required_if(
+                    root, "conditions", "kind", kind == "conditions", kind == "conditions", problems
+                ),
+                postponed_until=_not_before(root, "postponedUntil", header, problems),
+            )
+        case "authenticity-confirmation-request":
+            document = AuthenticityConfirmationRequest(
+                document_type="authenticity-confirmation-request",
+                header=header,
+                questioned_document=_reference(
+                    root, header, problems, "questionedDocument", "questioned document"
+                ),
+                doubt=_text(root, "doubt"),
+                reasons=_text(root, "reasons"),
+            )
+        case "authenticity-confirmation":
+            in_reply_to = _reference(root, header, problems, what="confirmation request")
+            questioned = _reference(
+                root, header, problems, "questionedDocument", "questioned document"
+            )
+            if in_reply_to.date < questioned.date <= header.document_date:
+                questioned_elem = _child(root, "questionedDocument")
+                assert questioned_elem is not None
+                date_elem = _child(questioned_elem, "date")
+                assert date_elem is not None
+                problems.append(
+                    Violation(
+                        date_elem.sourceline,
+                        element_path(date_elem),
+                        f"the questioned document date {questioned.date} is later than the "
+                        f"confirmation request date {in_reply_to.date}",
+                    )
+                )
+            document = AuthenticityConfirmation(
+                document_type="authenticity-confirmation",
+                header=header,
+                in_reply_to=in_reply_to,
+                questioned_document=questioned,
+                confirmed=_text(root, "confirmed") in ("true", "1"),
+                explanation=_text(root, "explanation"),
+            )
+        case "unsolicited-information":
+            document = UnsolicitedInformation(
+                document_type="unsolicited-information",
+                header=header,
+                persons=persons,
+                topic=_text(root, "topic"),
+                summary=_text(root, "summary"),
+                information=_text(root, "information"),
+            )
+        case "confidentiality-notice":
+            document = ConfidentialityNotice(
+                document_type="confidentiality-notice",
+                header=header,
+                in_reply_to=_reference(root, header, problems),
+                circumstances=_text(root, "circumstances"),
+                disclosure=_opt_text(root, "disclosure"),
+                reply_by=_not_before(root, "replyBy", header, problems),
+            )
+        case "third-party-consent-request":
+            documents = _child(root, "documents")
+            assert documents is not None
+            document = ThirdPartyConsentRequest(
+                document_type="third-party-consent-request",
+                header=header,
+                documents=tuple(
+                    _reference_of(e, header, problems, "referenced document")
+                    for e in documents.iterfind(_q("document"))
+                ),
+                third_party=_text(root, "thirdParty"),
+                third_party_country=_opt_text(root, "thirdPartyCountry"),
+                information=_text(root, "information"),
+                purpose=_text(root, "purpose"),
+            )
+        case "third-party-consent":
+            decision = _text(root, "decision")
+            granted = decision == "granted"
+            document = ThirdPartyConsent(
+                document_type="third-party-consent",
+                header=header,
+                in_reply_to=_reference(root, header, problems, what="consent request"),
+                third_party=_text(root, "thirdParty"),
+                decision=decision,
+                conditions=_required_if(root, "conditions", "decision", False, granted, problems),
+                reasons=_required_if(
+                    root, "reasons", "decision", not granted, not granted, problems
+                ),
             )
         case other:  # pragma: no cover - validate() only returns known types
             raise InconsistentDocument(f"unsupported document type {other}")

@@ -1,4 +1,4 @@
-"""Russian wording for every closed list of the schemas (Art. 2–6, 10.4).
+"""Russian wording for every closed list of the schemas (Art. 2–6, 9.5, 10, 11).
 
 The codes are the schema's enumeration values; the texts are what the documents print.
 A test checks that every enumeration value in ``schemas/`` has a label here.
@@ -66,6 +66,17 @@ DOCUMENT_TITLES: dict[str, str] = {
     "request": "Запрос",
     "response": "Ответ на запрос",
     "refusal-notice": "Уведомление об отказе в исполнении запроса",
+    "additional-information-request": "Запрос о предоставлении дополнительных сведений",
+    "delay-notice": "Уведомление о препятствиях или задержке исполнения запроса",
+    "postponement-notice": "Уведомление об отложении исполнения запроса или об условиях "
+    "его исполнения",
+    "authenticity-confirmation-request": "Запрос о подтверждении подлинности документа",
+    "authenticity-confirmation": "Ответ на запрос о подтверждении подлинности документа",
+    "unsolicited-information": "Информация, направляемая без запроса",
+    "confidentiality-notice": "Уведомление о невозможности исполнения запроса с сохранением "
+    "конфиденциальности",
+    "third-party-consent-request": "Запрос о согласии на передачу сведений третьей стороне",
+    "third-party-consent": "Ответ на запрос о согласии на передачу сведений третьей стороне",
 }
 
 CONFIDENTIALITY: dict[str, str] = {
@@ -149,6 +160,35 @@ REFUSAL_GROUNDS: dict[str, str] = {
     "запрашиваемой Стороны",
     "contrary-to-international-obligations": "исполнение запроса противоречит международным "
     "обязательствам государства запрашиваемой Стороны",
+}
+
+DELAY_CIRCUMSTANCES: dict[str, str] = {
+    "prevents-execution": "препятствующие исполнению запроса",
+    "delays-execution": "существенно задерживающие исполнение запроса",
+}
+
+POSTPONEMENT_KINDS: dict[str, str] = {
+    "postpone": "исполнение запроса отложено",
+    "conditions": "исполнение запроса связано с соблюдением определённых условий",
+}
+
+POSTPONEMENT_GROUNDS: dict[str, str] = {
+    "criminal-prosecution": "исполнение запроса может помешать уголовному преследованию, "
+    "осуществляемому на территории государства запрашиваемой Стороны",
+    "other-proceedings": "исполнение запроса может помешать иному производству, "
+    "осуществляемому на территории государства запрашиваемой Стороны",
+}
+
+AUTHENTICITY_DOUBTS: dict[str, str] = {
+    "authenticity": "подлинности документа",
+    "content": "содержании документа",
+    "authenticity-and-content": "подлинности и содержании документа",
+}
+"""Printed after «сомнения в …» (prepositional case)."""
+
+CONSENT_DECISIONS: dict[str, str] = {
+    "granted": "согласие на передачу сведений третьей стороне дано",
+    "denied": "в согласии на передачу сведений третьей стороне отказано",
 }
 
 PURPOSE_LIMITATION_CLAUSE = (

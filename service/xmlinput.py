@@ -28,6 +28,15 @@ ROOT_TO_TYPE: dict[str, str] = {
     "request": "request",
     "response": "response",
     "refusalNotice": "refusal-notice",
+    "additionalInformationRequest": "additional-information-request",
+    "delayNotice": "delay-notice",
+    "postponementNotice": "postponement-notice",
+    "authenticityConfirmationRequest": "authenticity-confirmation-request",
+    "authenticityConfirmation": "authenticity-confirmation",
+    "unsolicitedInformation": "unsolicited-information",
+    "confidentialityNotice": "confidentiality-notice",
+    "thirdPartyConsentRequest": "third-party-consent-request",
+    "thirdPartyConsent": "third-party-consent",
 }
 """Root element local name → document type code used everywhere else."""
 

@@ -34,7 +34,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .db import create_schema, make_engine, make_session_factory
 from .files import atomic_write_bytes
-from .registry import DEFAULT_AUTHORITIES, KeyReference, NewSignatory, Registry
+from .registry import ACTIVE, DEFAULT_AUTHORITIES, KeyReference, NewSignatory, Registry
 
 AGREEMENT_DATE = datetime(2019, 9, 25, tzinfo=UTC)
 
@@ -273,8 +273,15 @@ def build_demo(instance: Path, database_url: str) -> DemoResult:
                     files.write(p12_rel, p12, 0o600)
                 der = cert.public_bytes(serialization.Encoding.DER)
                 versions = reg.signatory_versions(demo.signatory_id)
+                all_types = tuple(t.code for t in reg.document_types())
+                valid_from = cert.not_valid_before_utc
                 if versions and versions[-1].certificate_der == der:
-                    continue
+                    last = versions[-1]
+                    if last.status != ACTIVE or set(all_types) <= set(last.document_types):
+                        continue
+                    # A registry made before new document types were seeded: authorise them
+                    # from now on, in a new version (history is never rewritten).
+                    valid_from = datetime.now(UTC)
                 reg.add_signatory(
                     NewSignatory(
                         signatory_id=demo.signatory_id,
@@ -287,8 +294,8 @@ def build_demo(instance: Path, database_url: str) -> DemoResult:
                             "pkcs12",
                             f"{files.path(p12_rel)};passphrase-file={files.path(pass_rel)}",
                         ),
-                        document_types=tuple(t.code for t in reg.document_types()),
-                        valid_from=cert.not_valid_before_utc,
+                        document_types=all_types,
+                        valid_from=valid_from,
                         valid_to=None,
                         note="demo signatory",
                     )

@@ -45,6 +45,27 @@ DEFAULT_DOCUMENT_TYPES: tuple[tuple[str, str], ...] = (
     ("request", "Запрос"),
     ("response", "Ответ на запрос"),
     ("refusal-notice", "Уведомление об отказе в исполнении запроса"),
+    ("additional-information-request", "Запрос о предоставлении дополнительных сведений"),
+    ("delay-notice", "Уведомление о препятствиях или задержке исполнения запроса"),
+    (
+        "postponement-notice",
+        "Уведомление об отложении исполнения запроса или об условиях его исполнения",
+    ),
+    ("authenticity-confirmation-request", "Запрос о подтверждении подлинности документа"),
+    (
+        "authenticity-confirmation",
+        "Ответ на запрос о подтверждении подлинности документа",
+    ),
+    ("unsolicited-information", "Информация, направляемая без запроса"),
+    (
+        "confidentiality-notice",
+        "Уведомление о невозможности исполнения запроса с сохранением конфиденциальности",
+    ),
+    ("third-party-consent-request", "Запрос о согласии на передачу сведений третьей стороне"),
+    (
+        "third-party-consent",
+        "Ответ на запрос о согласии на передачу сведений третьей стороне",
+    ),
 )
 """Document types seeded into a fresh registry; more are added as data
 (``migdocs registry add-document-type``), not code."""

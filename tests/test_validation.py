@@ -34,7 +34,7 @@ from service.errors import (
 from service.model import RefusalNotice, Request, Response
 from service.paths import SAMPLES_DIR, SCHEMA_DIR
 from service.pipeline import parse_document
-from service.xmlinput import MAX_DEPTH
+from service.xmlinput import MAX_DEPTH, ROOT_TO_TYPE
 
 INVALID_DIR = SAMPLES_DIR / "invalid"
 VALID_SAMPLES = sorted(SAMPLES_DIR.glob("*.xml"))
@@ -57,7 +57,21 @@ def _messages(error: InputError) -> str:
 
 def test_there_are_samples_of_every_document_type() -> None:
     roots = {etree.parse(str(p)).getroot().tag.split("}")[1] for p in VALID_SAMPLES}
-    assert roots == {"request", "response", "refusalNotice"}
+    assert roots == {
+        "request",
+        "response",
+        "refusalNotice",
+        "additionalInformationRequest",
+        "delayNotice",
+        "postponementNotice",
+        "authenticityConfirmationRequest",
+        "authenticityConfirmation",
+        "unsolicitedInformation",
+        "confidentialityNotice",
+        "thirdPartyConsentRequest",
+        "thirdPartyConsent",
+    }
+    assert roots == set(ROOT_TO_TYPE)
 
 
 @pytest.mark.parametrize("path", VALID_SAMPLES, ids=lambda p: p.name)
@@ -333,6 +347,11 @@ _LABELS: dict[str, tuple[dict[str, object], ...] | None] = {
     "DataItem": (vocabulary.DATA_ITEMS,),
     "Scope": (vocabulary.RESPONSE_OUTCOMES, vocabulary.REFUSAL_SCOPES),
     "RefusalGround": (vocabulary.REFUSAL_GROUNDS,),
+    "DelayCircumstance": (vocabulary.DELAY_CIRCUMSTANCES,),
+    "PostponementKind": (vocabulary.POSTPONEMENT_KINDS,),
+    "PostponementGround": (vocabulary.POSTPONEMENT_GROUNDS,),
+    "AuthenticityDoubt": (vocabulary.AUTHENTICITY_DOUBTS,),
+    "ConsentDecision": (vocabulary.CONSENT_DECISIONS,),
     "IdentityDocument/kind": (vocabulary.IDENTITY_DOCUMENT_KINDS,),
     "ResidencePermit/kind": (vocabulary.RESIDENCE_PERMIT_KINDS,),
     "TravelRestriction/kind": (vocabulary.TRAVEL_RESTRICTION_KINDS,),
@@ -388,7 +407,7 @@ def test_fast_and_detailed_validators_agree(path: Path) -> None:
         root = parse(path.read_bytes())
     except InputError:
         return  # refused before validation: neither validator ever sees it
-    if etree.QName(root).localname not in ("request", "response", "refusalNotice"):
+    if etree.QName(root).localname not in ROOT_TO_TYPE:
         return
     resource = xmlschema.XMLResource(root, allow="none", defuse="always")
     detailed_ok = not list(schema().iter_errors(resource))

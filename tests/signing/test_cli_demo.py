@@ -208,7 +208,13 @@ def test_registry_commands_roundtrip(
         "no-such-type",
     )
     assert r.exit_code == 1 and "no-such-type" in r.output
-    r = run(cli, "registry", "add-document-type", "delay-notice", "Уведомление о задержке")
+    r = run(
+        cli,
+        "registry",
+        "add-document-type",
+        "signatory-list-change-notice",
+        "Уведомление об изменении перечня",
+    )
     assert r.exit_code == 0, r.output
     r = run(cli, "registry", "revoke", "kz-mvd-deputy", "--reason", "перевод")
     assert r.exit_code == 0, r.output
@@ -224,7 +230,7 @@ def test_registry_commands_roundtrip(
     assert deputy["authorised_now"] is False
     assert deputy["authorised_windows"][0]["valid_from"].startswith("2024-01-01")
     assert deputy["authorised_windows"][0]["valid_to"] is not None
-    assert "delay-notice" in {t["code"] for t in data["document_types"]}
+    assert "signatory-list-change-notice" in {t["code"] for t in data["document_types"]}
     r = run(
         cli,
         "registry",
