@@ -43,6 +43,8 @@ class StoredDocument(Base):
     form_version: Mapped[str] = mapped_column(String(16))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Set when retention (Art. 11.5) destroyed the PDF and XML; the row keeps the hashes."""
 
 
 class RegistrationCounter(Base):
