@@ -44,6 +44,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (CertificateNotUsable, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.Gone, 410),
     (errors.UnsupportedMediaType, 415),
 )
 """The one place where our exceptions become HTTP statuses (first match wins)."""

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from signing.errors import SigningError
 from signing.files import atomic_write_bytes
 
-from . import audit
+from . import audit, retention
 from .auth import (
     add_officer,
     create_api_key,
@@ -34,6 +35,7 @@ from .db import Database
 from .errors import InputError, MigdocsError
 from .migrate import upgrade
 from .pipeline import parse_document, render_document
+from .storage import LocalStorage
 
 EXIT_INVALID = 1
 EXIT_FAILURE = 3
@@ -285,6 +287,33 @@ def audit_verify() -> None:
             click.echo(f"  {problem}", err=True)
         sys.exit(EXIT_INVALID)
     click.echo(f"audit log intact: {count} entries")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List what is due; destroy nothing.")
+def purge(dry_run: bool) -> None:
+    """Destroy documents past their retention period (Art. 11.5); safe to run from cron."""
+    settings = load_settings()
+    now = datetime.now(UTC)
+    with _database() as database:
+        if dry_run:
+            items = retention.due(database, settings.retention_days, now)
+        else:
+            assert settings.storage_dir is not None
+            items = retention.purge(
+                database,
+                LocalStorage(settings.storage_dir),
+                settings.retention_days,
+                actor=_cli_actor(),
+                now=now,
+            )
+    verb = "due" if dry_run else "destroyed"
+    for item in items:
+        click.echo(
+            f"{verb}: {item.registration_number} ({item.document_type}), registered "
+            f"{item.created_at:%Y-%m-%d}, keep until {item.keep_until:%Y-%m-%d}"
+        )
+    click.echo(f"{len(items)} document(s) {verb}")
 
 
 @main.command()

@@ -75,6 +75,10 @@ class Settings:
     """PKCS#12 of the service's own seal (signs verification reports); passphrase in
     ``$MIGDOCS_SEAL_PASSPHRASE`` or ``<file>.pass``.  Default: a demo seal made on first use
     in ``<instance>/pki/seal.p12``, issued by the KZ demo root."""
+    retention_days: dict[str, int] = field(default_factory=lambda: {"default": 1825})
+    """Days a document is kept after registration, per document type; ``default`` for the
+    rest (Art. 11.5: no longer than its purpose requires).  TOML: a table; environment:
+    ``request=1825,response=1095,default=1825``."""
     testing: bool = False
 
     def resolved(self) -> Settings:
@@ -107,6 +111,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     target = next((a for a in args if a is not type(None)), hint) if optional else hint
     if optional and (value is None or value == ""):
         return None
+    if typing.get_origin(target) is dict:
+        return _retention_map(name, value, source)
     try:
         if target is bool:
             if isinstance(value, bool):
@@ -124,6 +130,29 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(
             f"setting {name} from {source}: {value!r} is not a valid {target.__name__}"
         ) from None
+
+
+def _retention_map(name: str, value: Any, source: str) -> dict[str, int]:
+    """``{"type": days}`` from a TOML table or ``type=days,…`` text."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ConfigError(f"setting {name} from {source}: write type=days,type=days")
+        value = {key.strip(): days.strip() for key, days in pairs}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"setting {name} from {source}: expected a table of type = days")
+    result: dict[str, int] = {}
+    for key, days in value.items():
+        try:
+            result[str(key)] = int(days)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"setting {name} from {source}: {key} = {days!r} is not a number of days"
+            ) from None
+        if result[str(key)] < 1:
+            raise ConfigError(f"setting {name} from {source}: {key} must keep at least 1 day")
+    result.setdefault("default", 1825)
+    return result
 
 
 def _apply(values: dict[str, Any], layer: Mapping[str, Any], source: str) -> None:

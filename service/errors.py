@@ -105,3 +105,9 @@ class Conflict(MigdocsError):
 
 class UnsupportedMediaType(MigdocsError):
     code = "unsupported_media_type"
+
+
+class Gone(MigdocsError):
+    """The document existed but was destroyed under the retention rules (Art. 11.5)."""
+
+    code = "gone"

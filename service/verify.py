@@ -182,6 +182,7 @@ class Verifier:
                 signed_at=row.signed_at,
                 form_version=row.form_version,
                 signatory_id=row.signatory_id,
+                destroyed_at=row.destroyed_at,
             )
 
     def validate_source(self, raw: bytes) -> str:
