@@ -29,7 +29,7 @@ from signing.api import DocumentSigner, SignRequest
 from . import audit
 from .auth import Principal
 from .db import Database
-from .errors import Conflict, Forbidden, InconsistentDocument, NotFound
+from .errors import Conflict, Forbidden, Gone, InconsistentDocument, NotFound
 from .model import Document, build
 from .models import RegistrationCounter, StoredDocument
 from .rendering import FORM_VERSION, Renderer, unprintable_characters
@@ -232,8 +232,14 @@ class DocumentService:
                 address=address,
                 details={"registration_number": row.registration_number},
             )
-        data = self.storage.get(f"{row.id}.{what}") if what in ("pdf", "xml") else None
-        return row, data
+        if what not in ("pdf", "xml"):
+            return row, None
+        if row.destroyed_at is not None:
+            raise Gone(
+                f"document {row.registration_number} was destroyed on "
+                f"{row.destroyed_at:%Y-%m-%d} when its retention period ended (Art. 11.5)"
+            )
+        return row, self.storage.get(f"{row.id}.{what}")
 
     def list(
         self, principal: Principal, flt: DocumentFilter, page: int, page_size: int
