@@ -16,11 +16,13 @@ Forms are rendered lazily and cached per process, keyed by (type, authority, ver
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
 import io
 import threading
+import typing
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,7 @@ from signing.appearance import SIGNED_MARK
 
 from .errors import NotFound
 from .model import (
+    DOCUMENT_CLASSES,
     BinaryContent,
     Document,
     FullName,
@@ -52,8 +55,8 @@ from .rendering import FORM_VERSION, Renderer
 from .vocabulary import AUTHORITIES, DOCUMENT_TITLES, Authority
 from .xmlinput import NAMESPACE
 
-FORM_TYPES: tuple[str, ...] = ("request", "response", "refusal-notice")
-"""Document types that have a sample form, in display order."""
+FORM_TYPES: tuple[str, ...] = tuple(DOCUMENT_TITLES)
+"""Every document type has a sample form, in the order of :data:`DOCUMENT_TITLES`."""
 
 DEFAULT_AUTHORITY = "KZ-MVD"
 """Sender authority of a form when the request does not name one."""
@@ -192,7 +195,64 @@ def placeholder_document(document_type: str, authority: str) -> Document:
             grounds=("[основание отказа по пункту 4 статьи 10 Соглашения]",),
             reasons="[Причины отказа]",
         )
-    raise NotFound(f"no sample form for document type {document_type!r}")
+    cls = DOCUMENT_CLASSES.get(document_type)
+    if cls is None:
+        raise NotFound(f"no sample form for document type {document_type!r}")
+    return _generic_placeholder(cls, document_type, header, persons, reference)
+
+
+_PLACEHOLDER_LABELS = {
+    "requested_information": "запрашиваемая дополнительная информация",
+    "justification": "обоснование",
+    "circumstance": "препятствие / задержка",
+    "reason": "причина",
+    "kind": "отложить исполнение / условия исполнения",
+    "ground": "основание по пункту 2 статьи 10 Соглашения",
+    "reasons": "причины",
+    "conditions": "условия",
+    "doubt": "характер сомнений",
+    "explanation": "пояснение",
+    "topic": "тема по статьям 3 и 4 Соглашения",
+    "summary": "краткое изложение",
+    "information": "информация",
+    "circumstances": "обстоятельства",
+    "disclosure": "что потребует раскрытия запроса",
+    "third_party": "третья сторона",
+    "third_party_country": "страна третьей стороны",
+    "purpose": "цель передачи",
+    "decision": "согласие / отказ",
+}
+"""Russian placeholders for the fields of the later document types."""
+
+
+def _generic_placeholder(
+    cls: type[Document],
+    document_type: str,
+    header: Header,
+    persons: tuple[Person, ...],
+    reference: RequestReference,
+) -> Document:
+    """Fill every field of a document class from its type: text «[field]», dates, refs."""
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {"document_type": document_type, "header": header}
+    for f in dataclasses.fields(cls):
+        if f.name in values:
+            continue
+        hint = hints[f.name]
+        label = f"[{_PLACEHOLDER_LABELS.get(f.name, f.name.replace('_', ' '))}]"
+        if f.name == "persons":
+            values[f.name] = persons
+        elif "RequestReference" in str(hint):
+            values[f.name] = (reference,) if "tuple" in str(hint) else reference
+        elif "date" in str(hint):
+            values[f.name] = PLACEHOLDER_DATE
+        elif hint is bool:
+            values[f.name] = True
+        elif "tuple" in str(hint):
+            values[f.name] = (label,)
+        else:
+            values[f.name] = label
+    return cls(**values)
 
 
 # ----- placeholder source XML -------------------------------------------------------------

@@ -676,3 +676,20 @@ def build(parsed: ParsedXml) -> Document:
             tuple(problems),
         )
     return document
+
+
+DOCUMENT_CLASSES: dict[str, type[Document]] = {
+    "request": Request,
+    "response": Response,
+    "refusal-notice": RefusalNotice,
+    "additional-information-request": AdditionalInformationRequest,
+    "delay-notice": DelayNotice,
+    "postponement-notice": PostponementNotice,
+    "authenticity-confirmation-request": AuthenticityConfirmationRequest,
+    "authenticity-confirmation": AuthenticityConfirmation,
+    "unsolicited-information": UnsolicitedInformation,
+    "confidentiality-notice": ConfidentialityNotice,
+    "third-party-consent-request": ThirdPartyConsentRequest,
+    "third-party-consent": ThirdPartyConsent,
+}
+"""Document type code → model class (one per schema root)."""
