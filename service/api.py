@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from . import audit
+from .cases import STATUSES, CaseFilter, CaseService, CaseView, record_transfer
 from .context import services
 from .documents import DocumentFilter
 from .errors import InputError, UnsupportedMediaType, Violation
@@ -133,6 +134,129 @@ def list_documents() -> Response:
             "total": total,
         }
     )
+
+
+# ----- cases and transfers ----------------------------------------------------------------
+
+
+def case_json(v: CaseView, with_timeline: bool = False) -> dict[str, Any]:
+    case = v.case
+    body: dict[str, Any] = {
+        "id": case.id,
+        "request": {
+            "id": v.request.id,
+            "registration_number": case.request_number,
+            "document_date": v.request.document_date,
+        },
+        "requesting": case.requesting,
+        "requested": case.requested,
+        "status": case.status,
+        "received_on": case.created_at.astimezone(UTC).date().isoformat(),
+        "deadline": v.deadline.isoformat(),
+        "days_left": v.days_left,
+        "overdue": v.overdue,
+        "due_soon": v.due_soon,
+        "updated_at": case.updated_at.isoformat(),
+        "links": {"self": url_for("api.get_case", case_id=case.id)},
+    }
+    if with_timeline:
+        body["timeline"] = [
+            {
+                "id": d.id,
+                "registration_number": d.registration_number,
+                "document_type": d.document_type,
+                "document_date": d.document_date,
+                "sender": d.sender,
+                "recipient": d.recipient,
+                "signed_at": d.signed_at.isoformat(),
+                "links": {
+                    "self": url_for("api.get_document", document_id=d.id),
+                    "pdf": url_for("api.get_document_pdf", document_id=d.id),
+                },
+            }
+            for d in v.timeline
+        ]
+    return body
+
+
+def _bool_arg(name: str) -> bool | None:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise InputError(
+            f"query parameter {name} must be true or false",
+            (Violation(None, f"?{name}", f"{value!r} is not true or false"),),
+        )
+    return value.lower() in ("true", "1")
+
+
+def case_filter_from_args() -> CaseFilter:
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise InputError(
+            f"query parameter status must be one of {', '.join(STATUSES)}",
+            (Violation(None, "?status", f"{status!r} is not a case status"),),
+        )
+    return CaseFilter(status=status, overdue=_bool_arg("overdue"), due_soon=_bool_arg("due_soon"))
+
+
+@bp.get("/api/v1/cases")
+def list_cases() -> Response:
+    principal = current_principal()
+    page = _int_arg("page", 1, 1_000_000)
+    page_size = _int_arg("page_size", services().settings.page_size, 500)
+    flt = case_filter_from_args()
+    views, total = CaseService(services().database).list(principal, flt, page, page_size)
+    return jsonify(
+        {
+            "items": [case_json(v) for v in views],
+            "page": page,
+            "page_size": page_size,
+            "total": total,
+        }
+    )
+
+
+@bp.get("/api/v1/cases/<case_id>")
+def get_case(case_id: str) -> Response:
+    found = CaseService(services().database).get(case_id, current_principal(), client_address())
+    return jsonify(case_json(found, with_timeline=True))
+
+
+@bp.post("/api/v1/documents/<document_id>/transfers")
+def create_transfer(document_id: str) -> tuple[Response, int]:
+    principal = current_principal(api_key_only=True)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InputError(
+            "send a JSON object {third_party, consent_registration_number}",
+            (Violation(None, "/", "not a JSON object"),),
+        )
+    third_party = body.get("third_party")
+    consent = body.get("consent_registration_number")
+    transfer, row, consent_row = record_transfer(
+        services().documents,
+        document_id,
+        third_party if isinstance(third_party, str) else "",
+        consent if isinstance(consent, str) else "",
+        principal,
+        client_address(),
+    )
+    return jsonify(
+        {
+            "id": transfer.id,
+            "document": {"id": row.id, "registration_number": row.registration_number},
+            "third_party": transfer.third_party,
+            "consent": {
+                "id": consent_row.id,
+                "registration_number": consent_row.registration_number,
+            },
+            "authority": transfer.authority,
+            "recorded_by": transfer.recorded_by,
+            "recorded_at": transfer.recorded_at.isoformat(),
+        }
+    ), 201
 
 
 @bp.get("/api/v1/openapi.json")

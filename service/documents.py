@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from lxml import etree
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from signing.api import DocumentSigner, SignRequest
 
-from . import audit
+from . import audit, cases
 from .auth import Principal
 from .db import Database
 from .errors import Conflict, Forbidden, Gone, InconsistentDocument, NotFound
@@ -94,14 +95,15 @@ class DocumentService:
 
     # ----- create -------------------------------------------------------------------------
 
-    def _parse(self, raw: bytes) -> Document:
+    def parse(self, raw: bytes) -> tuple[Document, etree._Element]:
+        """The typed document and its XML root (for line numbers of later checks)."""
         parsed = load(raw, self.max_xml_bytes)
         unprintable = unprintable_characters(parsed.root, self.renderer.printable)
         if unprintable:
             raise InconsistentDocument(
                 "document contains characters that cannot be printed", unprintable
             )
-        return build(parsed)
+        return build(parsed), parsed.root
 
     def _existing(
         self, session: Session, sender: str, upstream_id: str, xml_sha256: str
@@ -119,7 +121,7 @@ class DocumentService:
         return found
 
     def create(self, raw: bytes, principal: Principal, address: str) -> Created:
-        doc = self._parse(raw)
+        doc, root = self.parse(raw)
         header = doc.header
         if header.sender != principal.authority:
             raise Forbidden(
@@ -145,6 +147,8 @@ class DocumentService:
         written: list[str] = []
         try:
             with self.database.transaction() as session:
+                # Case checks (Art. 8-10) before the number is taken: a refusal consumes none.
+                planned = cases.plan(session, doc, root)
                 seq = _next_number(session, header.sender, now.year)
                 number = registration_number(header.sender, now.year, seq)
                 block = self.signer.prepare_block(request, now, number)
@@ -179,6 +183,7 @@ class DocumentService:
                 )
                 session.add(stored)
                 session.flush()
+                case = cases.attach(session, planned, stored)
                 audit.record(
                     session,
                     actor=principal.actor,
@@ -190,6 +195,7 @@ class DocumentService:
                         "document_type": doc.document_type,
                         "pdf_sha256": signed.sha256,
                         "level": signed.level,
+                        "case": case.id if case is not None else None,
                     },
                 )
         except BaseException as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from signing.db import Base, UTCDateTime
@@ -140,3 +140,48 @@ class SignatoryList(Base):
     """Who signed the list; ``None``: nobody was authorised, the list is unsigned."""
     signatory_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Case(Base):
+    """A request and the documents that follow it (Art. 8–11), between two authorities.
+
+    ``created_at`` is the request's receipt (its storing in this service); the deadline of
+    Art. 10.3 is that date (UTC) + 30 calendar days and is computed, never stored.
+    """
+
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), unique=True)
+    request_number: Mapped[str] = mapped_column(String(64), unique=True)
+    requesting: Mapped[str] = mapped_column(String(32), index=True)
+    """The authority that sent the request."""
+    requested: Mapped[str] = mapped_column(String(32), index=True)
+    """The authority the request was sent to; it answers."""
+    status: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseDocument(Base):
+    """A document of a case (the request included); a document is in at most one case."""
+
+    __tablename__ = "case_documents"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+
+
+class Transfer(Base):
+    """A document passed to a third party under a recorded consent (Art. 11.3)."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    third_party: Mapped[str] = mapped_column(String(500))
+    authority: Mapped[str] = mapped_column(String(32))
+    """The authority that passed the document on."""
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

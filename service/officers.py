@@ -14,7 +14,9 @@ rules that matter:
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
 import math
 import secrets
 from collections.abc import Callable, Mapping
@@ -39,6 +41,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from . import audit
 from .auth import Principal, Unauthenticated, authenticate_officer
+from .cases import DUE_SOON_DAYS, STATUS_TITLES, CaseFilter, CaseService, CaseView
 from .context import services
 from .documents import DocumentFilter
 from .errors import NotFound
@@ -434,7 +437,79 @@ def documents() -> tuple[str, int]:
 def document(document_id: str) -> tuple[str, int]:
     officer = current_officer()
     row, _ = services().documents.read(document_id, officer.principal, client_address(), "meta")
-    return page("document.html", doc=row)
+    with services().database.reading() as db:
+        case = CaseService(services().database).case_of(db, row.id, officer.principal)
+    return page("document.html", doc=row, case=case)
+
+
+# ----- cases (Art. 10.3) ---------------------------------------------------------------------
+
+
+def _attention(officer: LoggedIn) -> list[CaseView]:
+    """Overdue and due-soon cases of the officer's authority, earliest deadline first."""
+    views, _ = CaseService(services().database).list(
+        officer.principal, CaseFilter(due_soon=True), 1, 1_000_000
+    )
+    return views
+
+
+@bp.get("/cases")
+@officer_required
+def cases_dashboard() -> tuple[str, int]:
+    officer = current_officer()
+    views = _attention(officer)
+    return page(
+        "cases.html",
+        overdue=[v for v in views if v.overdue],
+        due_soon=[v for v in views if v.due_soon],
+        status_titles=STATUS_TITLES,
+        due_soon_days=DUE_SOON_DAYS,
+    )
+
+
+@bp.get("/cases.csv")
+@officer_required
+def cases_csv() -> Response:
+    officer = current_officer()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        [
+            "request_number",
+            "requesting",
+            "requested",
+            "status",
+            "received_on",
+            "deadline",
+            "days_left",
+            "overdue",
+        ]
+    )
+    for v in _attention(officer):
+        writer.writerow(
+            [
+                v.case.request_number,
+                v.case.requesting,
+                v.case.requested,
+                v.case.status,
+                v.case.created_at.astimezone(UTC).date().isoformat(),
+                v.deadline.isoformat(),
+                v.days_left,
+                "yes" if v.overdue else "no",
+            ]
+        )
+    response = make_response(out.getvalue().encode("utf-8"))
+    response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = 'attachment; filename="cases.csv"'
+    return response
+
+
+@bp.get("/cases/<case_id>")
+@officer_required
+def case_page(case_id: str) -> tuple[str, int]:
+    officer = current_officer()
+    found = CaseService(services().database).get(case_id, officer.principal, client_address())
+    return page("case.html", v=found, status_titles=STATUS_TITLES)
 
 
 def _download(document_id: str, what: str, mimetype: str) -> Response:

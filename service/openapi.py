@@ -39,6 +39,31 @@ _DOC_ID = {
     "schema": {"type": "string", "format": "uuid"},
 }
 _DOCUMENT = {"$ref": "#/components/schemas/Document"}
+_CASE_STATUSES = (
+    "open",
+    "awaiting-additional-information",
+    "postponed",
+    "answered",
+    "partially-refused",
+    "refused",
+)
+_CASE = {
+    "type": "object",
+    "required": ["id", "request", "status", "deadline", "days_left", "overdue"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "request": {"type": "object"},
+        "requesting": {"type": "string"},
+        "requested": {"type": "string"},
+        "status": {"type": "string", "enum": list(_CASE_STATUSES)},
+        "received_on": {"type": "string", "format": "date"},
+        "deadline": {"type": "string", "format": "date"},
+        "days_left": {"type": "integer"},
+        "overdue": {"type": "boolean"},
+        "due_soon": {"type": "boolean"},
+        "timeline": {"type": "array", "items": {"type": "object"}},
+    },
+}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -214,6 +239,80 @@ def _core_document() -> dict[str, Any]:
                             "content": {"application/xml": {"schema": {"type": "string"}}},
                         },
                         **_errors(401, 404),
+                    },
+                }
+            },
+            "/api/v1/cases": {
+                "get": {
+                    "summary": "Cases of the caller's authority (as requesting or requested)",
+                    "operationId": "listCases",
+                    "parameters": [
+                        {"name": n, "in": "query", "required": False, "schema": s}
+                        for n, s in (
+                            ("status", {"type": "string", "enum": list(_CASE_STATUSES)}),
+                            ("overdue", {"type": "boolean"}),
+                            ("due_soon", {"type": "boolean"}),
+                            ("page", {"type": "integer", "minimum": 1}),
+                            ("page_size", {"type": "integer", "minimum": 1, "maximum": 500}),
+                        )
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "items": {"type": "array", "items": _CASE},
+                                    "page": {"type": "integer"},
+                                    "page_size": {"type": "integer"},
+                                    "total": {"type": "integer"},
+                                },
+                            },
+                            "One page of cases",
+                        ),
+                        **_errors(400, 401),
+                    },
+                }
+            },
+            "/api/v1/cases/{case_id}": {
+                "get": {
+                    "summary": "A case with the timeline of its documents (audited)",
+                    "operationId": "getCase",
+                    "parameters": [
+                        {
+                            "name": "case_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "format": "uuid"},
+                        }
+                    ],
+                    "responses": {"200": _json(_CASE, "The case"), **_errors(401, 404)},
+                }
+            },
+            "/api/v1/documents/{document_id}/transfers": {
+                "post": {
+                    "summary": "Record that a document was passed to a third party (Art. 11.3)",
+                    "description": "Refused with 422 unless a granted third-party consent "
+                    "answering a consent request that covers the document is in this service.",
+                    "operationId": "createTransfer",
+                    "parameters": [_DOC_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["third_party", "consent_registration_number"],
+                                    "properties": {
+                                        "third_party": {"type": "string"},
+                                        "consent_registration_number": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json({"type": "object"}, "Transfer recorded"),
+                        **_errors(400, 401, 404, 422),
                     },
                 }
             },

@@ -18,7 +18,13 @@ from tests.service.test_api import with_new_id
 
 REQUEST = (SAMPLES_DIR / "request-photo.xml").read_bytes()  # KZ-MVD → BY-MVD, 20.11.2026
 RESPONSE = (SAMPLES_DIR / "response-photo.xml").read_bytes()  # BY-MVD → KZ-MVD, 24.11.2026
-REFUSAL = (SAMPLES_DIR / "refusal-notice-full.xml").read_bytes()  # KZ-MVD → BY-GPK, 18.11.2026
+# KZ-MVD → BY-GPK, 18.11.2026: information sent without a request, which needs no case
+# (a refusal would need BY-GPK's request first).
+REFUSAL = (
+    (SAMPLES_DIR / "unsolicited-information-organisers.xml")
+    .read_bytes()
+    .replace(b"<documentDate>2026-11-05<", b"<documentDate>2026-11-18<")
+)
 LEGISLATION = (SAMPLES_DIR / "request-legislation.xml").read_bytes()  # KZ-MTSZN → BY-MVD
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -306,7 +312,7 @@ def test_filters_and_pagination(sqlite_env: Env) -> None:
 
     everything = listed()
     assert len(everything) == 5
-    assert listed(type="refusal-notice") == [refusal["registration_number"]]
+    assert listed(type="unsolicited-information") == [refusal["registration_number"]]
     assert listed(type="response") == [response["registration_number"]]
     assert listed(counterpart="BY-GPK") == [refusal["registration_number"]]
     assert len(listed(counterpart="BY-MVD")) == 4

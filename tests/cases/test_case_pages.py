@@ -1,0 +1,75 @@
+"""Officers' case page, the overdue / due-soon dashboard and its CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from service.models import Case
+from tests.cases.test_cases_api import ADDITIONAL, REQUEST, RESPONSE, get, post, reply
+from tests.cases.xmltools import rewrite
+from tests.service.conftest import Env
+from tests.service.test_officers import login
+
+
+def _age(env: Env, request_number: str, days: int) -> None:
+    moved = datetime.now(UTC) - timedelta(days=days)
+    with env.services.database.transaction() as session:
+        session.execute(
+            update(Case).where(Case.request_number == request_number).values(created_at=moved)
+        )
+
+
+def test_case_page_with_timeline_linked_from_the_document(sqlite_env: Env) -> None:
+    env = sqlite_env
+    request = post(env, REQUEST, "KZ-MVD")
+    asked = post(env, reply(ADDITIONAL, request["registration_number"]), "BY-MVD")
+    login(env.client)
+    page = env.client.get(f"/documents/{asked['id']}").get_data(as_text=True)
+    case_id = get(env, "/api/v1/cases").json["items"][0]["id"]
+    assert f'href="/cases/{case_id}"' in page
+    case_page = env.client.get(f"/cases/{case_id}")
+    text = case_page.get_data(as_text=True)
+    assert case_page.status_code == 200
+    assert "ожидается дополнительная информация" in text
+    assert text.index(request["registration_number"]) < text.index(asked["registration_number"])
+    deadline = (datetime.now(UTC).date() + timedelta(days=30)).strftime("%d.%m.%Y")
+    assert deadline in text and 'id="days-left">30<' in text
+    stranger = env.app.test_client()
+    login(stranger, "officer-by-gpk")
+    assert stranger.get(f"/cases/{case_id}").status_code == 404
+    assert env.app.test_client().get(f"/cases/{case_id}").status_code == 302
+
+
+def test_dashboard_and_csv_list_overdue_and_due_soon_cases(sqlite_env: Env) -> None:
+    env = sqlite_env
+    overdue = post(env, REQUEST, "KZ-MVD")["registration_number"]
+    soon = post(env, rewrite(REQUEST), "KZ-MVD")["registration_number"]
+    fresh = post(env, rewrite(REQUEST), "KZ-MVD")["registration_number"]
+    answered = post(env, rewrite(REQUEST), "KZ-MVD")["registration_number"]
+    post(env, reply(RESPONSE, answered), "BY-MVD")
+    _age(env, overdue, 40)
+    _age(env, soon, 27)
+    _age(env, answered, 40)
+    login(env.client, "officer-by-mvd")  # the requested authority sees them too
+    text = env.client.get("/cases").get_data(as_text=True)
+    assert overdue in text and soon in text
+    assert fresh not in text and answered not in text
+    assert "просрочен на 10" in text
+    assert text.index('id="overdue"') < text.index(overdue) < text.index('id="due-soon"')
+    assert text.index('id="due-soon"') < text.index(soon)
+    exported = env.client.get("/cases.csv")
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [(r["request_number"], r["days_left"], r["overdue"]) for r in rows] == [
+        (overdue, "-10", "yes"),
+        (soon, "3", "no"),
+    ]
+    assert rows[0]["requesting"] == "KZ-MVD" and rows[0]["status"] == "open"
+    other = env.app.test_client()
+    login(other, "officer-by-gpk")
+    assert "Просроченных запросов нет." in other.get("/cases").get_data(as_text=True)
+    assert other.get("/cases.csv").get_data(as_text=True).count("\n") == 1
