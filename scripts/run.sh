@@ -31,6 +31,6 @@ echo
 echo "API keys (one per authority, header X-API-Key), also in $keys:"
 cat "$keys"
 echo "Officer login: http://127.0.0.1:8000/login  user demo-kz  password demo-password-kz"
-echo "Post every sample:  bash scripts/post-samples.sh"
+echo "Post every sample:  .venv/bin/python scripts/post_samples.py"
 echo
 exec $MIGDOCS serve --bind 127.0.0.1:8000 --workers 2
