@@ -115,7 +115,9 @@ def main() -> int:
         with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
             handle.write(pdf)
             handle.flush()
-            out = subprocess.run(["pdfsig", handle.name], capture_output=True, text=True).stdout
+            out = subprocess.run(["pdfsig", handle.name], capture_output=True).stdout.decode(
+                "utf-8", "replace"
+            )
         verdict = "Signature is Valid" if "Signature is Valid" in out else "SIGNATURE INVALID"
         failures += verdict != "Signature is Valid"
         print(f"{status} {path.name} → {body['registration_number']}: {verdict}")
