@@ -32,6 +32,33 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _query_parameters(*filters: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Optional query parameters: the given filters, then ``page`` and ``page_size``."""
+    paging = (
+        ("page", {"type": "integer", "minimum": 1}),
+        ("page_size", {"type": "integer", "minimum": 1, "maximum": 500}),
+    )
+    return [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in (*filters, *paging)
+    ]
+
+
+def _page_of(item: dict[str, Any], description: str) -> dict[str, Any]:
+    return _json(
+        {
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": item},
+                "page": {"type": "integer"},
+                "page_size": {"type": "integer"},
+                "total": {"type": "integer"},
+            },
+        },
+        description,
+    )
+
+
 _DOC_ID = {
     "name": "document_id",
     "in": "path",
@@ -173,31 +200,15 @@ def _core_document() -> dict[str, Any]:
                 "get": {
                     "summary": "List the caller's authority's documents",
                     "operationId": "listDocuments",
-                    "parameters": [
-                        {"name": n, "in": "query", "required": False, "schema": s}
-                        for n, s in (
-                            ("type", {"type": "string"}),
-                            ("counterpart", {"type": "string"}),
-                            ("date_from", {"type": "string", "format": "date"}),
-                            ("date_to", {"type": "string", "format": "date"}),
-                            ("q", {"type": "string"}),
-                            ("page", {"type": "integer", "minimum": 1}),
-                            ("page_size", {"type": "integer", "minimum": 1, "maximum": 500}),
-                        )
-                    ],
+                    "parameters": _query_parameters(
+                        ("type", {"type": "string"}),
+                        ("counterpart", {"type": "string"}),
+                        ("date_from", {"type": "string", "format": "date"}),
+                        ("date_to", {"type": "string", "format": "date"}),
+                        ("q", {"type": "string"}),
+                    ),
                     "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "items": {"type": "array", "items": _DOCUMENT},
-                                    "page": {"type": "integer"},
-                                    "page_size": {"type": "integer"},
-                                    "total": {"type": "integer"},
-                                },
-                            },
-                            "One page of documents",
-                        ),
+                        "200": _page_of(_DOCUMENT, "One page of documents"),
                         **_errors(400, 401),
                     },
                 },
@@ -246,29 +257,13 @@ def _core_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Cases of the caller's authority (as requesting or requested)",
                     "operationId": "listCases",
-                    "parameters": [
-                        {"name": n, "in": "query", "required": False, "schema": s}
-                        for n, s in (
-                            ("status", {"type": "string", "enum": list(_CASE_STATUSES)}),
-                            ("overdue", {"type": "boolean"}),
-                            ("due_soon", {"type": "boolean"}),
-                            ("page", {"type": "integer", "minimum": 1}),
-                            ("page_size", {"type": "integer", "minimum": 1, "maximum": 500}),
-                        )
-                    ],
+                    "parameters": _query_parameters(
+                        ("status", {"type": "string", "enum": list(_CASE_STATUSES)}),
+                        ("overdue", {"type": "boolean"}),
+                        ("due_soon", {"type": "boolean"}),
+                    ),
                     "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "items": {"type": "array", "items": _CASE},
-                                    "page": {"type": "integer"},
-                                    "page_size": {"type": "integer"},
-                                    "total": {"type": "integer"},
-                                },
-                            },
-                            "One page of cases",
-                        ),
+                        "200": _page_of(_CASE, "One page of cases"),
                         **_errors(400, 401),
                     },
                 }
