@@ -461,26 +461,7 @@ class Registry:
         version = self._next_version(
             SignatoryVersionRow, SignatoryVersionRow.signatory_id, new.signatory_id
         )
-        row = SignatoryVersionRow(
-            signatory_id=new.signatory_id,
-            version=version,
-            status=ACTIVE,
-            authority_code=new.authority_code,
-            full_name_ru=new.full_name_ru,
-            full_name_latin=new.full_name_latin,
-            position_ru=new.position_ru,
-            certificate_der=new.certificate_der,
-            key_backend=new.key.backend,
-            key_locator=new.key.locator,
-            document_types=list(new.document_types),
-            valid_from=vf,
-            valid_to=vt,
-            recorded_at=utcnow(),
-            note=new.note,
-        )
-        self.session.add(row)
-        self._flush(f"signatory {new.signatory_id!r}")
-        return _signatory_view(row)
+        return self._record_version(new, new.signatory_id, version, ACTIVE, vf, vt, new.note)
 
     def revoke_signatory(
         self, signatory_id: str, at: datetime | None = None, reason: str | None = None
@@ -491,22 +472,37 @@ class Registry:
             raise SignatoryUnknown(f"signatory {signatory_id!r} is not registered")
         when = _aware(at, "at") if at is not None else utcnow()
         last = versions[-1]
+        return self._record_version(
+            last, signatory_id, last.version + 1, REVOKED, when, None, reason
+        )
+
+    def _record_version(
+        self,
+        source: NewSignatory | Signatory,
+        signatory_id: str,
+        version: int,
+        status: str,
+        valid_from: datetime,
+        valid_to: datetime | None,
+        note: str | None,
+    ) -> Signatory:
+        """Append one version row carrying ``source``'s person, certificate and key."""
         row = SignatoryVersionRow(
             signatory_id=signatory_id,
-            version=last.version + 1,
-            status=REVOKED,
-            authority_code=last.authority_code,
-            full_name_ru=last.full_name_ru,
-            full_name_latin=last.full_name_latin,
-            position_ru=last.position_ru,
-            certificate_der=last.certificate_der,
-            key_backend=last.key.backend,
-            key_locator=last.key.locator,
-            document_types=list(last.document_types),
-            valid_from=when,
-            valid_to=None,
+            version=version,
+            status=status,
+            authority_code=source.authority_code,
+            full_name_ru=source.full_name_ru,
+            full_name_latin=source.full_name_latin,
+            position_ru=source.position_ru,
+            certificate_der=source.certificate_der,
+            key_backend=source.key.backend,
+            key_locator=source.key.locator,
+            document_types=list(source.document_types),
+            valid_from=valid_from,
+            valid_to=valid_to,
             recorded_at=utcnow(),
-            note=reason,
+            note=note,
         )
         self.session.add(row)
         self._flush(f"signatory {signatory_id!r}")
