@@ -101,15 +101,15 @@ def _datetime(dt: datetime) -> str:
 def _font_metrics(path: str) -> tuple[int, dict[int, int], int]:
     """(unitsPerEm, codepoint → advance width, default width) for ``path``."""
     try:
-        font = TTFont(path, lazy=True)
+        # the context manager closes the file even when a table is unreadable
+        with TTFont(path, lazy=True) as font:
+            upem = int(font["head"].unitsPerEm)
+            cmap = font.getBestCmap() or {}
+            hmtx = font["hmtx"]
+            widths = {cp: int(hmtx[glyph][0]) for cp, glyph in cmap.items()}
+            default = int(hmtx[".notdef"][0]) if ".notdef" in hmtx.metrics else upem // 2
     except (OSError, Exception) as exc:  # fontTools raises a variety of types
         raise ConfigurationError(f"cannot load signature font {path}: {exc}") from exc
-    upem = int(font["head"].unitsPerEm)
-    cmap = font.getBestCmap() or {}
-    hmtx = font["hmtx"]
-    widths = {cp: int(hmtx[glyph][0]) for cp, glyph in cmap.items()}
-    default = int(hmtx[".notdef"][0]) if ".notdef" in hmtx.metrics else upem // 2
-    font.close()
     return upem, widths, default
 
 
@@ -174,15 +174,18 @@ def prepared_font(path: str) -> str:
         options.name_languages = ["*"]
         options.notdef_outline = True
         options.hinting = False
-        font = ft_subset.load_font(str(source), options)
-        subsetter = ft_subset.Subsetter(options)
-        subsetter.populate(unicodes=[cp for lo, hi in FONT_REPERTOIRE for cp in range(lo, hi + 1)])
-        subsetter.subset(font)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            font.save(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        # load_font keeps the source file open until close(): a leaked handle otherwise
+        with ft_subset.load_font(str(source), options) as font:
+            subsetter = ft_subset.Subsetter(options)
+            subsetter.populate(
+                unicodes=[cp for lo, hi in FONT_REPERTOIRE for cp in range(lo, hi + 1)]
+            )
+            subsetter.subset(font)
+            fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                font.save(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except OSError as exc:
