@@ -191,6 +191,18 @@ def load_settings(
     test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Build the settings from every layer; raise :class:`ConfigError` on unknown keys."""
+    return Settings(**_layered(test_config, environ)).resolved()
+
+
+def load_limits(environ: Mapping[str, str] | None = None) -> Limits:
+    """The document limits of the configuration, without touching the instance directory
+    (``migdocs validate`` needs no database, secret or storage)."""
+    return Settings(**_layered(None, environ)).limits()
+
+
+def _layered(
+    test_config: Mapping[str, Any] | None, environ: Mapping[str, str] | None
+) -> dict[str, Any]:
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     config_file = env.get(f"{ENV_PREFIX}CONFIG")
@@ -212,4 +224,4 @@ def load_settings(
     _apply(values, env_layer, "the environment")
     if test_config:
         _apply(values, test_config, "the test configuration")
-    return Settings(**values).resolved()
+    return values

@@ -10,15 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import InputError
-
 MEBIBYTE = 1024 * 1024
-
-
-class LimitExceeded(InputError):
-    """Valid, but beyond a published budget of the service (HTTP 422)."""
-
-    code = "limit_exceeded"
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ our fonts and the photos of the document being rendered — no ``file://``, no n
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import hashlib
 import io
 import os
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,7 +39,8 @@ from signing import layout
 from signing.appearance import SignatureBlockInfo, block_lines
 
 from . import vocabulary
-from .errors import FontMissing, RenderError, Violation
+from .errors import FontMissing, LimitExceeded, RenderError, Violation
+from .limits import DEFAULT_LIMITS, Limits
 from .model import Document, Person
 from .paths import TEMPLATE_DIR
 from .xmlinput import element_path
@@ -271,6 +274,14 @@ class Renderer:
         # WeasyPrint's layout is not known to be thread-safe; renders are serialised per
         # process and the service scales with worker processes instead.
         self._lock = threading.Lock()
+        self.limits = DEFAULT_LIMITS
+        """Page and time budget of :meth:`pdf` (documents; not lists or reports)."""
+
+    def bounded(self, limits: Limits) -> Renderer:
+        """This renderer (same fonts, templates and lock) with other document limits."""
+        bounded = copy.copy(self)
+        bounded.limits = limits
+        return bounded
 
     def context(
         self,
@@ -359,6 +370,7 @@ class Renderer:
             ],
             publisher=vocabulary.AUTHORITIES[doc.header.sender].name_ru,
             keywords=[doc.document_type, doc.header.sender, doc.header.recipient],
+            limits=self.limits,
         )
 
     def pdf_from_html(
@@ -371,20 +383,26 @@ class Renderer:
         types: list[str],
         publisher: str,
         keywords: list[str],
+        limits: Limits | None = None,
     ) -> RenderedDocument:
         """Any of our HTML → PDF/A-3u: fonts, stylesheet, XMP identifiers, font check.
 
         ``attachments`` are associated files (the first one normally ``/Source``);
-        ``photos`` are the images the HTML may reference as ``photo:<key>``.
+        ``photos`` are the images the HTML may reference as ``photo:<key>``.  With
+        ``limits``, the page count and the layout time are checked after layout, before
+        any PDF is written.
         """
         fetcher = AssetFetcher(self._fonts, photos)
         try:
             with self._lock:
+                started = time.monotonic()
                 document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
                     stylesheets=[self.stylesheet],
                     font_config=self.font_config,
                     pdf_variant=PDF_VARIANT,
                 )
+                if limits is not None:
+                    _check_budget(len(document.pages), time.monotonic() - started, limits)
                 document.metadata = _Metadata(
                     identifier, types, publisher, **vars(document.metadata)
                 )
@@ -402,6 +420,25 @@ class Renderer:
                 f"every glyph must come from {FONT_FAMILY}"
             )
         return RenderedDocument(pdf, len(document.pages), _signature_area(document))
+
+
+def _check_budget(pages: int, seconds: float, limits: Limits) -> None:
+    """Refuse a laid-out document beyond the page or time budget (nothing is written)."""
+    if pages > limits.max_pages:
+        raise LimitExceeded(
+            f"the document would have {pages} pages; the limit is {limits.max_pages}",
+            (
+                Violation(
+                    None, "/", f"at most {limits.max_pages} pages per document; split the document"
+                ),
+            ),
+        )
+    if seconds > limits.max_render_seconds:
+        raise LimitExceeded(
+            f"laying out the document took {seconds:.0f} s; the limit is "
+            f"{limits.max_render_seconds:g} s",
+            (Violation(None, "/", "the document is too large to render; split it"),),
+        )
 
 
 def _finish_pdf(document: Any, pdf: Any) -> None:

@@ -183,7 +183,9 @@ def _check_nodes(root: etree._Element) -> None:
         if isinstance(node, etree._Entity):
             parent = node.getparent()
             where = parent if parent is not None else root
-            _refuse(node, where, "entity references are not allowed", f"entity reference {node.text}")
+            _refuse(
+                node, where, "entity references are not allowed", f"entity reference {node.text}"
+            )
         if isinstance(node, (etree._Comment, etree._ProcessingInstruction)):
             _check_markup_in_text(node, root)
             continue
@@ -191,13 +193,21 @@ def _check_nodes(root: etree._Element) -> None:
             continue
         elements += 1
         if elements > MAX_ELEMENTS:
-            _refuse(node, node, "document has too many elements",
-                    f"a document may have at most {MAX_ELEMENTS} elements")
+            _refuse(
+                node,
+                node,
+                "document has too many elements",
+                f"a document may have at most {MAX_ELEMENTS} elements",
+            )
         _check_attributes(node)
         depth = sum(1 for _ in node.iterancestors())
         if depth >= MAX_DEPTH:
-            _refuse(node, node, "document nests too deeply",
-                    f"elements may nest at most {MAX_DEPTH} levels")
+            _refuse(
+                node,
+                node,
+                "document nests too deeply",
+                f"elements may nest at most {MAX_DEPTH} levels",
+            )
 
 
 def _refuse(node: etree._Element, where: etree._Element, message: str, detail: str) -> NoReturn:
