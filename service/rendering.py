@@ -14,6 +14,7 @@ import functools
 import hashlib
 import io
 import os
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -203,11 +204,36 @@ def ru_date(value: dt.date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""
 
 
+LONG_WORD = 40
+"""Longer runs without a space (no Russian word is this long) are printed in pieces of this
+many characters joined by ``<wbr>`` and without hyphenation: WeasyPrint's line breaking is
+quadratic in the length of an unbreakable run (a 20,000-character word took minutes)."""
+_LONG_RUN = re.compile(rf"\S{{{LONG_WORD + 1},}}")
+
+
+def _breakable(line: str) -> Markup:
+    """Escaped text whose very long runs get break opportunities every LONG_WORD chars."""
+    parts: list[Markup] = []
+    position = 0
+    for match in _LONG_RUN.finditer(line):
+        run = match.group()
+        pieces = (run[i : i + LONG_WORD] for i in range(0, len(run), LONG_WORD))
+        parts.append(escape(line[position : match.start()]))
+        parts.append(
+            Markup('<span class="unbroken">{}</span>').format(
+                Markup("<wbr>").join(escape(piece) for piece in pieces)
+            )
+        )
+        position = match.end()
+    parts.append(escape(line[position:]))
+    return Markup("").join(parts)
+
+
 def paragraphs(text: str) -> Markup:
     """Blank-line separated text → escaped ``<p>`` elements; single newlines become ``<br>``."""
     blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
     return Markup("\n").join(
-        Markup("<p>{}</p>").format(Markup("<br>").join(escape(line) for line in b.split("\n")))
+        Markup("<p>{}</p>").format(Markup("<br>").join(_breakable(line) for line in b.split("\n")))
         for b in blocks
     )
 

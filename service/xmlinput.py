@@ -375,10 +375,12 @@ def _libxml2_violations(root: etree._Element, fast: etree.XMLSchema) -> tuple[Vi
     result = []
     for entry in list(fast.error_log)[:EXPLAIN_MAX_ERRORS]:
         path = "/"
-        if entry.path:
-            found = root.getroottree().xpath(entry.path)
-            if isinstance(found, list) and found and isinstance(found[0], etree._Element):
-                path = element_path(found[0])
+        try:
+            found = root.getroottree().xpath(entry.path) if entry.path else None
+        except etree.XPathError:
+            found = None  # a path with prefixes libxml2 made up: keep "/"
+        if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+            path = element_path(found[0])
         message = entry.message.replace(f"{{{NAMESPACE}}}", "")
         result.append(Violation(entry.line or None, path, message))
     return tuple(result) or (Violation(root.sourceline, "/", "document violates the schema"),)
