@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 from dataclasses import dataclass
 
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageFile
 
 from .errors import BadImage, LimitExceeded, Violation
 from .limits import Limits
@@ -128,7 +129,7 @@ def decode(data: bytes, media_type: str, where: Where, limits: Limits) -> Image.
         bands = len(image.getbands()) * (4 if image.mode in ("I", "F") else 1)
         if image.width * image.height * bands > MAX_DECODED_BYTES:
             raise ValueError("decoded image too large")
-        image.load()
+        _load_strictly(image)
     # Hostile data can make a decoder raise almost anything (OSError, SyntaxError,
     # struct.error, ValueError, EOFError …); each means "does not decode".
     except Exception as exc:
@@ -143,6 +144,25 @@ def decode(data: bytes, media_type: str, where: Where, limits: Limits) -> Image.
             ),
         ) from None
     return image
+
+
+_strict = threading.Lock()
+
+
+def _load_strictly(image: Image.Image) -> None:
+    """Decode every pixel; a truncated or corrupt stream raises.
+
+    WeasyPrint sets Pillow's process-wide ``LOAD_TRUNCATED_IMAGES`` at import, which makes
+    Pillow fill a truncated image with grey and ignore decoder errors.  It is switched off
+    while we decode; a render meanwhile only reads images that passed this check.
+    """
+    with _strict:
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            image.load()
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 def _reason(exc: Exception) -> str:
