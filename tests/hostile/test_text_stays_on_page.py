@@ -29,10 +29,14 @@ NUMBER = "N" * 500
 
 
 def _request_stress() -> str:
-    text = re.sub(r"<summary>.*?</summary>", f"<summary>{WORD}</summary>", sample_text(), count=1, flags=re.S)
+    text = re.sub(
+        r"<summary>.*?</summary>", f"<summary>{WORD}</summary>", sample_text(), count=1, flags=re.S
+    )
     text = re.sub(r"<issuer>[^<]*</issuer>", f"<issuer>{ISSUER}</issuer>", text, count=1)
     for tag in ("surname", "givenName", "patronymic"):
-        text = re.sub(rf"<{tag}>[А-Яа-яЁё'\- ]+</{tag}>", f"<{tag}>{CYRILLIC}</{tag}>", text, count=1)
+        text = re.sub(
+            rf"<{tag}>[А-Яа-яЁё'\- ]+</{tag}>", f"<{tag}>{CYRILLIC}</{tag}>", text, count=1
+        )
         text = re.sub(rf"<{tag}>[A-Za-z'\- ]+</{tag}>", f"<{tag}>{LATIN}</{tag}>", text, count=1)
     return text
 
