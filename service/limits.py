@@ -32,3 +32,8 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+MAX_CHARS_PER_PAGE = 6000
+"""More printed characters than fit on any page of ours (12 pt text, 10.5 pt tables hold
+~2,000–4,500 per A4 page): ``characters / MAX_CHARS_PER_PAGE`` is a lower bound of the page
+count, used to refuse a hopeless document before it is laid out."""

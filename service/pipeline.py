@@ -12,8 +12,8 @@ import dataclasses
 
 from lxml import etree
 
-from .errors import InconsistentDocument
-from .limits import DEFAULT_LIMITS, Limits
+from .errors import InconsistentDocument, LimitExceeded, Violation
+from .limits import DEFAULT_LIMITS, MAX_CHARS_PER_PAGE, Limits
 from .model import Document, build
 from .rendering import RenderedDocument, Renderer, default_renderer, unprintable_characters
 from .xmlinput import DEFAULT_MAX_BYTES, load
@@ -34,7 +34,30 @@ def intake(
         raise InconsistentDocument(
             "document contains characters that cannot be printed", unprintable
         )
+    check_page_estimate(parsed.root, limits)
     return build(parsed, limits), parsed.root
+
+
+def check_page_estimate(root: etree._Element, limits: Limits) -> None:
+    """Refuse a document whose text alone needs more than ``max_pages`` pages."""
+    characters = sum(
+        len(elem.text or "")
+        for elem in root.iter()
+        if isinstance(elem.tag, str) and not elem.get("mediaType")
+    )
+    at_least = -(-characters // MAX_CHARS_PER_PAGE)
+    if at_least > limits.max_pages:
+        raise LimitExceeded(
+            f"the document would have at least {at_least} pages; the limit is {limits.max_pages}",
+            (
+                Violation(
+                    None,
+                    "/",
+                    f"{characters} characters of text need more than {limits.max_pages} "
+                    "pages; split the document",
+                ),
+            ),
+        )
 
 
 def parse_document(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:

@@ -6,6 +6,7 @@ PDF is written.  Every refusal is JSON naming the limit.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from service.config import load_limits, load_settings
 from service.limits import DEFAULT_LIMITS, Limits
 from service.paths import SAMPLES_DIR
 
-from .conftest import PHOTO_SAMPLE, Env, make_env
+from .conftest import PHOTO_SAMPLE, Env, make_env, sample_text
 
 MULTIPAGE = SAMPLES_DIR / "request-multipage.xml"
 
@@ -68,6 +69,18 @@ def test_too_many_pixels_are_refused_before_decoding(limited: Env) -> None:
 def test_too_many_pages_are_refused_after_layout(limited: Env) -> None:
     body = _refusal(limited, MULTIPAGE.read_bytes(), "BY-GPK")
     assert "pages; the limit is 1" in str(body["message"])
+
+
+@pytest.mark.parametrize("limited", [{"max_pages": 2}], indirect=True)
+def test_text_that_cannot_fit_the_pages_is_refused_before_layout(limited: Env) -> None:
+    word = "Ж" * 20000  # at least 4 pages by MAX_CHARS_PER_PAGE
+    raw = re.sub(
+        r"<summary>.*?</summary>", f"<summary>{word}</summary>", sample_text(), count=1, flags=re.S
+    )
+    started = time.monotonic()
+    body = _refusal(limited, raw.encode())
+    assert time.monotonic() - started < 2  # refused without rendering (~5 s)
+    assert "at least 4 pages; the limit is 2" in str(body["message"])
 
 
 @pytest.mark.parametrize("limited", [{"max_render_seconds": 0.001}], indirect=True)
