@@ -154,7 +154,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     database = Database(settings.database_url)
     assert settings.storage_dir is not None
     storage = LocalStorage(settings.storage_dir)
-    renderer = default_renderer()
+    renderer = default_renderer().bounded(settings.limits())
     signer = DocumentSigner(
         database.sessions,
         config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),

@@ -30,11 +30,12 @@ from .auth import (
     list_api_keys,
     revoke_api_key,
 )
-from .config import load_settings
+from .config import load_limits, load_settings
 from .db import Database
 from .errors import InputError, MigdocsError
 from .migrate import upgrade
-from .pipeline import parse_document, render_document
+from .pipeline import intake, parse_document, render_document
+from .rendering import default_renderer
 from .storage import LocalStorage
 
 EXIT_INVALID = 1
@@ -82,9 +83,15 @@ def main() -> None:
 @click.argument("source", default="-", metavar="FILE.xml")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def validate(source: str, as_json: bool) -> None:
-    """Check FILE.xml (or stdin) against the schemas; list every violation."""
+    """Check FILE.xml (or stdin) as the service does before rendering; list every problem.
+
+    Schema, consistency, printable characters, decodable images and the configured limits:
+    a document this command calls valid is refused by the service only for the state of
+    its database (case rules) or for a page or time budget found during layout.
+    """
     try:
-        doc = parse_document(_read_input(source))
+        raw = _read_input(source)
+        doc, _ = intake(raw, default_renderer().printable, load_limits())
     except MigdocsError as exc:
         _fail(exc, source, as_json)
     if as_json:
@@ -117,7 +124,9 @@ def render(source: str, output: str, sign_it: bool, registration_number: str | N
     """Render FILE.xml (or stdin) to a PDF/A-3u document with the XML embedded."""
     raw = _read_input(source)
     try:
-        rendered = render_document(raw, registration_number)
+        rendered = render_document(
+            raw, registration_number, default_renderer().bounded(load_limits())
+        )
         pdf = rendered.pdf
         if sign_it:
             pdf = _sign_rendered(raw, pdf, registration_number)

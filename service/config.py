@@ -23,6 +23,7 @@ from typing import Any
 from signing.settings import DEFAULT_BASE_URL, database_url, instance_dir
 
 from .errors import MigdocsError
+from .limits import DEFAULT_LIMITS, Limits
 
 ENV_PREFIX = "MIGDOCS_"
 NOT_SETTINGS = frozenset(
@@ -62,6 +63,16 @@ class Settings:
     """Largest request body accepted (bytes); larger gets 413."""
     max_xml_bytes: int = 16 * 1024 * 1024
     """Largest XML document accepted (bytes)."""
+    max_persons: int = DEFAULT_LIMITS.max_persons
+    """Most persons one document may list (more gets 422 before rendering)."""
+    max_pages: int = DEFAULT_LIMITS.max_pages
+    """Most pages of a rendered document (more gets 422; nothing is signed)."""
+    max_image_pixels: int = DEFAULT_LIMITS.max_image_pixels
+    """Most pixels (width × height) of one image (more gets 422 before decoding)."""
+    max_total_image_pixels: int = DEFAULT_LIMITS.max_total_image_pixels
+    """Most pixels of all images of one document together."""
+    max_render_seconds: float = DEFAULT_LIMITS.max_render_seconds
+    """Longest layout of one document (longer gets 422; nothing is signed)."""
     tsa_url: str | None = None
     """RFC 3161 timestamp authority; set it for PAdES B-T."""
     session_cookie_secure: bool = True
@@ -88,6 +99,17 @@ class Settings:
         secret = self.secret_key or _persistent_secret(self.instance_dir)
         return dataclasses.replace(
             self, database_url=database, storage_dir=storage, secret_key=secret
+        )
+
+    def limits(self) -> Limits:
+        """The budgets of one document (see :mod:`service.limits`)."""
+        return Limits(
+            max_xml_bytes=self.max_xml_bytes,
+            max_persons=self.max_persons,
+            max_pages=self.max_pages,
+            max_image_pixels=self.max_image_pixels,
+            max_total_image_pixels=self.max_total_image_pixels,
+            max_render_seconds=self.max_render_seconds,
         )
 
 
@@ -123,6 +145,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return lowered in ("1", "true", "yes", "on")
         if target is int:
             return int(value)
+        if target is float:
+            return float(value)
         if target is Path:
             return Path(value)
         return str(value)
@@ -167,6 +191,18 @@ def load_settings(
     test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Build the settings from every layer; raise :class:`ConfigError` on unknown keys."""
+    return Settings(**_layered(test_config, environ)).resolved()
+
+
+def load_limits(environ: Mapping[str, str] | None = None) -> Limits:
+    """The document limits of the configuration, without touching the instance directory
+    (``migdocs validate`` needs no database, secret or storage)."""
+    return Settings(**_layered(None, environ)).limits()
+
+
+def _layered(
+    test_config: Mapping[str, Any] | None, environ: Mapping[str, str] | None
+) -> dict[str, Any]:
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     config_file = env.get(f"{ENV_PREFIX}CONFIG")
@@ -188,4 +224,4 @@ def load_settings(
     _apply(values, env_layer, "the environment")
     if test_config:
         _apply(values, test_config, "the test configuration")
-    return Settings(**values).resolved()
+    return values

@@ -30,13 +30,13 @@ from signing.api import DocumentSigner, SignRequest
 from . import audit, cases
 from .auth import Principal
 from .db import Database
-from .errors import Conflict, Forbidden, Gone, InconsistentDocument, NotFound
-from .model import Document, build
+from .errors import Conflict, Forbidden, Gone, NotFound
+from .model import Document
 from .models import RegistrationCounter, StoredDocument
-from .rendering import FORM_VERSION, Renderer, unprintable_characters
+from .pipeline import intake
+from .rendering import FORM_VERSION, Renderer
 from .storage import Storage
 from .vocabulary import AUTHORITIES
-from .xmlinput import load
 
 
 @dataclass(frozen=True)
@@ -97,13 +97,8 @@ class DocumentService:
 
     def parse(self, raw: bytes) -> tuple[Document, etree._Element]:
         """The typed document and its XML root (for line numbers of later checks)."""
-        parsed = load(raw, self.max_xml_bytes)
-        unprintable = unprintable_characters(parsed.root, self.renderer.printable)
-        if unprintable:
-            raise InconsistentDocument(
-                "document contains characters that cannot be printed", unprintable
-            )
-        return build(parsed), parsed.root
+        limits = dataclasses.replace(self.renderer.limits, max_xml_bytes=self.max_xml_bytes)
+        return intake(raw, self.renderer.printable, limits)
 
     def _existing(
         self, session: Session, sender: str, upstream_id: str, xml_sha256: str

@@ -75,6 +75,20 @@ class InconsistentDocument(InputError):
     code = "inconsistent"
 
 
+class LimitExceeded(InconsistentDocument):
+    """Valid, but beyond a published budget of the service (persons, pixels, pages, render
+    time; see :mod:`service.limits`).  HTTP 422 like every other valid-but-unacceptable
+    document."""
+
+    code = "limit_exceeded"
+
+
+class BadImage(InputError):
+    """A photo or fingerprint card that does not decode as its media type says (HTTP 400)."""
+
+    code = "bad_image"
+
+
 class RenderError(MigdocsError):
     """The document could not be turned into a PDF (a fault of ours, not of the input)."""
 

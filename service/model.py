@@ -10,6 +10,7 @@ raise :class:`~service.errors.InconsistentDocument` with line and path.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from typing import TypeVar
 
 from lxml import etree
 
-from .errors import InconsistentDocument, Violation
+from . import images
+from .errors import InconsistentDocument, LimitExceeded, Violation
+from .limits import DEFAULT_LIMITS, Limits
 from .vocabulary import AUTHORITIES
 from .xmlinput import NAMESPACE, ParsedXml, element_path
 
@@ -386,6 +389,72 @@ def _persons(root: etree._Element, problems: list[Violation]) -> tuple[Person, .
     return tuple(_person(i, e, problems) for i, e in enumerate(container.iterfind(_q("person")), 1))
 
 
+def check_person_count(root: etree._Element, limits: Limits) -> None:
+    """Refuse more persons than :attr:`Limits.max_persons` before anything is built."""
+    persons = root.findall(f"{_q('persons')}/{_q('person')}")
+    if len(persons) > limits.max_persons:
+        extra = persons[limits.max_persons]
+        raise LimitExceeded(
+            f"document lists {len(persons)} persons; the limit is {limits.max_persons}",
+            (
+                Violation(
+                    extra.sourceline,
+                    element_path(extra),
+                    f"at most {limits.max_persons} persons per document; split the document",
+                ),
+            ),
+        )
+
+
+def _where(elem: etree._Element) -> images.Where:
+    return images.Where(elem.sourceline, element_path(elem))
+
+
+def _decoded_images(
+    root: etree._Element, persons: tuple[Person, ...], limits: Limits
+) -> tuple[Person, ...]:
+    """Every photo and card decoded under the caps; photos in the form that is printed.
+
+    All headers are read first, so that the total pixel budget is checked before any
+    image is decoded.
+    """
+    elements = root.findall(f"{_q('persons')}/{_q('person')}")
+    found = []
+    for elem, person in zip(elements, persons, strict=True):
+        for name, content in (
+            ("photo", person.photo),
+            ("fingerprintCard", person.fingerprint_card),
+        ):
+            child = _child(elem, name)
+            if content is not None and child is not None:
+                found.append((person, name, content, _where(child)))
+    total = 0
+    for _, _, content, where in found:
+        if content.media_type in images.FORMATS:
+            total += images.check_size(content.data, content.media_type, where, limits)
+    if total > limits.max_total_image_pixels:
+        raise LimitExceeded(
+            f"the images of this document have {total} pixels together; the limit is "
+            f"{limits.max_total_image_pixels}",
+            (Violation(None, "/", "send smaller photos or fingerprint cards"),),
+        )
+    printed: dict[int, bytes] = {}
+    for person, name, content, where in found:
+        if name == "photo":
+            printed[person.number] = images.printable_photo(
+                content.data, content.media_type, where, limits
+            )
+        else:
+            images.check_card(content.data, content.media_type, where, limits)
+    return tuple(_with_photo(p, printed.get(p.number)) for p in persons)
+
+
+def _with_photo(person: Person, data: bytes | None) -> Person:
+    if person.photo is None or data is None or data is person.photo.data:
+        return person
+    return dataclasses.replace(person, photo=dataclasses.replace(person.photo, data=data))
+
+
 def _header(root: etree._Element, problems: list[Violation]) -> Header:
     e = _child(root, "header")
     assert e is not None
@@ -493,12 +562,20 @@ def _required_if(
     return value
 
 
-def build(parsed: ParsedXml) -> Document:
-    """Build the typed model; raise :class:`InconsistentDocument` listing every problem."""
+def build(parsed: ParsedXml, limits: Limits = DEFAULT_LIMITS) -> Document:
+    """Build the typed model; raise :class:`InconsistentDocument` listing every problem.
+
+    Images are decoded here (see :mod:`service.images`); a photo that does not decode or
+    is beyond the limits raises :class:`~service.errors.BadImage` or
+    :class:`~service.errors.LimitExceeded` at once.
+    """
     root = parsed.root
+    check_person_count(root, limits)
     problems: list[Violation] = []
     header = _header(root, problems)
     persons = _persons(root, problems)
+    if not problems:  # a mismatched magic was reported already; decode only the rest
+        persons = _decoded_images(root, persons, limits)
     for person_elem, person in zip(
         root.iterfind(f"{_q('persons')}/{_q('person')}"), persons, strict=True
     ):

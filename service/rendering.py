@@ -8,12 +8,15 @@ our fonts and the photos of the document being rendered — no ``file://``, no n
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import hashlib
 import io
 import os
+import re
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,7 +40,8 @@ from signing import layout
 from signing.appearance import SignatureBlockInfo, block_lines
 
 from . import vocabulary
-from .errors import FontMissing, RenderError, Violation
+from .errors import FontMissing, LimitExceeded, RenderError, Violation
+from .limits import DEFAULT_LIMITS, Limits
 from .model import Document, Person
 from .paths import TEMPLATE_DIR
 from .xmlinput import element_path
@@ -200,11 +204,36 @@ def ru_date(value: dt.date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""
 
 
+LONG_WORD = 40
+"""Longer runs without a space (no Russian word is this long) are printed in pieces of this
+many characters joined by ``<wbr>`` and without hyphenation: WeasyPrint's line breaking is
+quadratic in the length of an unbreakable run (a 20,000-character word took minutes)."""
+_LONG_RUN = re.compile(rf"\S{{{LONG_WORD + 1},}}")
+
+
+def _breakable(line: str) -> Markup:
+    """Escaped text whose very long runs get break opportunities every LONG_WORD chars."""
+    parts: list[Markup] = []
+    position = 0
+    for match in _LONG_RUN.finditer(line):
+        run = match.group()
+        pieces = (run[i : i + LONG_WORD] for i in range(0, len(run), LONG_WORD))
+        parts.append(escape(line[position : match.start()]))
+        parts.append(
+            Markup('<span class="unbroken">{}</span>').format(
+                Markup("<wbr>").join(escape(piece) for piece in pieces)
+            )
+        )
+        position = match.end()
+    parts.append(escape(line[position:]))
+    return Markup("").join(parts)
+
+
 def paragraphs(text: str) -> Markup:
     """Blank-line separated text → escaped ``<p>`` elements; single newlines become ``<br>``."""
     blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
     return Markup("\n").join(
-        Markup("<p>{}</p>").format(Markup("<br>").join(escape(line) for line in b.split("\n")))
+        Markup("<p>{}</p>").format(Markup("<br>").join(_breakable(line) for line in b.split("\n")))
         for b in blocks
     )
 
@@ -271,6 +300,14 @@ class Renderer:
         # WeasyPrint's layout is not known to be thread-safe; renders are serialised per
         # process and the service scales with worker processes instead.
         self._lock = threading.Lock()
+        self.limits = DEFAULT_LIMITS
+        """Page and time budget of :meth:`pdf` (documents; not lists or reports)."""
+
+    def bounded(self, limits: Limits) -> Renderer:
+        """This renderer (same fonts, templates and lock) with other document limits."""
+        bounded = copy.copy(self)
+        bounded.limits = limits
+        return bounded
 
     def context(
         self,
@@ -359,6 +396,7 @@ class Renderer:
             ],
             publisher=vocabulary.AUTHORITIES[doc.header.sender].name_ru,
             keywords=[doc.document_type, doc.header.sender, doc.header.recipient],
+            limits=self.limits,
         )
 
     def pdf_from_html(
@@ -371,20 +409,26 @@ class Renderer:
         types: list[str],
         publisher: str,
         keywords: list[str],
+        limits: Limits | None = None,
     ) -> RenderedDocument:
         """Any of our HTML → PDF/A-3u: fonts, stylesheet, XMP identifiers, font check.
 
         ``attachments`` are associated files (the first one normally ``/Source``);
-        ``photos`` are the images the HTML may reference as ``photo:<key>``.
+        ``photos`` are the images the HTML may reference as ``photo:<key>``.  With
+        ``limits``, the page count and the layout time are checked after layout, before
+        any PDF is written.
         """
         fetcher = AssetFetcher(self._fonts, photos)
         try:
             with self._lock:
+                started = time.monotonic()
                 document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
                     stylesheets=[self.stylesheet],
                     font_config=self.font_config,
                     pdf_variant=PDF_VARIANT,
                 )
+                if limits is not None:
+                    _check_budget(len(document.pages), time.monotonic() - started, limits)
                 document.metadata = _Metadata(
                     identifier, types, publisher, **vars(document.metadata)
                 )
@@ -402,6 +446,25 @@ class Renderer:
                 f"every glyph must come from {FONT_FAMILY}"
             )
         return RenderedDocument(pdf, len(document.pages), _signature_area(document))
+
+
+def _check_budget(pages: int, seconds: float, limits: Limits) -> None:
+    """Refuse a laid-out document beyond the page or time budget (nothing is written)."""
+    if pages > limits.max_pages:
+        raise LimitExceeded(
+            f"the document would have {pages} pages; the limit is {limits.max_pages}",
+            (
+                Violation(
+                    None, "/", f"at most {limits.max_pages} pages per document; split the document"
+                ),
+            ),
+        )
+    if seconds > limits.max_render_seconds:
+        raise LimitExceeded(
+            f"laying out the document took {seconds:.0f} s; the limit is "
+            f"{limits.max_render_seconds:g} s",
+            (Violation(None, "/", "the document is too large to render; split it"),),
+        )
 
 
 def _finish_pdf(document: Any, pdf: Any) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 import xmlschema
 from lxml import etree
@@ -23,6 +25,17 @@ NAMESPACE = "urn:migdocs:kz-by-migration:v1"
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 32
 """No valid document nests deeper than 6 levels; 32 leaves room and stops abuse early."""
+MAX_ELEMENTS = 250_000
+"""The schema's largest document (200 persons with every record) has ~200,000 elements."""
+MAX_ATTRIBUTES_PER_ELEMENT = 8
+"""No element of the schema has more than 2 attributes."""
+EXPLAIN_MAX_ELEMENTS = 20_000
+"""Above this, a refused document is explained by libxml2's error log only: the detailed
+xmlschema pass costs ~1 ms per element and must not become a way to burn CPU."""
+EXPLAIN_MAX_ERRORS = 50
+"""The detailed pass stops after this many problems (and so does libxml2's list)."""
+EXPLAIN_BUDGET_SECONDS = 2.0
+"""The detailed pass stops when it has run this long; libxml2's findings are kept."""
 
 ROOT_TO_TYPE: dict[str, str] = {
     "request": "request",
@@ -155,47 +168,97 @@ def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
             "DOCTYPE declarations are not allowed",
             (Violation(_doctype_line(raw), "/", _DOCTYPE_VIOLATION),),
         )
-    for elem in root.iter():
-        if not isinstance(elem.tag, str):
-            if isinstance(elem, etree._Entity):
-                parent = elem.getparent()
-                raise UnsafeXml(
-                    "entity references are not allowed",
-                    (
-                        Violation(
-                            elem.sourceline,
-                            element_path(parent if parent is not None else root),
-                            f"entity reference {elem.text}",
-                        ),
-                    ),
-                )
-            continue
-        for attribute in elem.attrib:
-            if attribute.startswith(_XSI):
-                raise UnsafeXml(
-                    "xsi: attributes are not allowed",
-                    (
-                        Violation(
-                            elem.sourceline,
-                            element_path(elem),
-                            f"remove attribute xsi:{etree.QName(attribute).localname}; the "
-                            "document type follows from the root element",
-                        ),
-                    ),
-                )
-        depth = sum(1 for _ in elem.iterancestors())
-        if depth >= MAX_DEPTH:
-            raise UnsafeXml(
-                "document nests too deeply",
-                (
-                    Violation(
-                        elem.sourceline,
-                        element_path(elem),
-                        f"elements may nest at most {MAX_DEPTH} levels",
-                    ),
-                ),
-            )
+    _check_nodes(root)
     return root
+
+
+def _check_nodes(root: etree._Element) -> None:
+    """One cheap pass over every node: entities, xsi:, depth, size and mixed content.
+
+    Runs before any schema validation, so its cost bounds what a hostile document can
+    make the validators do.
+    """
+    elements = 0
+    for node in root.iter():
+        if isinstance(node, etree._Entity):
+            parent = node.getparent()
+            where = parent if parent is not None else root
+            _refuse(
+                node, where, "entity references are not allowed", f"entity reference {node.text}"
+            )
+        if isinstance(node, (etree._Comment, etree._ProcessingInstruction)):
+            _check_markup_in_text(node, root)
+            continue
+        if not isinstance(node.tag, str):
+            continue
+        elements += 1
+        if elements > MAX_ELEMENTS:
+            _refuse(
+                node,
+                node,
+                "document has too many elements",
+                f"a document may have at most {MAX_ELEMENTS} elements",
+            )
+        _check_attributes(node)
+        depth = sum(1 for _ in node.iterancestors())
+        if depth >= MAX_DEPTH:
+            _refuse(
+                node,
+                node,
+                "document nests too deeply",
+                f"elements may nest at most {MAX_DEPTH} levels",
+            )
+
+
+def _refuse(node: etree._Element, where: etree._Element, message: str, detail: str) -> NoReturn:
+    raise UnsafeXml(message, (Violation(node.sourceline, element_path(where), detail),))
+
+
+def _check_attributes(elem: etree._Element) -> None:
+    if len(elem.attrib) > MAX_ATTRIBUTES_PER_ELEMENT:
+        _refuse(
+            elem,
+            elem,
+            "element has too many attributes",
+            f"element <{etree.QName(elem).localname}> has {len(elem.attrib)} attributes; "
+            f"at most {MAX_ATTRIBUTES_PER_ELEMENT} are accepted (the schema uses 2)",
+        )
+    for attribute in elem.attrib:
+        if attribute.startswith(_XSI):
+            _refuse(
+                elem,
+                elem,
+                "xsi: attributes are not allowed",
+                f"remove attribute xsi:{etree.QName(attribute).localname}; the "
+                "document type follows from the root element",
+            )
+
+
+def _check_markup_in_text(node: etree._Element, root: etree._Element) -> None:
+    """Refuse a comment or processing instruction inside an element that holds text.
+
+    lxml's ``.text`` stops at the first comment, so ``<surname>Д'Арт<!-- -->аньян</surname>``
+    would print as «Д'Арт» while the signed XML says «Д'Артаньян».  Rather than have every
+    reader of the tree join text nodes, such documents are refused: a signed document never
+    shows less than its XML says.  Comments between elements stay allowed.
+    """
+    parent = node.getparent()
+    if parent is None:
+        return  # before or after the root element
+    if any(isinstance(child.tag, str) for child in parent):
+        return  # element content: stray text next to it is a schema error anyway
+    kind = "comment" if isinstance(node, etree._Comment) else "processing instruction"
+    raise UnsafeXml(
+        f"a {kind} inside a data element is not allowed",
+        (
+            Violation(
+                node.sourceline,
+                element_path(parent),
+                f"remove the {kind} from <{etree.QName(parent).localname}>: data elements hold "
+                "text only (the text around it would be read as separate pieces)",
+            ),
+        ),
+    )
 
 
 def _syntax_message(message: str) -> str:
@@ -298,25 +361,53 @@ def validate(root: etree._Element) -> str:
         if fast.validate(root):
             return ROOT_TO_TYPE[qname.localname]
     except etree.Error:
-        pass  # fall through to the detailed validator
+        pass  # fall through to the explanation
+    violations = _explain(root, fast)
+    count = len(violations)
+    raise SchemaViolation(
+        f"document violates the schema ({count} problem{'s' if count > 1 else ''})",
+        violations,
+    )
+
+
+def _libxml2_violations(root: etree._Element, fast: etree.XMLSchema) -> tuple[Violation, ...]:
+    """libxml2's findings, cheap and terse, with paths of local names where it gives one."""
+    result = []
+    for entry in list(fast.error_log)[:EXPLAIN_MAX_ERRORS]:
+        path = "/"
+        try:
+            found = root.getroottree().xpath(entry.path) if entry.path else None
+        except etree.XPathError:
+            found = None  # a path with prefixes libxml2 made up: keep "/"
+        if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+            path = element_path(found[0])
+        message = entry.message.replace(f"{{{NAMESPACE}}}", "")
+        result.append(Violation(entry.line or None, path, message))
+    return tuple(result) or (Violation(root.sourceline, "/", "document violates the schema"),)
+
+
+def _explain(root: etree._Element, fast: etree.XMLSchema) -> tuple[Violation, ...]:
+    """Why a document is invalid, within a budget.
+
+    libxml2's error log comes first: it costs nothing more.  The detailed xmlschema pass,
+    whose messages name the value and the rule, runs only for documents of at most
+    :data:`EXPLAIN_MAX_ELEMENTS` elements, stops after :data:`EXPLAIN_MAX_ERRORS` problems
+    and after :data:`EXPLAIN_BUDGET_SECONDS`.
+    """
+    basic = _libxml2_violations(root, fast)
+    if sum(1 for _ in root.iter()) > EXPLAIN_MAX_ELEMENTS:
+        return basic
     resource = xmlschema.XMLResource(root, allow="none", defuse="always")
+    deadline = time.monotonic() + EXPLAIN_BUDGET_SECONDS
     seen: dict[tuple[int | None, str], Violation] = {}
     for error in schema().iter_errors(resource):
         violation = _violation(error)
         # One message per element: a blank value fails minLength and pattern alike.
         seen.setdefault((violation.line, violation.path), violation)
-    violations = tuple(seen.values()) or tuple(
-        # The two validators disagree (should not happen): report libxml2's findings.
-        Violation(e.line or None, e.path or "/", e.message)
-        for e in fast.error_log
-    )
-    if violations:
-        count = len(violations)
-        raise SchemaViolation(
-            f"document violates the schema ({count} problem{'s' if count > 1 else ''})",
-            violations,
-        )
-    return ROOT_TO_TYPE[qname.localname]
+        if len(seen) >= EXPLAIN_MAX_ERRORS or time.monotonic() > deadline:
+            break
+    # The two validators disagree (should not happen): report libxml2's findings.
+    return tuple(seen.values()) or basic
 
 
 def load(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedXml:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
@@ -72,3 +73,56 @@ def associated_files(pdf: bytes) -> list[dict[str, object]]:
             }
         )
     return result
+
+
+@dataclass(frozen=True)
+class WordBox:
+    """A word poppler found, with its box and its page's size, in PDF points."""
+
+    page: int
+    page_width: float
+    page_height: float
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+    text: str
+
+    def inside_page(self, tolerance: float = 0.5) -> bool:
+        return (
+            self.x_min >= -tolerance
+            and self.y_min >= -tolerance
+            and self.x_max <= self.page_width + tolerance
+            and self.y_max <= self.page_height + tolerance
+        )
+
+
+def word_boxes(pdf: bytes, tmp_path: Path) -> list[WordBox]:
+    """Every word of every page with its bounding box (``pdftotext -bbox``).
+
+    poppler drops a glyph lying wholly outside the page, so a word cut at the edge shows
+    as a box reaching past it and as missing characters: check both.
+    """
+    path = tmp_path / "boxes.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], check=True, capture_output=True
+    ).stdout
+    root = etree.fromstring(out, etree.XMLParser(recover=True, resolve_entities=False))
+    boxes = []
+    for number, page in enumerate(root.iter("{*}page"), 1):
+        width, height = float(page.get("width", 0)), float(page.get("height", 0))
+        for word in page.iter("{*}word"):
+            boxes.append(
+                WordBox(
+                    number,
+                    width,
+                    height,
+                    float(word.get("xMin", 0)),
+                    float(word.get("yMin", 0)),
+                    float(word.get("xMax", 0)),
+                    float(word.get("yMax", 0)),
+                    word.text or "",
+                )
+            )
+    return boxes

@@ -93,7 +93,12 @@ class Env:
         )
 
 
-def make_env(demo_template: Path, tmp_path: Path, database_url: str) -> Env:
+def make_env(
+    demo_template: Path,
+    tmp_path: Path,
+    database_url: str,
+    config: dict[str, object] | None = None,
+) -> Env:
     instance = tmp_path / "instance"
     shutil.copytree(demo_template, instance, dirs_exist_ok=True)
     if not database_url.startswith("sqlite"):
@@ -106,6 +111,7 @@ def make_env(demo_template: Path, tmp_path: Path, database_url: str) -> Env:
             "database_url": database_url,
             "testing": True,
             "session_cookie_secure": False,
+            **(config or {}),
         }
     )
     services: Services = app.extensions["migdocs"]
