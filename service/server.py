@@ -26,13 +26,15 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import errors as http_errors
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import _DEFER, ThreadWorker
 
 from .config import Settings, load_settings
 from .errors import RequestTimeout
 
 log = logging.getLogger("migdocs.server")
 
+FIRST_BYTES_WAIT = 0.1
+"""Seconds a thread waits for a new connection's first bytes before the poller takes it."""
 SEND_TIMEOUT = 120.0
 """Seconds one ``sendall`` of a response may take (a reader that stalls is dropped)."""
 
@@ -150,6 +152,11 @@ class MigdocsWorker(ThreadWorker):  # type: ignore[misc]
     """gunicorn's threaded worker with read deadlines and JSON errors."""
 
     def handle(self, conn: Any) -> Any:
+        # gunicorn waits up to 5 s in a thread for a new connection's first bytes; a dozen
+        # idle connections would hold every thread.  Wait briefly, then leave it to the
+        # poller (which closes it after ``keepalive`` seconds of silence).
+        if not conn.initialized and not conn.wait_for_data(FIRST_BYTES_WAIT):
+            return _DEFER
         if not isinstance(conn.sock, DeadlineSocket):
             conn.sock = DeadlineSocket(conn.sock)
         conn.sock.arm(_limits.header_timeout, "headers")
