@@ -24,8 +24,8 @@ _CHUNK = 64 * 1024
 
 
 def _is_chunked(environ: WSGIEnvironment) -> bool:
-    coding = str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
-    return "chunked" in coding and not environ.get("CONTENT_LENGTH")
+    """Chunked transfer coding; any ``Content-Length`` beside it is void (RFC 9112 §6.3)."""
+    return "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
 
 
 def read_at_most(stream: IO[bytes], limit: int) -> bytes:
