@@ -25,10 +25,14 @@ BOUNDARY = "migdocs-boundary"
 
 def multipart(payload: bytes) -> bytes:
     return (
-        f"--{BOUNDARY}\r\n"
-        'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
-        "Content-Type: application/pdf\r\n\r\n"
-    ).encode() + payload + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + payload
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def uploads(payload: bytes) -> list[tuple[str, str, bytes]]:
