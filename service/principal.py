@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request, session
+from flask import current_app, request, session
 
 from .auth import Principal, Unauthenticated, authenticate_api_key
 from .context import services
@@ -11,6 +11,8 @@ from .logins import Logins, SessionOfficer
 API_KEY_HEADER = "X-API-Key"
 SESSION_TOKEN = "sid"
 """Key of the server-side session's token in the (signed) session cookie."""
+_CACHE = "migdocs.session_officer"
+"""Where the request keeps its checked session (per request, unlike ``g``)."""
 
 
 def client_address() -> str:
@@ -28,8 +30,8 @@ def session_officer() -> SessionOfficer | None:
     """The officer of this request's session, checked against the server once per request.
 
     An ended, expired or disabled officer's session clears the cookie."""
-    if "session_officer" in g:
-        cached: SessionOfficer | None = g.session_officer
+    if _CACHE in request.environ:
+        cached: SessionOfficer | None = request.environ[_CACHE]
         return cached
     token = session.get(SESSION_TOKEN)
     officer = None
@@ -37,7 +39,7 @@ def session_officer() -> SessionOfficer | None:
         officer = logins().resolve(token, client_address())
         if officer is None:
             session.clear()
-    g.session_officer = officer
+    request.environ[_CACHE] = officer
     return officer
 
 
