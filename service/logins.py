@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -192,11 +193,8 @@ class Logins:
         now = self.clock()
         wait = 0.0
         for key in (account_key(username), address_key(address)):
-            row = db.get(LoginThrottle, key, with_for_update=True)
-            if row is None:
-                row = LoginThrottle(key=key, failures=0, last_failure_at=now)
-                db.add(row)
-            elif now - row.last_failure_at >= self.policy.backoff_max:
+            row = self._locked_row(db, key, now)
+            if now - row.last_failure_at >= self.policy.backoff_max:
                 row.failures = 0
             row.failures += 1
             row.last_failure_at = now
@@ -206,6 +204,23 @@ class Logins:
                 row.blocked_until = now + delay
                 wait = max(wait, delay.total_seconds())
         return math.ceil(wait)
+
+    @staticmethod
+    def _locked_row(db: Session, key: str, now: datetime) -> LoginThrottle:
+        """The key's row, locked; created if missing (a concurrent insert is retried)."""
+        row = db.get(LoginThrottle, key, with_for_update=True)
+        if row is not None:
+            return row
+        try:
+            with db.begin_nested():
+                row = LoginThrottle(key=key, failures=0, last_failure_at=now)
+                db.add(row)
+                db.flush()
+            return row
+        except IntegrityError:
+            found = db.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+            assert found is not None
+            return found
 
     def succeeded(self, db: Session, username: str) -> None:
         row = db.get(LoginThrottle, account_key(username))
