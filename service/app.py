@@ -6,12 +6,13 @@ import json
 import logging
 import sys
 import time
-import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from signing.api import DocumentSigner, SigningConfig
 from signing.errors import (
@@ -23,10 +24,13 @@ from signing.errors import (
 
 from . import errors
 from .auth import Unauthenticated
+from .bodylimit import BODY_TOO_LARGE, ChunkedBodyLimit
 from .config import load_settings
 from .context import Services
 from .db import Database
 from .documents import DocumentService
+from .httpinput import request_id
+from .logins import Logins, SessionPolicy
 from .paths import TEMPLATE_DIR
 from .rendering import default_renderer
 from .storage import LocalStorage
@@ -35,6 +39,7 @@ log = logging.getLogger("migdocs.http")
 
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (errors.InputTooLarge, 413),
+    (errors.RequestTimeout, 408),
     (errors.InconsistentDocument, 422),
     (errors.InputError, 400),
     (Unauthenticated, 401),
@@ -83,6 +88,7 @@ def _register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         codes = {
             413: "too_large",
+            408: "request_timeout",
             404: "not_found",
             405: "method_not_allowed",
             400: "bad_request",
@@ -102,8 +108,14 @@ def _register_error_handlers(app: Flask) -> None:
 def _register_request_logging(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-Id"))
         g.started = time.perf_counter()
+        if request.environ.get(BODY_TOO_LARGE):
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            raise errors.InputTooLarge(
+                f"the request body is larger than {limit} bytes",
+                (errors.Violation(None, "body", f"more than {limit} bytes (chunked)"),),
+            )
 
     @app.after_request
     def _log(response: Response) -> Response:
@@ -122,6 +134,29 @@ def _register_request_logging(app: Flask) -> None:
                 }
             )
         )
+        return response
+
+
+HTML_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+"""On every HTML page (a view may set a stricter CSP first).  No inline script or style
+anywhere: the templates use only ``/static`` stylesheets."""
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":
+            for name, value in HTML_SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
         return response
 
 
@@ -149,8 +184,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_absolute_minutes),
         TESTING=settings.testing,
     )
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, settings.max_content_length)  # type: ignore[method-assign]
+    if settings.trusted_proxies > 0:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     database = Database(settings.database_url)
     assert settings.storage_dir is not None
     storage = LocalStorage(settings.storage_dir)
@@ -161,10 +201,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
     app.extensions["migdocs"] = Services(settings, database, storage, renderer, signer, documents)
+    app.extensions["migdocs.logins"] = Logins(database, SessionPolicy.from_settings(settings))
 
     _configure_logging()
     _register_error_handlers(app)
     _register_request_logging(app)
+    _register_security_headers(app)
 
     from . import api, officers, public, verify
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import MigdocsError
+from .logins import end_all
 from .models import ApiKey, Officer
 from .vocabulary import AUTHORITIES
 
@@ -155,6 +156,19 @@ def disable_officer(session: Session, username: str) -> Officer:
         raise MigdocsError(f"no officer {username!r}")
     if row.disabled_at is None:
         row.disabled_at = datetime.now(UTC)
+    end_all(session, username)
+    return row
+
+
+def set_officer_password(session: Session, username: str, password: str) -> Officer:
+    """Change an officer's password; every session of the officer ends with it."""
+    row = session.get(Officer, username)
+    if row is None:
+        raise MigdocsError(f"no officer {username!r}")
+    if len(password) < 10:
+        raise MigdocsError("password must have at least 10 characters")
+    row.password_hash = hash_password(password)
+    end_all(session, username)
     return row
 
 

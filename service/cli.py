@@ -330,7 +330,9 @@ def purge(dry_run: bool) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
 def serve(bind: str, workers: int, dev: bool) -> None:
-    """Run the service (gunicorn with WORKERS processes); applies migrations first."""
+    """Run the service (gunicorn: WORKERS processes × `threads` threads, read deadlines,
+    worker recycling; see README "Running in production behind a proxy"); applies
+    migrations first."""
     with _database() as database:
         upgrade(database)
     if dev:
@@ -339,24 +341,9 @@ def serve(bind: str, workers: int, dev: bool) -> None:
         host, _, port = bind.rpartition(":")
         create_app().run(host=host or "127.0.0.1", port=int(port), debug=False)
         return
-    from gunicorn.app.wsgiapp import run
+    from .server import serve as run_gunicorn
 
-    sys.argv = [
-        "gunicorn",
-        "--bind",
-        bind,
-        "--workers",
-        str(workers),
-        "--timeout",
-        "120",
-        "--access-logfile",
-        "-",
-        "--access-logformat",
-        "",
-        "--preload",
-        "service.wsgi:app",
-    ]
-    run()
+    run_gunicorn(bind, workers)
 
 
 def _register_signing_commands() -> None:

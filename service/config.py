@@ -90,6 +90,37 @@ class Settings:
     """Days a document is kept after registration, per document type; ``default`` for the
     rest (Art. 11.5: no longer than its purpose requires).  TOML: a table; environment:
     ``request=1825,response=1095,default=1825``."""
+    session_absolute_minutes: int = 480
+    """An officer's session ends this long after login, whatever happens (8 h)."""
+    session_idle_minutes: int = 30
+    """An officer's session ends after this long without a request."""
+    login_max_failures: int = 5
+    """Failed logins of one account (or from one address) before the back-off starts."""
+    login_backoff_seconds: int = 2
+    """First wait after ``login_max_failures`` failures; doubles with every further one."""
+    login_backoff_max_seconds: int = 900
+    """Longest wait; failures older than this are forgotten."""
+    trusted_proxies: int = 0
+    """Reverse proxies in front that append to ``X-Forwarded-For`` (0: use the peer
+    address).  Set it to 1 behind one nginx, so throttling and audit see the client."""
+    threads: int = 8
+    """gunicorn threads per worker: requests of slow clients wait in threads, not workers."""
+    header_timeout: int = 10
+    """Seconds a client has to send the request line and headers (else 408)."""
+    body_timeout: int = 60
+    """Seconds a client has to send the whole request body once headers are in (else 408)."""
+    keepalive: int = 5
+    """Seconds an idle kept-alive connection stays open."""
+    worker_timeout: int = 120
+    """gunicorn ``--timeout``: a worker whose main loop is silent this long is restarted."""
+    graceful_timeout: int = 30
+    """Seconds a worker has to finish its requests when it is recycled or stopped."""
+    max_requests: int = 1000
+    """Recycle a worker after this many requests (0: never) …"""
+    max_requests_jitter: int = 100
+    """… plus a random 0..jitter, so workers do not restart all at once."""
+    worker_max_rss_mb: int = 1024
+    """Recycle a worker after a request that left it above this resident size (0: never)."""
     testing: bool = False
 
     def resolved(self) -> Settings:

@@ -55,6 +55,12 @@ class InputTooLarge(InputError):
     code = "too_large"
 
 
+class RequestTimeout(MigdocsError):
+    """The client did not send its request (headers or body) within the time allowed."""
+
+    code = "request_timeout"
+
+
 class MalformedXml(InputError):
     code = "malformed_xml"
 

@@ -185,3 +185,35 @@ class Transfer(Base):
     """The authority that passed the document on."""
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OfficerSession(Base):
+    """A logged-in officer's session, kept server-side so that it can be ended.
+
+    The browser's (signed) cookie carries only a random token; the row is found by the
+    token's SHA-256.  Logout deletes the row; disabling the officer or changing the
+    password deletes all of the officer's rows; a row past its absolute lifetime or idle
+    too long is refused (and deleted) on its next use.
+    """
+
+    __tablename__ = "officer_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 (hex) of the token in the cookie; the token itself is never stored."""
+    username: Mapped[str] = mapped_column(ForeignKey("officers.username"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    address: Mapped[str] = mapped_column(String(64))
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account or one client address, for the exponential back-off."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """``account:<username>`` or ``address:<client address>``."""
+    failures: Mapped[int] = mapped_column(Integer)
+    """Consecutive failures (reset by a success of the account, or after a quiet period)."""
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,7 +1,7 @@
 """Blueprint ``officers``: Russian web pages for officers (login, documents).
 
-Every page here works on an officer's session (``session["officer"]`` = username).  The
-rules that matter:
+Every page here works on an officer's server-side session (:mod:`service.logins`; the
+cookie holds only its token).  The rules that matter:
 
 - every ``POST`` of this blueprint carries the session's CSRF token in a hidden field
   (``csrf_token``); a missing or wrong token gets ``400`` before the view runs;
@@ -45,13 +45,12 @@ from .cases import DUE_SOON_DAYS, STATUS_TITLES, CaseFilter, CaseService, CaseVi
 from .context import services
 from .documents import DocumentFilter
 from .errors import NotFound
-from .models import Officer
-from .principal import client_address
+from .httpinput import ascii_int
+from .principal import SESSION_TOKEN, client_address, logins, session_officer
 from .vocabulary import AUTHORITIES, DOCUMENT_TITLES
 
 bp = Blueprint("officers", __name__)
 
-SESSION_OFFICER = "officer"
 SESSION_CSRF = "csrf_token"
 CSRF_FIELD = "csrf_token"
 PAGE_SIZES = (10, 25, 50, 100)
@@ -61,6 +60,7 @@ MAX_USERNAME = 64
 
 LOGIN_FAILED = "Неверное имя пользователя или пароль"
 SESSION_EXPIRED = "Сеанс устарел, обновите страницу"
+LOGIN_THROTTLED = "Слишком много неудачных попыток входа. Повторите через {seconds} с."
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -154,21 +154,12 @@ class LoggedIn:
 
 
 def logged_in() -> LoggedIn | None:
-    """The officer of this session; a disabled or deleted officer's session is cleared
-    (same rule as :func:`service.principal.officer_principal`)."""
-    username = session.get(SESSION_OFFICER)
-    if not isinstance(username, str) or not username:
-        return None
-    with services().database.reading() as db:
-        row = db.get(Officer, username)
-        officer = (
-            None
-            if row is None or row.disabled_at is not None
-            else LoggedIn(row.username, row.full_name, row.authority)
-        )
+    """The officer of this session (server-side, see :mod:`service.logins`); an ended,
+    expired or disabled officer's session is cleared."""
+    officer = session_officer()
     if officer is None:
-        session.clear()
-    return officer
+        return None
+    return LoggedIn(officer.username, officer.full_name, officer.authority)
 
 
 def safe_next(target: str | None) -> str:
@@ -270,20 +261,47 @@ def login() -> BaseResponse | tuple[str, int]:
     return page("login.html", next=next_target, username="", error=None)
 
 
+def _throttled(username: str, address: str, wait: int, next_target: str) -> BaseResponse:
+    with services().database.transaction() as db:
+        audit.record(
+            db,
+            actor="anonymous",
+            action="login.throttled",
+            target=username[:200],
+            address=address,
+            details={"retry_after": wait},
+        )
+    body, status = page(
+        "login.html",
+        429,
+        next=next_target,
+        username=username,
+        error=LOGIN_THROTTLED.format(seconds=wait),
+    )
+    response = make_response(body, status)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 @bp.post("/login")
 def login_submit() -> BaseResponse | tuple[str, int]:
-    username = request.form.get("username", "").strip()
+    given = request.form.get("username", "").strip()
+    username = given[:MAX_USERNAME]
     password = request.form.get("password", "")
     next_target = safe_next(request.form.get("next"))
     address = client_address()
+    wait = logins().wait_seconds(username, address)
+    if wait > 0:
+        return _throttled(username, address, wait, next_target)
     principal: Principal | None = None
-    if username and password and len(username) <= MAX_USERNAME:
+    if username and password and len(given) <= MAX_USERNAME:
         # Check the password outside the write transaction: scrypt is slow by design.
         with services().database.reading() as db:
             try:
                 principal = authenticate_officer(db, username, password)
             except Unauthenticated:
                 principal = None
+    token = ""
     with services().database.transaction() as db:
         audit.record(
             db,
@@ -293,22 +311,31 @@ def login_submit() -> BaseResponse | tuple[str, int]:
             address=address,
             details={"user_agent": request.user_agent.string[:200]},
         )
+        if principal is None:
+            logins().failed(db, username, address)
+        else:
+            logins().succeeded(db, principal.name)
+            token = logins().start(db, principal.name, address)
     if principal is None:
         return page("login.html", 401, next=next_target, username=username, error=LOGIN_FAILED)
     # A fresh session (new CSRF token) on every login: no session fixation.
     session.clear()
     session.permanent = True
-    session[SESSION_OFFICER] = principal.name
+    session[SESSION_TOKEN] = token
     csrf_token()
     return redirect(next_target)
 
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    username = session.get(SESSION_OFFICER)
-    if isinstance(username, str) and username:
+    officer = session_officer()
+    token = session.get(SESSION_TOKEN)
+    if officer is not None and isinstance(token, str):
         with services().database.transaction() as db:
-            audit.record(db, actor=f"officer:{username}", action="logout", address=client_address())
+            logins().end(db, token)
+            audit.record(
+                db, actor=f"officer:{officer.username}", action="logout", address=client_address()
+            )
     session.clear()
     return redirect(url_for("officers.login"))
 
@@ -331,9 +358,10 @@ class ListQuery:
 def _positive_int(value: str | None, default: int, maximum: int) -> int | None:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    number = ascii_int(value)
+    if number is None or not 1 <= number <= maximum:
         return None
-    return int(value)
+    return number
 
 
 def parse_list_query(args: Mapping[str, str], default_page_size: int) -> ListQuery:

@@ -2,29 +2,50 @@
 
 from __future__ import annotations
 
-from flask import request, session
+from flask import current_app, request, session
 
 from .auth import Principal, Unauthenticated, authenticate_api_key
 from .context import services
-from .models import Officer
+from .logins import Logins, SessionOfficer
 
 API_KEY_HEADER = "X-API-Key"
+SESSION_TOKEN = "sid"
+"""Key of the server-side session's token in the (signed) session cookie."""
+_CACHE = "migdocs.session_officer"
+"""Where the request keeps its checked session (per request, unlike ``g``)."""
 
 
 def client_address() -> str:
     return request.remote_addr or ""
 
 
-def officer_principal() -> Principal | None:
-    username = session.get("officer")
-    if not username:
-        return None
-    with services().database.reading() as db:
-        row = db.get(Officer, username)
-        if row is None or row.disabled_at is not None:
+def logins() -> Logins:
+    """The app's sessions and login throttle (see :mod:`service.logins`)."""
+    found = current_app.extensions["migdocs.logins"]
+    assert isinstance(found, Logins)
+    return found
+
+
+def session_officer() -> SessionOfficer | None:
+    """The officer of this request's session, checked against the server once per request.
+
+    An ended, expired or disabled officer's session clears the cookie."""
+    if _CACHE in request.environ:
+        cached: SessionOfficer | None = request.environ[_CACHE]
+        return cached
+    token = session.get(SESSION_TOKEN)
+    officer = None
+    if isinstance(token, str) and token:
+        officer = logins().resolve(token, client_address())
+        if officer is None:
             session.clear()
-            return None
-        return Principal("officer", row.username, row.authority)
+    request.environ[_CACHE] = officer
+    return officer
+
+
+def officer_principal() -> Principal | None:
+    officer = session_officer()
+    return None if officer is None else Principal("officer", officer.username, officer.authority)
 
 
 def current_principal(api_key_only: bool = False) -> Principal:

@@ -16,6 +16,7 @@ from signing.registry import Registry
 from . import forms
 from .context import services
 from .errors import NotFound
+from .httpinput import ascii_int
 from .openapi import error_responses, json_response
 from .rendering import FORM_VERSION
 from .signatory_list import TITLE, ListVersion, SignatoryLists, entries
@@ -244,9 +245,10 @@ def list_signatories() -> Response:
 
 @bp.get("/api/v1/signatories/<authority>/v<version>.pdf")
 def signatory_list_pdf(authority: str, version: str) -> Response:
-    if not version.isdigit() or int(version) < 1:
-        raise NotFound(f"no version {version!r} of the list of signatories of {authority}")
-    found, data = signatory_lists().pdf(authority, int(version))
+    number = ascii_int(version)
+    if number is None or number < 1:
+        raise NotFound(f"no version {version[:20]!r} of the list of signatories of {authority}")
+    found, data = signatory_lists().pdf(authority, number)
     return _pdf_response(
         data, f"signatories-{authority}-v{found.version}.pdf", LIST_MAX_AGE, found.sha256
     )

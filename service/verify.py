@@ -6,7 +6,8 @@ Three faces of :func:`signing.verification.verify_document`:
   ``file`` → the JSON report;
 * ``GET/POST /verify`` — the public page: upload form and a readable Russian report;
   ``GET /verify?document=<registration number>`` (the QR code of every signature block)
-  shows what the service knows about that number;
+  reveals nothing about that number (Art. 11.1) and asks for the file — or for its
+  SHA-256, which together with the number shows what the service knows;
 * ``POST /verify/report.json`` and ``POST /verify/report.pdf`` — the report of a page
   verification as JSON, or as a PDF/A sealed with the service's own seal.  The page hands
   the report back in a hidden field with an HMAC (the app's secret key), so any worker
@@ -24,6 +25,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import threading
 import zlib
 from dataclasses import dataclass
@@ -329,12 +331,21 @@ def _unpack() -> dict[str, Any]:
     return data
 
 
-def _document_info(number: str) -> dict[str, Any] | None:
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _document_info(number: str, sha256: str) -> dict[str, Any] | None:
+    """What the service knows about a document — only for the right number AND hash.
+
+    Art. 11.1: the fact of a request is confidential.  A registration number alone is
+    sequential and guessable, so it never unlocks anything; the SHA-256 of the signed
+    PDF proves the visitor holds the file.  Unknown number and wrong hash look the same.
+    """
     with services().database.reading() as db:
         row = db.execute(
             select(StoredDocument).where(StoredDocument.registration_number == number)
         ).scalar_one_or_none()
-        if row is None:
+        if row is None or not hmac.compare_digest(row.pdf_sha256, sha256):
             return None
         return {
             "registration_number": row.registration_number,
@@ -349,7 +360,20 @@ def _document_info(number: str) -> dict[str, Any] | None:
             "form_version": row.form_version,
             "page_count": row.page_count,
             "pdf_sha256": row.pdf_sha256,
+            "destroyed": row.destroyed_at is not None,
         }
+
+
+def _audit_lookup(number: str, found: bool) -> None:
+    with services().database.transaction() as db:
+        audit.record(
+            db,
+            actor="anonymous",
+            action="verification.lookup",
+            target=number,
+            address=client_address(),
+            details={"matched": found},
+        )
 
 
 def _page_context(data: dict[str, Any]) -> dict[str, Any]:
@@ -370,9 +394,16 @@ def _page_context(data: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/verify")
 def verify_page() -> str:
+    """The upload form; ``?document=N`` (the QR code) only asks for the file or its hash."""
     number = (request.args.get("document") or "").strip()[:64]
-    info = _document_info(number) if number else None
-    return render_template("verify.html", number=number, info=info)
+    sha256 = (request.args.get("sha256") or "").strip().lower()[:64]
+    info: dict[str, Any] | None = None
+    checked = False
+    if number and sha256:
+        checked = True
+        info = _document_info(number, sha256) if _SHA256.fullmatch(sha256) else None
+        _audit_lookup(number, info is not None)
+    return render_template("verify.html", number=number, sha256=sha256, info=info, checked=checked)
 
 
 @bp.post("/verify")
@@ -380,7 +411,10 @@ def verify_upload() -> str | tuple[str, int]:
     upload = request.files.get("file")
     data = bytes(upload.read()) if upload is not None else b""
     if upload is None or not data:
-        return render_template("verify.html", number="", info=None, error="Выберите файл"), 400
+        page = render_template(
+            "verify.html", number="", sha256="", info=None, checked=False, error="Выберите файл"
+        )
+        return page, 400
     report = verifier().verify(data)
     _audit(report, "page")
     body = report.to_dict()

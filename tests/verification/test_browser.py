@@ -50,7 +50,7 @@ def test_verify_page_green_red_and_sealed_report(browser: Browser, tmp_path: Pat
     driver = browser.driver
 
     # The QR code of the signature block leads here.
-    driver.get(f"{browser.base_url}/verify?document={signed.registration_number}")
+    driver.get(f"{browser.base_url}/verify?document={signed.registration_number}&sha256={sha}")
     WebDriverWait(driver, TIMEOUT).until(ec.presence_of_element_located((By.ID, "document-known")))
     assert driver.find_element(By.ID, "document-sha256").text == sha
 

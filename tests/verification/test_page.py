@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import re
@@ -69,17 +70,25 @@ def test_page_without_a_file_asks_for_one(sqlite_env: Env) -> None:
     assert "Выберите файл" in response.get_data(as_text=True)
 
 
-def test_qr_link_shows_what_the_service_knows(sqlite_env: Env, signed: Signed) -> None:
-    page = sqlite_env.client.get(f"/verify?document={signed.registration_number}")
+def test_qr_link_asks_for_the_file_and_shows_facts_only_with_its_hash(
+    sqlite_env: Env, signed: Signed
+) -> None:
+    number = signed.registration_number
+    page = sqlite_env.client.get(f"/verify?document={number}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
+    assert 'id="document-check-file"' in text and 'id="document-known"' not in text
+    assert "KZ-MVD-001" not in text  # Art. 11.1: the number alone reveals nothing
+    sha = hashlib.sha256(signed.pdf).hexdigest()
+    page = sqlite_env.client.get(f"/verify?document={number}&sha256={sha}")
+    text = page.get_data(as_text=True)
     assert 'id="document-known"' in text
     assert "Запрос" in text and "Министерство внутренних дел Республики Беларусь" in text
     assert "KZ-MVD-001" in text
     # no personal data of the persons the request is about
     assert "Д'Артаньян" not in text and "Анна-Мария" not in text
-    unknown = sqlite_env.client.get("/verify?document=KZ-MVD-1999-000001").get_data(as_text=True)
-    assert 'id="document-unknown"' in unknown
+    unknown = sqlite_env.client.get(f"/verify?document=KZ-MVD-1999-000001&sha256={sha}")
+    assert 'id="document-no-match"' in unknown.get_data(as_text=True)
     plain = sqlite_env.client.get("/verify").get_data(as_text=True)
     assert 'id="verify-form"' in plain and "document-info" not in plain
 

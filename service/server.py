@@ -1,0 +1,264 @@
+"""``migdocs serve``: gunicorn set up so that slow or odd clients cannot stall the service.
+
+- **Threaded workers** (gunicorn ``gthread``): a connection waits in a thread, not in a
+  whole worker process, so clients that send slowly hold threads while renders go on.
+- **Read deadlines** (:class:`DeadlineSocket`): the request line and headers must arrive
+  within ``header_timeout`` seconds and the body within ``body_timeout`` seconds — a total,
+  not a per-``recv`` timeout, so one byte a second does not keep a thread for ever.  A late
+  client gets ``408`` (JSON) and the connection is closed.
+- **JSON errors from gunicorn itself** (:meth:`MigdocsWorker.handle_error`): a malformed
+  request, too long a request line or too many headers answer JSON like the app does.
+- **Recycling**: ``max_requests`` + ``max_requests_jitter``, and after any request that
+  left the worker above ``worker_max_rss_mb`` the worker finishes its requests and is
+  replaced (memory that a 1000-page render took is given back to the system).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.http import errors as http_errors
+from gunicorn.workers.gthread import _DEFER, ThreadWorker
+
+from .config import Settings, load_settings
+from .errors import RequestTimeout
+
+log = logging.getLogger("migdocs.server")
+
+FIRST_BYTES_WAIT = 0.1
+"""Seconds a thread waits for a new connection's first bytes before the poller takes it."""
+SEND_TIMEOUT = 120.0
+"""Seconds one ``sendall`` of a response may take (a reader that stalls is dropped)."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    header_timeout: float
+    body_timeout: float
+    max_rss_mb: int
+
+
+_limits = ReadLimits(header_timeout=10, body_timeout=60, max_rss_mb=1024)
+"""Set by :func:`serve` in the master before the workers are forked."""
+
+
+class DeadlineSocket:
+    """A client socket whose reads share one deadline (armed per request phase).
+
+    Everything but ``recv``/``recv_into``/``sendall`` goes to the real socket, so gunicorn
+    (selectors, ``setblocking``, ``close``) treats it as the socket itself.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._deadline: float | None = None
+        self._phase = ""
+        self.expired = False
+
+    def arm(self, seconds: float, phase: str) -> None:
+        self._deadline = time.monotonic() + seconds
+        self._phase = phase
+        self.expired = False
+
+    def disarm(self) -> None:
+        self._deadline = None
+
+    def _timeout(self) -> RequestTimeout:
+        self.expired = True
+        seconds = _limits.header_timeout if self._phase == "headers" else _limits.body_timeout
+        return RequestTimeout(
+            f"the request {self._phase} did not arrive within {seconds:g} s; send the whole "
+            "request at once (or through a buffering proxy)"
+        )
+
+    def _arm_socket(self) -> None:
+        if self._deadline is None:
+            return
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout()
+        self._sock.settimeout(remaining)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self._arm_socket()
+        try:
+            return self._sock.recv(bufsize, flags)
+        except TimeoutError:
+            if self._deadline is None:
+                raise
+            raise self._timeout() from None
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._arm_socket()
+        try:
+            return self._sock.recv_into(buffer, nbytes, flags)
+        except TimeoutError:
+            if self._deadline is None:
+                raise
+            raise self._timeout() from None
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        if self._sock.gettimeout() != 0.0:
+            self._sock.settimeout(SEND_TIMEOUT)
+        self._sock.sendall(data, flags)
+
+    @property
+    def raw(self) -> socket.socket:
+        return self._sock
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+_STATUS = (
+    (http_errors.LimitRequestLine, 414, "URI Too Long", "uri_too_long"),
+    (http_errors.LimitRequestHeaders, 431, "Request Header Fields Too Large", "headers_too_large"),
+    (http_errors.UnsupportedTransferCoding, 501, "Not Implemented", "unsupported_encoding"),
+    (http_errors.ExpectationFailed, 417, "Expectation Failed", "expectation_failed"),
+    (http_errors.ForbiddenProxyRequest, 403, "Forbidden", "forbidden"),
+    (http_errors.ParseException, 400, "Bad Request", "bad_request"),
+    (RequestTimeout, 408, "Request Timeout", "request_timeout"),
+)
+
+
+def error_bytes(exc: BaseException) -> tuple[int, bytes]:
+    """The JSON answer (status, whole HTTP response) to an error gunicorn itself hit."""
+    status, reason, code, message = 500, "Internal Server Error", "internal_error", ""
+    for cls, s, r, c in _STATUS:
+        if isinstance(exc, cls):
+            status, reason, code = s, r, c
+            message = str(exc)[:300]
+            break
+    body = json.dumps(
+        {"error": code, "message": message or reason.lower(), "details": []},
+        ensure_ascii=False,
+    ).encode("utf-8")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return status, head.encode("latin-1") + body
+
+
+class MigdocsWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker with read deadlines and JSON errors."""
+
+    def handle(self, conn: Any) -> Any:
+        # gunicorn waits up to 5 s in a thread for a new connection's first bytes; a dozen
+        # idle connections would hold every thread.  Wait briefly, then leave it to the
+        # poller (which closes it after ``keepalive`` seconds of silence).
+        if not conn.initialized and not conn.wait_for_data(FIRST_BYTES_WAIT):
+            return _DEFER
+        if not isinstance(conn.sock, DeadlineSocket):
+            conn.sock = DeadlineSocket(conn.sock)
+        conn.sock.arm(_limits.header_timeout, "headers")
+        try:
+            return super().handle(conn)
+        finally:
+            conn.sock.disarm()
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        conn.sock.arm(_limits.body_timeout, "body")
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            conn.sock.disarm()
+
+    def _keepalive_after(self, conn: Any, keepalive: Any) -> bool:
+        if getattr(conn.sock, "expired", False):
+            return False  # the rest of a late body is not worth waiting for
+        return bool(super()._keepalive_after(conn, keepalive))
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        status, data = error_bytes(exc)
+        if status >= 500:
+            self.log.exception("Error handling request")
+        else:
+            self.log.warning("Invalid request from %s: %s", (addr or ("",))[0], exc)
+        raw = client.raw if isinstance(client, DeadlineSocket) else client
+        try:
+            raw.settimeout(2.0)
+            raw.sendall(data)
+        except OSError:
+            self.log.debug("Failed to send error message.")
+
+
+def resident_mb() -> float:
+    """This process's resident set size now (MiB); peak RSS where /proc is missing."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def recycle_if_large(worker: Any, _req: Any, _environ: Any, _resp: Any) -> None:
+    """gunicorn ``post_request``: retire a worker a large job left big."""
+    if _limits.max_rss_mb <= 0 or not worker.alive:
+        return
+    size = resident_mb()
+    if size > _limits.max_rss_mb:
+        worker.log.info(
+            "worker %s at %.0f MiB (limit %d): recycling after its current requests",
+            worker.pid,
+            size,
+            _limits.max_rss_mb,
+        )
+        worker.handle_exit(None, None)
+
+
+def gunicorn_options(settings: Settings, bind: str, workers: int) -> dict[str, Any]:
+    return {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": MigdocsWorker,
+        "threads": settings.threads,
+        "timeout": settings.worker_timeout,
+        "graceful_timeout": settings.graceful_timeout,
+        "keepalive": settings.keepalive,
+        "limit_request_line": 8190,
+        "limit_request_fields": 100,
+        "limit_request_field_size": 8190,
+        "max_requests": settings.max_requests,
+        "max_requests_jitter": settings.max_requests_jitter,
+        "post_request": recycle_if_large,
+        "preload_app": True,
+        "accesslog": "-",
+        "access_log_format": "",
+    }
+
+
+class MigdocsServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from .wsgi import app
+
+        return app
+
+
+def serve(bind: str, workers: int) -> None:
+    """Run gunicorn in this process until it is stopped."""
+    global _limits
+    settings = load_settings()
+    _limits = ReadLimits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_rss_mb=settings.worker_max_rss_mb,
+    )
+    MigdocsServer(gunicorn_options(settings, bind, workers)).run()
