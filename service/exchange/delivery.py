@@ -138,8 +138,7 @@ class DeliveryWorker:
         )
         if response.status != 200 or not response.content_type.startswith("application/pdf"):
             raise DeliveryFailed(
-                f"peer answered {response.status}: "
-                f"{response.body[:300].decode('utf-8', 'replace')}"
+                f"peer answered {response.status}: {response.body[:300].decode('utf-8', 'replace')}"
             )
         receipt = check_receipt(
             response.body, peer.trust_roots_pem, item.registration_number, item.pdf_sha256
@@ -172,7 +171,7 @@ class DeliveryWorker:
             )
 
     def backoff(self, attempts: int) -> float:
-        base = self.settings.delivery_backoff_seconds * 2 ** max(attempts - 1, 0)
+        base = float(self.settings.delivery_backoff_seconds * 2 ** max(attempts - 1, 0))
         capped = min(float(self.settings.delivery_max_backoff_seconds), base)
         return capped * self.rng.uniform(0.75, 1.25)
 

@@ -263,7 +263,9 @@ def incoming_number(session: Session, recipient: str, year: int) -> str:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(RegistrationCounter).values(authority=key, year=year, last=0).on_conflict_do_nothing()
+        insert(RegistrationCounter)
+        .values(authority=key, year=year, last=0)
+        .on_conflict_do_nothing()
     )
     counter = session.execute(
         select(RegistrationCounter)
