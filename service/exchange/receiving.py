@@ -273,7 +273,7 @@ def incoming_number(session: Session, recipient: str, year: int) -> str:
         .with_for_update()
     ).scalar_one()
     counter.last += 1
-    return f"ВХ-{recipient}-{year}-{counter.last:06d}"
+    return f"IN-{recipient}-{year}-{counter.last:06d}"
 
 
 def _document_row(

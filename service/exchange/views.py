@@ -20,6 +20,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from ..context import services
 from ..errors import InputError, NotFound, UnsupportedMediaType, Violation
 from ..models import StoredDocument
+from ..openapi import error_responses, json_response
 from ..principal import current_principal
 from ..verify import seal, verifier
 from . import inbox, transport
@@ -30,6 +31,105 @@ from .peers import peer_by_certificate
 from .receiving import Declared, Receiver
 
 bp = Blueprint("exchange", __name__)
+
+_DOC_ID = {"name": "document_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_RECEIPT = {
+    "type": ["object", "null"],
+    "properties": {
+        "received_at": {"type": "string", "format": "date-time"},
+        "incoming_number": {"type": ["string", "null"]},
+        "sha256": {"type": ["string", "null"]},
+        "links": {"type": "object"},
+    },
+}
+_DELIVERY = {
+    "type": "object",
+    "required": ["direction", "status", "receipt"],
+    "properties": {
+        "direction": {"type": "string", "enum": ["outgoing", "incoming"]},
+        "party": {"type": "string", "enum": ["KZ", "BY"]},
+        "status": {
+            "type": "string",
+            "enum": ["pending", "delivered", "refused", "failed", "received"],
+        },
+        "attempts": {"type": "integer"},
+        "last_error": {"type": ["string", "null"]},
+        "next_attempt_at": {"type": "string", "format": "date-time"},
+        "receipt": _RECEIPT,
+    },
+}
+_INBOX_ITEM = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "registration_number": {"type": "string"},
+        "incoming_number": {"type": "string"},
+        "received_at": {"type": "string", "format": "date-time"},
+        "document_type": {"type": "string"},
+        "sender": {"type": "string"},
+        "recipient": {"type": "string"},
+        "sha256": {"type": "string"},
+        "indication": {"type": "string"},
+        "links": {"type": "object"},
+    },
+}
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/inbox": {
+        "get": {
+            "summary": "Documents received from the peer node for the caller's authority, "
+            "in order of receipt",
+            "operationId": "getInbox",
+            "parameters": [
+                {
+                    "name": "after",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "Opaque cursor: `next` of the previous page",
+                },
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+            ],
+            "responses": {
+                "200": json_response(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "items": {"type": "array", "items": _INBOX_ITEM},
+                            "next": {"type": ["string", "null"]},
+                        },
+                    },
+                    "One page of received documents",
+                ),
+                **error_responses(400, 401),
+            },
+        }
+    },
+    "/api/v1/documents/{document_id}/delivery": {
+        "get": {
+            "summary": "Delivery to the peer node (outgoing) or receipt (incoming)",
+            "operationId": "getDelivery",
+            "parameters": [_DOC_ID],
+            "responses": {
+                "200": json_response(_DELIVERY, "Delivery state"),
+                **error_responses(401, 404),
+            },
+        }
+    },
+    "/api/v1/documents/{document_id}/receipt": {
+        "get": {
+            "summary": "The signed receipt («Уведомление о получении»), PDF/A",
+            "operationId": "getReceipt",
+            "parameters": [_DOC_ID],
+            "responses": {
+                "200": {
+                    "description": "Receipt sealed by the receiving node",
+                    "content": {"application/pdf": {"schema": {"type": "string"}}},
+                },
+                **error_responses(401, 404),
+            },
+        }
+    },
+}
+"""This blueprint's API routes in the OpenAPI document (the peer endpoint is not public)."""
 
 _lock = threading.Lock()
 

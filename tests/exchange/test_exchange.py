@@ -1,0 +1,199 @@
+"""KZ → BY over two real nodes: delivery, receipt, inbox, retries, refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER
+from service.exchange.models import DELIVERED, PENDING, Delivery, Incoming
+from service.exchange.nodecert import issue_node_identity
+from service.exchange.receipts import check_receipt, roots_der
+from service.exchange.transport import client_context, post
+from service.models import StoredDocument
+from signing.verify_basic import verify_pdf
+
+from .conftest import Node, Nodes, request_xml
+
+
+def _delivery(node: Node, document_id: str) -> Delivery:
+    with node.services.database.reading() as session:
+        row = session.get(Delivery, document_id)
+        assert row is not None
+        return row
+
+
+def _count(node: Node, model: type) -> int:
+    with node.services.database.reading() as session:
+        return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_request_arrives_in_the_inbox_and_the_sender_holds_a_signed_receipt(
+    nodes: Nodes,
+) -> None:
+    kz, by = nodes.kz, nodes.by
+    sent = kz.post(request_xml(), "KZ-MTSZN")
+    assert _delivery(kz, str(sent["id"])).status == PENDING  # written with the document
+
+    assert kz.worker.run_once() == 1
+
+    # BY: the document is in BY-MVD's inbox with an incoming number, byte-identical.
+    inbox = by.get("/api/v1/inbox", "BY-MVD").get_json()
+    assert len(inbox["items"]) == 1
+    item = inbox["items"][0]
+    assert item["registration_number"] == sent["registration_number"]
+    assert item["incoming_number"].startswith("IN-BY-MVD-2")
+    assert item["indication"] == "TOTAL_PASSED"
+    assert item["sha256"] == sent["sha256"]
+    pdf = by.get(item["links"]["pdf"], "BY-MVD").data
+    assert hashlib.sha256(pdf).hexdigest() == sent["sha256"]
+    # ... and nobody else's: BY-GPK sees an empty inbox.
+    assert by.get("/api/v1/inbox", "BY-GPK").get_json()["items"] == []
+    # The cursor is stable: nothing after the last item.
+    after = by.get("/api/v1/inbox", "BY-MVD", after=inbox["next"]).get_json()
+    assert after == {"items": [], "next": inbox["next"]}
+
+    # KZ: delivered, with the receipt's facts in the metadata.
+    delivery = kz.get(f"/api/v1/documents/{sent['id']}/delivery", "KZ-MTSZN").get_json()
+    assert delivery["status"] == DELIVERED
+    assert delivery["attempts"] == 1
+    assert delivery["last_error"] is None
+    assert delivery["receipt"]["incoming_number"] == item["incoming_number"]
+    assert delivery["receipt"]["received_at"] == item["received_at"]
+
+    # The receipt is sealed by BY's node, trusted through BY's root only, and says so.
+    receipt_pdf = kz.get(delivery["receipt"]["links"]["pdf"], "KZ-MTSZN").data
+    by_root = by.identity.root.read_text()
+    (seal,) = verify_pdf(receipt_pdf, roots_der(by_root))
+    assert seal.ok and seal.covers_whole_file
+    (untrusted,) = verify_pdf(receipt_pdf, roots_der(kz.identity.root.read_text()))
+    assert not untrusted.trusted
+    receipt = check_receipt(
+        receipt_pdf, by_root, str(sent["registration_number"]), str(sent["sha256"])
+    )
+    assert receipt.outcome == "accepted"
+    assert receipt.incoming_number == item["incoming_number"]
+    assert receipt.receiving_party == "BY"
+    # BY serves the same receipt beside its copy.
+    assert by.get(item["links"]["receipt"], "BY-MVD").data == receipt_pdf
+
+
+def test_peer_down_is_retried_and_delivered_exactly_once(nodes: Nodes) -> None:
+    kz, by = nodes.kz, nodes.by
+    by.stop()
+    sent = [kz.post(request_xml(), "KZ-MTSZN") for _ in range(3)]
+    assert kz.worker.run_once() == 3
+    for doc in sent:
+        row = _delivery(kz, str(doc["id"]))
+        assert row.status == PENDING and row.attempts == 1
+        assert row.last_error and "Connection refused" in row.last_error
+        assert row.next_attempt_at > datetime.now(UTC)  # backed off
+    assert kz.worker.run_once() == 0  # nothing due yet
+
+    by.start(kz.identity.root.read_text())  # the same port again
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    assert kz.worker.run_once(now=later) == 3
+    assert {_delivery(kz, str(d["id"])).status for d in sent} == {DELIVERED}
+    assert _count(by, Incoming) == 3
+
+    # A worker killed after BY stored but before KZ recorded it: the row is due again
+    # after its lease; the repeat is answered with the same receipt and stored nothing.
+    first = str(sent[0]["id"])
+    receipt_before = kz.get(f"/api/v1/documents/{first}/receipt", "KZ-MTSZN").data
+    with kz.services.database.transaction() as session:
+        row = session.get(Delivery, first)
+        assert row is not None
+        row.status, row.next_attempt_at = PENDING, datetime.now(UTC)
+    assert kz.worker.run_once() == 1
+    assert _delivery(kz, first).status == DELIVERED
+    assert kz.get(f"/api/v1/documents/{first}/receipt", "KZ-MTSZN").data == receipt_before
+    assert _count(by, Incoming) == 3
+    assert len(by.get("/api/v1/inbox", "BY-MVD").get_json()["items"]) == 3
+
+
+def test_give_up_marks_the_delivery_failed(nodes: Nodes) -> None:
+    kz, by = nodes.kz, nodes.by
+    by.stop()
+    sent = kz.post(request_xml(), "KZ-MTSZN")
+    assert kz.worker.run_once() == 1
+    assert _delivery(kz, str(sent["id"])).status == PENDING  # within the give-up time
+    with kz.services.database.transaction() as session:  # written four days ago
+        row = session.get(Delivery, str(sent["id"]))
+        assert row is not None
+        row.created_at = datetime.now(UTC) - timedelta(days=4)
+    assert kz.worker.run_once(now=datetime.now(UTC) + timedelta(hours=1)) == 1
+    meta = kz.get(f"/api/v1/documents/{sent['id']}/delivery", "KZ-MTSZN").get_json()
+    assert meta["status"] == "failed"
+    assert meta["attempts"] == 2
+    assert "Connection refused" in meta["last_error"]
+    assert meta["receipt"] is None
+    assert kz.worker.run_once(now=datetime.now(UTC) + timedelta(days=9)) == 0  # never again
+
+
+def test_altered_in_transit_gets_a_negative_receipt_and_nothing_is_stored(
+    nodes: Nodes,
+) -> None:
+    kz, by = nodes.kz, nodes.by
+    sent = kz.post(request_xml(), "KZ-MTSZN")
+    pdf = bytearray(kz.services.storage.get(f"{sent['id']}.pdf"))
+    index = len(pdf) // 3
+    pdf[index] ^= 0x01
+    context = client_context(kz.identity.cert, kz.identity.key, by.identity.root.read_text())
+    response = post(
+        by.url + "/peer/v1/deliveries",
+        bytes(pdf),
+        {
+            "Content-Type": "application/pdf",
+            NUMBER_HEADER: str(sent["registration_number"]),
+            SHA256_HEADER: str(sent["sha256"]),
+        },
+        context,
+    )
+    assert response.status == 200
+    receipt = check_receipt(
+        response.body,
+        by.identity.root.read_text(),
+        str(sent["registration_number"]),
+        str(sent["sha256"]),
+    )
+    assert receipt.outcome == "refused"
+    assert receipt.incoming_number is None
+    assert receipt.sha256 == hashlib.sha256(pdf).hexdigest() != sent["sha256"]
+    assert any("изменён при передаче" in reason for reason in receipt.reasons)
+    assert _count(by, Incoming) == 0
+    with by.services.database.reading() as session:
+        assert session.execute(select(StoredDocument)).first() is None
+
+
+def test_only_the_registered_peer_certificate_is_accepted(nodes: Nodes) -> None:
+    kz, by = nodes.kz, nodes.by
+    body = b"%PDF-1.7 not a delivery"
+    headers = {"Content-Type": "application/pdf", NUMBER_HEADER: "x", SHA256_HEADER: "y"}
+    # The BY node's own certificate is issued by BY's root, which BY's listener trusts
+    # for nothing: refused during the TLS handshake.
+    wrong_party = client_context(by.identity.cert, by.identity.key, by.identity.root.read_text())
+    try:
+        post(by.url + "/peer/v1/deliveries", body, headers, wrong_party)
+    except Exception as exc:
+        assert getattr(exc, "code", None) == "delivery_failed"
+    else:
+        raise AssertionError("a certificate of the wrong Party got through TLS")
+    # A KZ-issued certificate that is not the registered node's: TLS passes, the app says 403.
+    other = kz.instance.parent / "impostor"
+    (other / "pki").mkdir(parents=True)
+    for name in ("kz-root.pem", "kz-root.key.pem"):
+        shutil.copy(kz.instance / "pki" / name, other / "pki" / name)
+    impostor = issue_node_identity(other, "KZ")
+    context = client_context(impostor.cert, impostor.key, by.identity.root.read_text())
+    refused = post(by.url + "/peer/v1/deliveries", body, headers, context)
+    assert refused.status == 403
+    assert b"peer_unknown" in refused.body
+    # Plain requests to the API listener carry no client certificate: 403.
+    response = kz.client.post(
+        "/peer/v1/deliveries", data=body, headers=headers | {"Content-Type": "application/pdf"}
+    )
+    assert response.status_code == 403
+    assert response.get_json()["error"] == "peer_unknown"
