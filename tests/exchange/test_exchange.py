@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text
 
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER
 from service.exchange.models import DELIVERED, PENDING, REFUSED, Delivery, Incoming
 from service.exchange.nodecert import issue_node_identity
 from service.exchange.receipts import check_receipt, roots_der
+from service.exchange.receiving import Receiver
 from service.exchange.transport import client_context, post
 from service.models import StoredDocument
 from signing.verify_basic import verify_pdf
@@ -228,3 +239,59 @@ def test_signatory_missing_from_the_exchanged_list_is_refused_with_a_signed_rece
     assert receipt.outcome == "refused" and receipt.reasons
     assert _count(by, Incoming) == 0
     assert kz.worker.run_once(now=datetime.now(UTC) + timedelta(days=1)) == 0
+
+
+def test_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(
+    nodes: Nodes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kz, by = nodes.kz, nodes.by
+    arrived = threading.Event()
+    original = Receiver.receive
+
+    def slow_receive(self: Receiver, *args: Any, **kwargs: Any) -> Any:
+        arrived.set()
+        time.sleep(0.5)  # the sending worker is killed while BY is still at work
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Receiver, "receive", slow_receive)
+    sent = kz.post(request_xml(), "KZ-MTSZN")
+    settings = kz.services.settings
+    config = tmp_path / "kz.toml"
+    config.write_text(
+        "\n".join(
+            f"{name} = {json.dumps(str(value))}"
+            for name, value in (
+                ("instance_dir", settings.instance_dir),
+                ("database_url", settings.database_url),
+                ("party", "KZ"),
+                ("node_cert", settings.node_cert),
+                ("node_key", settings.node_key),
+            )
+        )
+        + "\ndelivery_lease_seconds = 3\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIGDOCS_")}
+    env.update(MIGDOCS_CONFIG=str(config), PYTHONPATH=str(Path.cwd()))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service", "worker", "--poll", "0.2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert arrived.wait(45), "the worker process never delivered"
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+    row = _delivery(kz, str(sent["id"]))
+    assert row.status == PENDING and row.attempts == 1  # claimed, never recorded
+    deadline = time.monotonic() + 30
+    while _count(by, Incoming) == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)  # BY finishes storing even though the sender is gone
+
+    after_lease = datetime.now(UTC) + timedelta(seconds=4)
+    assert kz.worker.run_once(now=after_lease) == 1
+    row = _delivery(kz, str(sent["id"]))
+    assert row.status == DELIVERED and row.attempts == 2
+    assert _count(by, Incoming) == 1
+    assert len(by.get("/api/v1/inbox", "BY-MVD").get_json()["items"]) == 1
