@@ -135,6 +135,7 @@ class DeliveryWorker:
                 SHA256_HEADER: item.pdf_sha256,
             },
             self._context(peer),
+            timeout=max(5.0, self.settings.delivery_lease_seconds / 2),
         )
         if response.status != 200 or not response.content_type.startswith("application/pdf"):
             raise DeliveryFailed(
@@ -209,6 +210,7 @@ class DeliveryWorker:
         return len(items)
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+        """Claim one row at a time (a claimed row's lease runs while it waits its turn)."""
         while not stop.is_set():
-            if self.run_once() == 0:
+            if self.run_once(limit=1) == 0:
                 stop.wait(poll_seconds)
