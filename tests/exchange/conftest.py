@@ -147,21 +147,15 @@ class Nodes:
     by: Node
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def nodes(
-    request: pytest.FixtureRequest,
-    demo_template: Path,  # noqa: F811
-    tmp_path: Path,
-) -> Iterator[Nodes]:
-    """KZ and BY nodes, peered, on two SQLite files or two PostgreSQL databases."""
+def _nodes(kind: str, template: Path, base: Path) -> Iterator[Nodes]:
     generators: list[Iterator[str]] = []
-    if request.param == "sqlite":
-        urls = [f"sqlite:///{tmp_path / p / 'migdocs.sqlite3'}" for p in ("kz", "by")]
+    if kind == "sqlite":
+        urls = [f"sqlite:///{base / p / 'migdocs.sqlite3'}" for p in ("kz", "by")]
     else:
         generators = [_postgres_database(), _postgres_database()]
         urls = [next(g) for g in generators]
-    kz = make_node(demo_template, tmp_path, "KZ", urls[0])
-    by = make_node(demo_template, tmp_path, "BY", urls[1])
+    kz = make_node(template, base, "KZ", urls[0])
+    by = make_node(template, base, "BY", urls[1])
     try:
         peer_up(kz, by)
         yield Nodes(kz, by)
@@ -172,3 +166,19 @@ def nodes(
         for generator in generators:
             for _ in generator:
                 pass
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def nodes(
+    request: pytest.FixtureRequest,
+    demo_template: Path,  # noqa: F811
+    tmp_path: Path,
+) -> Iterator[Nodes]:
+    """KZ and BY nodes, peered, on two SQLite files or two PostgreSQL databases."""
+    yield from _nodes(request.param, demo_template, tmp_path)
+
+
+@pytest.fixture
+def sqlite_nodes(demo_template: Path, tmp_path: Path) -> Iterator[Nodes]:  # noqa: F811
+    """KZ and BY nodes on two SQLite files."""
+    yield from _nodes("sqlite", demo_template, tmp_path)
