@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from ..config import Settings
 from ..db import Database
 from ..errors import MigdocsError
-from ..models import StoredDocument
+from ..models import Case, StoredDocument
 from ..storage import Storage
 from . import transport
 from .errors import DeliveryFailed
@@ -170,6 +170,13 @@ class DeliveryWorker:
                 )
                 .execution_options(synchronize_session=False)
             )
+            if accepted:  # Art. 10.3: the 30 days run from receipt, the same on both nodes
+                session.execute(
+                    update(Case)
+                    .where(Case.request_id == item.document_id)
+                    .values(created_at=receipt.received_at)
+                    .execution_options(synchronize_session=False)
+                )
 
     def backoff(self, attempts: int) -> float:
         base = float(self.settings.delivery_backoff_seconds * 2 ** max(attempts - 1, 0))

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -21,9 +22,9 @@ from sqlalchemy.orm import Session
 from signing.seal import Seal
 from signing.verification import Indication, VerificationReport
 
-from .. import audit
+from .. import audit, cases
 from ..db import Database
-from ..errors import MigdocsError
+from ..errors import Forbidden, InputError, MigdocsError
 from ..model import Document, build
 from ..models import RegistrationCounter, StoredDocument
 from ..rendering import Renderer
@@ -78,13 +79,31 @@ class Receiver:
             return previous
         received_at = datetime.now(UTC)
         report = self.verifier.verify(pdf)
-        doc, raw_xml, reasons = self._judge(pdf, sha256, declared, peer, report)
-        if doc is None or raw_xml is None or reasons:
-            receipt = self._receipt(REFUSED, declared, sha256, report, received_at, doc, reasons)
-            self._audit_refusal(actor, declared, sha256, reasons)
-            pdf_receipt = receipts.make_receipt(self.renderer, self.seal, receipt, self.node)
-            return Answer(pdf_receipt, REFUSED, None)
-        return self._store(pdf, raw_xml, sha256, declared, doc, report, received_at, actor)
+        doc, root, raw_xml, reasons = self._judge(pdf, sha256, declared, peer, report)
+        if doc is None or root is None or raw_xml is None or reasons:
+            return self._refuse(declared, sha256, report, received_at, doc, reasons, actor)
+        try:
+            return self._store(
+                pdf, raw_xml, sha256, declared, doc, root, report, received_at, actor
+            )
+        except (InputError, Forbidden) as exc:  # the case rules (Art. 8-10) refused it
+            reason = f"документ не может быть принят в дело: {exc.message}"
+            return self._refuse(declared, sha256, report, received_at, doc, [reason], actor)
+
+    def _refuse(
+        self,
+        declared: Declared,
+        sha256: str,
+        report: VerificationReport,
+        received_at: datetime,
+        doc: Document | None,
+        reasons: list[str],
+        actor: str,
+    ) -> Answer:
+        receipt = self._receipt(REFUSED, declared, sha256, report, received_at, doc, reasons)
+        self._audit_refusal(actor, declared, sha256, reasons)
+        pdf_receipt = receipts.make_receipt(self.renderer, self.seal, receipt, self.node)
+        return Answer(pdf_receipt, REFUSED, None)
 
     # ----- checks ---------------------------------------------------------------------------
 
@@ -95,7 +114,7 @@ class Receiver:
         declared: Declared,
         peer: Peer,
         report: VerificationReport,
-    ) -> tuple[Document | None, bytes | None, list[str]]:
+    ) -> tuple[Document | None, etree._Element | None, bytes | None, list[str]]:
         reasons: list[str] = []
         if sha256 != declared.sha256:
             reasons.append(
@@ -116,12 +135,13 @@ class Receiver:
                 f"не совпадает с заявленным ({declared.sender_number})"
             )
         raw_xml = receipts.attached_file(pdf, SOURCE_XML_NAME)
-        doc = None
+        doc, root = None, None
         if raw_xml is None:
             reasons.append("в документе нет исходного XML (source.xml)")
         else:
             try:
-                doc = build(load(raw_xml, self.verifier.max_xml_bytes))
+                parsed = load(raw_xml, self.verifier.max_xml_bytes)
+                doc, root = build(parsed), parsed.root
             except MigdocsError as exc:
                 reasons.append(f"исходный XML документа не принят: {exc.message}")
         if doc is not None:
@@ -134,7 +154,7 @@ class Receiver:
                 reasons.append(
                     f"получатель {doc.header.recipient} не относится к Стороне {self.party}"
                 )
-        return doc, raw_xml, reasons
+        return doc, root, raw_xml, reasons
 
     def _receipt(
         self,
@@ -183,6 +203,7 @@ class Receiver:
         sha256: str,
         declared: Declared,
         doc: Document,
+        root: etree._Element,
         report: VerificationReport,
         received_at: datetime,
         actor: str,
@@ -192,6 +213,7 @@ class Receiver:
         written: list[str] = []
         try:
             with self.database.transaction() as session:
+                planned = cases.plan(session, doc, root)  # may refuse (Art. 8-10)
                 number = incoming_number(session, header.recipient, received_at.year)
                 receipt = self._receipt(
                     ACCEPTED, declared, sha256, report, received_at, doc, [], number
@@ -204,8 +226,11 @@ class Receiver:
                 ):
                     self.storage.put(key, data)
                     written.append(key)
-                session.add(_document_row(doc_id, doc, raw_xml, pdf, sha256, declared, report))
+                stored = _document_row(doc_id, doc, raw_xml, pdf, sha256, declared, report)
+                stored.created_at = received_at  # the case's 30 days run from receipt
+                session.add(stored)
                 session.flush()
+                case = cases.attach(session, planned, stored)
                 session.add(
                     Incoming(
                         document_id=doc_id,
@@ -227,6 +252,7 @@ class Receiver:
                         "registration_number": declared.sender_number,
                         "incoming_number": number,
                         "pdf_sha256": sha256,
+                        "case": case.id if case is not None else None,
                     },
                 )
         except BaseException as exc:

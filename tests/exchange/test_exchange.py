@@ -25,7 +25,9 @@ from service.exchange.receipts import check_receipt, roots_der
 from service.exchange.receiving import Receiver
 from service.exchange.transport import client_context, post
 from service.models import StoredDocument
+from service.paths import SAMPLES_DIR
 from signing.verify_basic import verify_pdf
+from tests.cases.xmltools import rewrite
 
 from .conftest import Node, Nodes, request_xml
 
@@ -295,3 +297,30 @@ def test_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(
     assert row.status == DELIVERED and row.attempts == 2
     assert _count(by, Incoming) == 1
     assert len(by.get("/api/v1/inbox", "BY-MVD").get_json()["items"]) == 1
+
+
+def test_the_response_travels_back_and_both_nodes_show_the_same_case(nodes: Nodes) -> None:
+    kz, by = nodes.kz, nodes.by
+    sent = kz.post(request_xml(), "KZ-MTSZN")
+    assert kz.worker.run_once() == 1
+    answer = rewrite(
+        (SAMPLES_DIR / "response-photo.xml").read_bytes(),
+        sender="BY-MVD",
+        recipient="KZ-MTSZN",
+        reply_to=str(sent["registration_number"]),
+        reply_date=str(sent["document_date"]),
+    )
+    replied = by.post(answer, "BY-MVD")
+    assert by.worker.run_once() == 1
+    back = by.get(f"/api/v1/documents/{replied['id']}/delivery", "BY-MVD").get_json()
+    assert back["status"] == DELIVERED, back["last_error"]
+    assert back["receipt"]["incoming_number"].startswith("IN-KZ-MTSZN-")
+    assert [i["id"] for i in kz.get("/api/v1/inbox", "KZ-MTSZN").get_json()["items"]]
+
+    (kz_case,) = kz.get("/api/v1/cases", "KZ-MTSZN").get_json()["items"]
+    (by_case,) = by.get("/api/v1/cases", "BY-MVD").get_json()["items"]
+    assert kz_case["request"]["registration_number"] == sent["registration_number"]
+    assert by_case["request"]["registration_number"] == sent["registration_number"]
+    for field in ("status", "received_on", "deadline"):
+        assert kz_case[field] == by_case[field], field
+    assert kz_case["status"] != "open"  # the response closed it on both nodes
