@@ -28,6 +28,10 @@ from service.models import StoredDocument
 from service.paths import SAMPLES_DIR
 from signing.verify_basic import verify_pdf
 from tests.cases.xmltools import rewrite
+from tests.pdfinspect import associated_files
+from tests.pdfinspect import fonts as pdf_fonts
+from tests.pdfinspect import text as pdf_text
+from tests.signing.pdfcheck import xmp_pdfaid
 
 from .conftest import Node, Nodes, request_xml
 
@@ -45,7 +49,7 @@ def _count(node: Node, model: type) -> int:
 
 
 def test_request_arrives_in_the_inbox_and_the_sender_holds_a_signed_receipt(
-    nodes: Nodes,
+    nodes: Nodes, tmp_path: Path
 ) -> None:
     kz, by = nodes.kz, nodes.by
     sent = kz.post(request_xml(), "KZ-MTSZN")
@@ -96,6 +100,14 @@ def test_request_arrives_in_the_inbox_and_the_sender_holds_a_signed_receipt(
     assert receipt.outcome == "accepted"
     assert receipt.incoming_number == item["incoming_number"]
     assert receipt.receiving_party == "BY"
+    # A PDF/A-3u «Уведомление о получении» with its XML as associated file, all fonts embedded.
+    assert xmp_pdfaid(receipt_pdf) == ("3", "U")
+    (attached,) = associated_files(receipt_pdf)
+    assert attached["UF"] == "receipt.xml" and attached["relationship"] == "/Data"
+    printed = " ".join(pdf_text(receipt_pdf, tmp_path).split())
+    assert "уведомление о получении" in printed.lower()
+    assert f"вх. № {item['incoming_number']}" in printed
+    assert all(row[-5] == "yes" for row in pdf_fonts(receipt_pdf, tmp_path))  # emb column
     # BY serves the same receipt beside its copy.
     assert by.get(item["links"]["receipt"], "BY-MVD").data == receipt_pdf
 
