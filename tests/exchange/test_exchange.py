@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER
+from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, DeliveryWorker
 from service.exchange.models import DELIVERED, PENDING, REFUSED, Delivery, Incoming
 from service.exchange.nodecert import issue_node_identity
 from service.exchange.receipts import check_receipt, roots_der
@@ -72,6 +72,10 @@ def test_request_arrives_in_the_inbox_and_the_sender_holds_a_signed_receipt(
     # The cursor is stable: nothing after the last item.
     after = by.get("/api/v1/inbox", "BY-MVD", after=inbox["next"]).get_json()
     assert after == {"items": [], "next": inbox["next"]}
+    bad = by.get("/api/v1/inbox", "BY-MVD", after="not-a-cursor")
+    assert bad.status_code == 400 and bad.get_json()["details"][0]["path"] == "after"
+    assert by.get("/api/v1/inbox", "BY-MVD", limit="0").status_code == 400
+    assert by.client.get("/api/v1/inbox").status_code == 401
 
     # KZ: delivered, with the receipt's facts in the metadata.
     meta = kz.get(f"/api/v1/documents/{sent['id']}", "KZ-MTSZN").get_json()
@@ -336,3 +340,27 @@ def test_the_response_travels_back_and_both_nodes_show_the_same_case(nodes: Node
     for field in ("status", "received_on", "deadline"):
         assert kz_case[field] == by_case[field], field
     assert kz_case["status"] != "open"  # the response closed it on both nodes
+
+
+def test_two_workers_share_the_outbox_without_double_claims(nodes: Nodes) -> None:
+    kz, by = nodes.kz, nodes.by
+    sent = [kz.post(request_xml(), "KZ-MTSZN") for _ in range(4)]
+    second = DeliveryWorker(kz.services.settings, kz.services.database, kz.services.storage)
+    counts: list[int] = []
+
+    def drain(worker: DeliveryWorker) -> None:
+        done = 0
+        while worker.run_once(limit=1):
+            done += 1
+        counts.append(done)
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in (kz.worker, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sum(counts) == 4  # every row claimed exactly once
+    for doc in sent:
+        row = _delivery(kz, str(doc["id"]))
+        assert row.status == DELIVERED and row.attempts == 1
+    assert _count(by, Incoming) == 4
