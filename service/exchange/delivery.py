@@ -32,7 +32,7 @@ from ..errors import MigdocsError
 from ..models import Case, StoredDocument
 from ..storage import Storage
 from . import transport
-from .errors import DeliveryFailed
+from .errors import DeliveryFailed, ReceiptInvalid
 from .models import DELIVERED, FAILED, PENDING, REFUSED, Delivery, Peer
 from .receipts import ACCEPTED, Receipt, check_receipt
 
@@ -144,6 +144,10 @@ class DeliveryWorker:
         receipt = check_receipt(
             response.body, peer.trust_roots_pem, item.registration_number, item.pdf_sha256
         )
+        if receipt.receiving_party != item.party:
+            raise ReceiptInvalid(
+                f"the receipt was issued for Party {receipt.receiving_party}, not {item.party}"
+            )
         if receipt.outcome != ACCEPTED and receipt.sha256 != item.pdf_sha256:
             raise DeliveryFailed(
                 "the peer received altered bytes (SHA-256 "
