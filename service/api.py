@@ -66,7 +66,12 @@ def create_document() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/api/v1/documents/<document_id>")
 def get_document(document_id: str) -> Response:
     row, _ = services().documents.read(document_id, current_principal(), client_address(), "meta")
-    return jsonify(document_json(row))
+    body = document_json(row)
+    if services().settings.party is not None:
+        from .exchange.views import delivery_json
+
+        body["delivery"] = delivery_json(row.id)
+    return jsonify(body)
 
 
 def _file_response(document_id: str, what: str, mimetype: str) -> Response:

@@ -200,6 +200,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
     )
     documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
+    if settings.party is not None:
+        from .exchange.outbox import outbox_hook
+
+        documents.on_stored.append(outbox_hook(settings.party))
     app.extensions["migdocs"] = Services(settings, database, storage, renderer, signer, documents)
     app.extensions["migdocs.logins"] = Logins(database, SessionPolicy.from_settings(settings))
 
@@ -214,4 +218,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(officers.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(public.bp)
+    from .exchange import views as exchange_views
+
+    app.register_blueprint(exchange_views.bp)
     return app

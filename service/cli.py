@@ -356,3 +356,6 @@ _register_signing_commands()
 from . import cli_verify  # noqa: E402
 
 cli_verify.register(main)
+from .exchange import cli as exchange_cli  # noqa: E402
+
+exchange_cli.register(main)

@@ -121,6 +121,27 @@ class Settings:
     """… plus a random 0..jitter, so workers do not restart all at once."""
     worker_max_rss_mb: int = 1024
     """Recycle a worker after a request that left it above this resident size (0: never)."""
+
+    party: str | None = None
+    """The Party this node serves (``KZ`` or ``BY``): documents addressed to the other
+    Party's authorities are delivered to the registered peer node.  ``None`` (default):
+    single-node mode, both Parties on this node, nothing is delivered."""
+    peer_bind: str | None = None
+    """``host:port`` of the mutually authenticated TLS listener for the peer node
+    (``migdocs peer listen``); ``None``: no peer listener."""
+    node_cert: Path | None = None
+    """PEM certificate of this node: server certificate of the peer listener and client
+    certificate of deliveries (the peer registers it with ``migdocs peer add``)."""
+    node_key: Path | None = None
+    """PEM private key (unencrypted, 0600) of ``node_cert``."""
+    delivery_backoff_seconds: int = 5
+    """First retry delay of a failed delivery; doubles per attempt (± 25 % jitter)."""
+    delivery_max_backoff_seconds: int = 600
+    """Longest delay between two delivery attempts."""
+    delivery_give_up_seconds: int = 3 * 24 * 3600
+    """After this long without a receipt a delivery is marked ``failed``."""
+    delivery_lease_seconds: int = 120
+    """A claimed delivery is retried by another worker if its worker died this long ago."""
     testing: bool = False
 
     def resolved(self) -> Settings:
@@ -128,6 +149,8 @@ class Settings:
         database = self.database_url or database_url({"MIGDOCS_INSTANCE": str(self.instance_dir)})
         storage = self.storage_dir or self.instance_dir / "documents"
         secret = self.secret_key or _persistent_secret(self.instance_dir)
+        if self.party not in (None, "KZ", "BY"):
+            raise ConfigError(f"setting party: {self.party!r} is not KZ or BY (or unset)")
         return dataclasses.replace(
             self, database_url=database, storage_dir=storage, secret_key=secret
         )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from signing.db import make_engine
 
 from . import models  # noqa: F401  (registers the service tables on the shared metadata)
+from .exchange import models as _exchange_models  # noqa: F401  (and the exchange's)
 
 WRITE_OPTION = "migdocs_write"
 

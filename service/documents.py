@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -92,6 +92,8 @@ class DocumentService:
         self.renderer = renderer
         self.signer = signer
         self.max_xml_bytes = max_xml_bytes
+        self.on_stored: list[Callable[[Session, StoredDocument], None]] = []
+        """Run inside the transaction that stores a document (the exchange's outbox)."""
 
     # ----- create -------------------------------------------------------------------------
 
@@ -179,6 +181,8 @@ class DocumentService:
                 session.add(stored)
                 session.flush()
                 case = cases.attach(session, planned, stored)
+                for hook in self.on_stored:
+                    hook(session, stored)
                 audit.record(
                     session,
                     actor=principal.actor,

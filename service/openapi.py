@@ -95,10 +95,12 @@ _CASE = {
 
 def openapi_document() -> dict[str, Any]:
     from . import public, verify  # each public blueprint describes its own routes
+    from .exchange import views as exchange_views
 
     document = _core_document()
     document["paths"].update(verify.OPENAPI_PATHS)
     document["paths"].update(public.OPENAPI_PATHS)
+    document["paths"].update(exchange_views.OPENAPI_PATHS)
     return document
 
 

@@ -1,0 +1,165 @@
+"""``migdocs peer add|list|remove|listen`` and ``migdocs worker`` (attach with :func:`register`)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from ..errors import MigdocsError
+from . import peers
+from .delivery import DeliveryWorker
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {what} {path}: {exc}") from None
+
+
+@click.group("peer")
+def peer_group() -> None:
+    """The other Party's node: registration and the mTLS peer listener."""
+
+
+@peer_group.command("add")
+@click.option("--party", required=True, type=click.Choice(peers.PARTIES), help="Its Party.")
+@click.option("--url", required=True, help="Base URL of its peer listener (https://…).")
+@click.option(
+    "--trust-root",
+    "trust_roots",
+    required=True,
+    multiple=True,
+    metavar="PEM",
+    help="Root certificate(s) of its Party (repeat for several).",
+)
+@click.option("--node-cert", required=True, metavar="PEM", help="Its node's certificate.")
+def peer_add(party: str, url: str, trust_roots: tuple[str, ...], node_cert: str) -> None:
+    """Register (or replace) the peer node of PARTY."""
+    from ..cli import _audited_change
+
+    roots = "".join(_read(p, "trust root") for p in trust_roots)
+    node = _read(node_cert, "node certificate")
+    with _audited_change("peer.add", party, "peer", url=url) as change:
+        row = peers.add_peer(change.session, party, url, roots, node)
+        summary = peers.info(row)
+    click.echo(f"peer {party} at {summary.url}: node {summary.node_subject}")
+    click.echo(f"  node certificate SHA-256 {summary.node_cert_sha256}")
+
+
+@peer_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def peer_list(as_json: bool) -> None:
+    """List the registered peer nodes."""
+    from ..cli import _database
+
+    with _database() as database, database.reading() as session:
+        found = [peers.info(row) for row in peers.list_peers(session)]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "party": p.party,
+                        "url": p.url,
+                        "node_subject": p.node_subject,
+                        "node_cert_sha256": p.node_cert_sha256,
+                        "trust_roots": list(p.trust_roots),
+                        "added_at": p.added_at.isoformat(),
+                    }
+                    for p in found
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    for p in found:
+        click.echo(f"{p.party}  {p.url}  {p.node_subject}  sha256:{p.node_cert_sha256[:16]}…")
+
+
+@peer_group.command("remove")
+@click.argument("party", type=click.Choice(peers.PARTIES))
+def peer_remove(party: str) -> None:
+    """Forget the peer node of PARTY (deliveries to it wait until one is added again)."""
+    from ..cli import _audited_change
+
+    with _audited_change("peer.remove", party, "peer") as change:
+        peers.remove_peer(change.session, party)
+    click.echo(f"peer {party} removed")
+
+
+@peer_group.command("listen")
+@click.option("--bind", default=None, help="host:port; default: the peer_bind setting.")
+@click.option("--with-worker", is_flag=True, help="Run a delivery worker thread too.")
+def peer_listen(bind: str | None, with_worker: bool) -> None:
+    """Serve the peer endpoint over mutually authenticated TLS (node certificate)."""
+    from ..app import create_app
+    from ..cli import _fail
+    from .transport import make_peer_server, server_context
+
+    try:
+        app = create_app()
+        s = app.extensions["migdocs"]
+        address = bind or s.settings.peer_bind
+        if not address:
+            raise click.UsageError("give --bind or set peer_bind")
+        with s.database.reading() as session:
+            roots = "".join(p.trust_roots_pem for p in peers.list_peers(session))
+        context = server_context(s.settings.node_cert, s.settings.node_key, roots)
+        server = make_peer_server(app, address, context)
+    except MigdocsError as exc:
+        _fail(exc, "peer listen")
+    stop = threading.Event()
+    if with_worker:
+        worker = _worker(app)
+        threading.Thread(target=worker.run_forever, args=(stop,), daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    click.echo(f"peer listener on https://{address} (mTLS)")
+    try:
+        server.serve_forever()
+    finally:
+        stop.set()
+
+
+def _worker(app: Flask) -> DeliveryWorker:
+    s = app.extensions["migdocs"]
+    return DeliveryWorker(s.settings, s.database, s.storage)
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Process what is due now, then exit.")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between polls when idle.")
+def worker_command(once: bool, poll: float) -> None:
+    """Deliver outbox rows to the peer node (run one or many)."""
+    from ..config import load_settings
+    from ..db import Database
+    from ..storage import LocalStorage
+
+    settings = load_settings()
+    if settings.party is None:
+        raise click.UsageError("set party (KZ or BY): a single node delivers nothing")
+    database = Database(settings.database_url)
+    assert settings.storage_dir is not None
+    worker = DeliveryWorker(settings, database, LocalStorage(settings.storage_dir))
+    try:
+        if once:
+            click.echo(f"{worker.run_once()} delivery attempt(s)")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        worker.run_forever(stop, poll)
+    finally:
+        database.dispose()
+
+
+def register(group: click.Group) -> None:
+    """Attach ``peer`` and ``worker`` to the ``migdocs`` command group."""
+    group.add_command(peer_group)
+    group.add_command(worker_command)

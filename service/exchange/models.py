@@ -1,0 +1,86 @@
+"""Tables of the exchange: the peer node, outgoing deliveries, incoming documents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from signing.db import Base, UTCDateTime
+
+PENDING = "pending"
+"""Waiting for (another) attempt; also while a worker holds it (its lease)."""
+DELIVERED = "delivered"
+"""The peer answered with a positive signed receipt."""
+REFUSED = "refused"
+"""The peer answered with a signed negative receipt (verification failed)."""
+FAILED = "failed"
+"""No receipt before the give-up time."""
+DELIVERY_STATUSES = (PENDING, DELIVERED, REFUSED, FAILED)
+
+
+class Peer(Base):
+    """The node of the other Party."""
+
+    __tablename__ = "exchange_peers"
+
+    party: Mapped[str] = mapped_column(String(2), primary_key=True)
+    """``KZ`` or ``BY``: one peer node per Party."""
+    url: Mapped[str] = mapped_column(String(500))
+    """Base URL of its peer listener, e.g. ``https://by-node.example:8443``."""
+    trust_roots_pem: Mapped[str] = mapped_column(Text)
+    """Its Party's root certificate(s), PEM: they verify its TLS certificates and receipts."""
+    node_cert_pem: Mapped[str] = mapped_column(Text)
+    """The certificate its node presents as TLS client (and server)."""
+    node_cert_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of ``node_cert_pem``'s DER: how an arriving connection is recognised."""
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Delivery(Base):
+    """An outgoing document on its way to the peer (the transactional outbox row)."""
+
+    __tablename__ = "exchange_deliveries"
+    __table_args__ = (Index("ix_exchange_deliveries_due", "status", "next_attempt_at"),)
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    party: Mapped[str] = mapped_column(String(2))
+    """The Party (peer) it goes to."""
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """Due time; a worker's claim moves it to the end of its lease."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    receipt_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The signed receipt PDF is in storage as ``<document id>.receipt.pdf``."""
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the peer received the document (from the receipt)."""
+    incoming_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The peer's incoming number (from a positive receipt)."""
+
+
+class Incoming(Base):
+    """A document received from the peer and stored here (a row of ``documents`` too)."""
+
+    __tablename__ = "exchange_incoming"
+    __table_args__ = (
+        UniqueConstraint("sender_number", "pdf_sha256", name="uq_exchange_incoming_sender_sha"),
+        Index("ix_exchange_incoming_recipient_seq", "recipient", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    """Order of receipt on this node: the inbox cursor."""
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), unique=True)
+    sender_number: Mapped[str] = mapped_column(String(64))
+    """The sender's registration number."""
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(32))
+    incoming_number: Mapped[str] = mapped_column(String(64), unique=True)
+    """«вх. №» given by this node."""
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    receipt_sha256: Mapped[str] = mapped_column(String(64))
+    """The signed receipt is in storage as ``<document id>.receipt.pdf``."""
+    indication: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,318 @@
+"""Blueprint ``exchange``: the peer endpoint and the recipient's API.
+
+* ``POST /peer/v1/deliveries`` — the peer node only (its registered TLS client
+  certificate; served on the mTLS peer listener): body the signed PDF, headers
+  ``X-Migdocs-Registration-Number`` and ``X-Migdocs-SHA256``; answer ``200`` with the
+  signed receipt PDF (positive or negative, header ``X-Migdocs-Outcome``);
+* ``GET /api/v1/inbox?after=<cursor>&limit=N`` — documents received for the caller's
+  authority, in receipt order;
+* ``GET /api/v1/documents/<id>/delivery`` and ``…/receipt`` — delivery state and the signed
+  receipt of a document (sent or received).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from ..context import services
+from ..errors import InputError, NotFound, UnsupportedMediaType, Violation
+from ..models import StoredDocument
+from ..openapi import error_responses, json_response
+from ..principal import current_principal
+from ..verify import seal, verifier
+from . import inbox, transport
+from .delivery import NUMBER_HEADER, SHA256_HEADER, receipt_key
+from .errors import ExchangeUnavailable, PeerUnknown
+from .models import Delivery, Incoming, Peer
+from .peers import peer_by_certificate
+from .receiving import Declared, Receiver
+
+bp = Blueprint("exchange", __name__)
+
+_DOC_ID = {"name": "document_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_RECEIPT = {
+    "type": ["object", "null"],
+    "properties": {
+        "received_at": {"type": "string", "format": "date-time"},
+        "incoming_number": {"type": ["string", "null"]},
+        "sha256": {"type": ["string", "null"]},
+        "links": {"type": "object"},
+    },
+}
+_DELIVERY = {
+    "type": "object",
+    "required": ["direction", "status", "receipt"],
+    "properties": {
+        "direction": {"type": "string", "enum": ["outgoing", "incoming"]},
+        "party": {"type": "string", "enum": ["KZ", "BY"]},
+        "status": {
+            "type": "string",
+            "enum": ["pending", "delivered", "refused", "failed", "received"],
+        },
+        "attempts": {"type": "integer"},
+        "last_error": {"type": ["string", "null"]},
+        "next_attempt_at": {"type": "string", "format": "date-time"},
+        "receipt": _RECEIPT,
+    },
+}
+_INBOX_ITEM = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "registration_number": {"type": "string"},
+        "incoming_number": {"type": "string"},
+        "received_at": {"type": "string", "format": "date-time"},
+        "document_type": {"type": "string"},
+        "sender": {"type": "string"},
+        "recipient": {"type": "string"},
+        "sha256": {"type": "string"},
+        "indication": {"type": "string"},
+        "links": {"type": "object"},
+    },
+}
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/inbox": {
+        "get": {
+            "summary": "Documents received from the peer node for the caller's authority, "
+            "in order of receipt",
+            "operationId": "getInbox",
+            "parameters": [
+                {
+                    "name": "after",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "Opaque cursor: `next` of the previous page",
+                },
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+            ],
+            "responses": {
+                "200": json_response(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "items": {"type": "array", "items": _INBOX_ITEM},
+                            "next": {"type": ["string", "null"]},
+                        },
+                    },
+                    "One page of received documents",
+                ),
+                **error_responses(400, 401),
+            },
+        }
+    },
+    "/api/v1/documents/{document_id}/delivery": {
+        "get": {
+            "summary": "Delivery to the peer node (outgoing) or receipt (incoming)",
+            "operationId": "getDelivery",
+            "parameters": [_DOC_ID],
+            "responses": {
+                "200": json_response(_DELIVERY, "Delivery state"),
+                **error_responses(401, 404),
+            },
+        }
+    },
+    "/api/v1/documents/{document_id}/receipt": {
+        "get": {
+            "summary": "The signed receipt («Уведомление о получении»), PDF/A",
+            "operationId": "getReceipt",
+            "parameters": [_DOC_ID],
+            "responses": {
+                "200": {
+                    "description": "Receipt sealed by the receiving node",
+                    "content": {"application/pdf": {"schema": {"type": "string"}}},
+                },
+                **error_responses(401, 404),
+            },
+        }
+    },
+}
+"""This blueprint's API routes in the OpenAPI document (the peer endpoint is not public)."""
+
+_lock = threading.Lock()
+
+
+@bp.errorhandler(ExchangeUnavailable)
+def _unavailable(exc: ExchangeUnavailable) -> Response:
+    from ..app import error_response
+
+    return error_response(503, exc.code, exc.message)
+
+
+def receiver() -> Receiver:
+    found = current_app.extensions.get("migdocs.exchange.receiver")
+    if found is None:
+        s = services()
+        if s.settings.party is None:
+            raise ExchangeUnavailable("this node serves no party (setting party is unset)")
+        the_verifier, the_seal = verifier(), seal()
+        with _lock:
+            found = current_app.extensions.get("migdocs.exchange.receiver")
+            if found is None:
+                found = Receiver(
+                    s.settings.party, s.database, s.storage, s.renderer, the_verifier, the_seal
+                )
+                current_app.extensions["migdocs.exchange.receiver"] = found
+    assert isinstance(found, Receiver)
+    return found
+
+
+def _calling_peer() -> Peer:
+    der = transport.client_certificate(request.environ)
+    if der is None:
+        raise PeerUnknown("the peer endpoint needs the peer node's TLS client certificate")
+    with services().database.reading() as session:
+        peer = peer_by_certificate(session, der)
+        if peer is None:
+            raise PeerUnknown("this client certificate is not the registered peer node's")
+        session.expunge(peer)
+    return peer
+
+
+def _declared() -> Declared:
+    number = (request.headers.get(NUMBER_HEADER) or "").strip()
+    sha256 = (request.headers.get(SHA256_HEADER) or "").strip().lower()
+    missing = [
+        Violation(None, f"header {name}", "missing")
+        for name, value in ((NUMBER_HEADER, number), (SHA256_HEADER, sha256))
+        if not value
+    ]
+    if missing:
+        raise InputError("delivery without its declared number and SHA-256", tuple(missing))
+    return Declared(number[:64], sha256[:64])
+
+
+@bp.post("/peer/v1/deliveries")
+def receive_delivery() -> Response:
+    peer = _calling_peer()
+    if request.mimetype != "application/pdf":
+        raise UnsupportedMediaType(f"send the PDF as application/pdf, not {request.mimetype}")
+    declared = _declared()
+    answer = receiver().receive(
+        request.get_data(cache=False), declared, peer, actor=f"peer:{peer.party}"
+    )
+    response = Response(answer.receipt_pdf, mimetype="application/pdf")
+    response.headers["X-Migdocs-Outcome"] = answer.outcome
+    if answer.incoming_number:
+        response.headers["X-Migdocs-Incoming-Number"] = answer.incoming_number
+    return response
+
+
+# ----- recipient's API --------------------------------------------------------------------
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise InputError(
+            f"{name} must be a whole number from 1 to {maximum}",
+            (Violation(None, name, f"got {raw[:20]!r}"),),
+        )
+    return int(raw)
+
+
+def _inbox_item(item: inbox.InboxItem) -> dict[str, Any]:
+    doc, incoming = item.document, item.incoming
+    return {
+        "id": doc.id,
+        "registration_number": doc.registration_number,
+        "incoming_number": incoming.incoming_number,
+        "received_at": incoming.received_at.isoformat(),
+        "document_type": doc.document_type,
+        "sender": doc.sender,
+        "recipient": doc.recipient,
+        "sha256": doc.pdf_sha256,
+        "indication": incoming.indication,
+        "links": {
+            "self": url_for("api.get_document", document_id=doc.id),
+            "pdf": url_for("api.get_document_pdf", document_id=doc.id),
+            "xml": url_for("api.get_document_xml", document_id=doc.id),
+            "receipt": url_for("exchange.get_receipt", document_id=doc.id),
+        },
+    }
+
+
+@bp.get("/api/v1/inbox")
+def get_inbox() -> Response:
+    principal = current_principal()
+    after_cursor = request.args.get("after")
+    after = inbox.decode_cursor(after_cursor)
+    limit = _int_arg("limit", 50, inbox.MAX_LIMIT)
+    items = inbox.page(services().database, principal.authority, after, limit)
+    next_cursor = inbox.encode_cursor(items[-1].incoming.seq) if items else after_cursor
+    return jsonify({"items": [_inbox_item(i) for i in items], "next": next_cursor})
+
+
+def delivery_json(document_id: str) -> dict[str, Any] | None:
+    """``delivery`` of a document's metadata: outgoing state, or the incoming receipt."""
+    with services().database.reading() as session:
+        out = session.get(Delivery, document_id)
+        if out is not None:
+            receipt = None
+            if out.received_at is not None:
+                receipt = {
+                    "received_at": out.received_at.isoformat(),
+                    "incoming_number": out.incoming_number,
+                    "sha256": out.receipt_sha256,
+                    "links": {"pdf": url_for("exchange.get_receipt", document_id=document_id)},
+                }
+            return {
+                "direction": "outgoing",
+                "party": out.party,
+                "status": out.status,
+                "attempts": out.attempts,
+                "last_error": out.last_error,
+                "next_attempt_at": out.next_attempt_at.isoformat(),
+                "receipt": receipt,
+            }
+        incoming = session.execute(
+            Incoming.__table__.select().where(Incoming.document_id == document_id)
+        ).one_or_none()
+        if incoming is not None:
+            return {
+                "direction": "incoming",
+                "status": "received",
+                "receipt": {
+                    "received_at": incoming.received_at.isoformat(),
+                    "incoming_number": incoming.incoming_number,
+                    "sha256": incoming.receipt_sha256,
+                    "links": {"pdf": url_for("exchange.get_receipt", document_id=document_id)},
+                },
+            }
+    return None
+
+
+def _visible(document_id: str) -> StoredDocument:
+    principal = current_principal()
+    with services().database.reading() as session:
+        row = services().documents.get(session, document_id, principal)
+        session.expunge(row)
+    return row
+
+
+@bp.get("/api/v1/documents/<document_id>/delivery")
+def get_delivery(document_id: str) -> Response:
+    row = _visible(document_id)
+    found = delivery_json(row.id)
+    if found is None:
+        raise NotFound(f"document {row.registration_number} is not exchanged with a peer")
+    return jsonify(found)
+
+
+@bp.get("/api/v1/documents/<document_id>/receipt")
+def get_receipt(document_id: str) -> Response:
+    row = _visible(document_id)
+    key = receipt_key(row.id)
+    if not services().storage.exists(key):
+        raise NotFound(f"no receipt for document {row.registration_number}")
+    return Response(
+        services().storage.get(key),
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{row.registration_number}-receipt.pdf"'
+        },
+    )
