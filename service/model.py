@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from lxml import etree
 
+from .data_scope import scope_violations
 from .errors import InconsistentDocument, Violation
 from .vocabulary import AUTHORITIES
 from .xmlinput import NAMESPACE, ParsedXml, element_path
@@ -113,6 +114,8 @@ class Person:
     birth_date: dt.date | None = None
     birth_place: str | None = None
     citizenship: str | None = None
+    previous_citizenship: str | None = None
+    """Only for category ``citizenship`` (Art. 5, 3)."""
     identity_documents: tuple[IdentityDocument, ...] = ()
     administrative_liability: tuple[LiabilityRecord, ...] = ()
     criminal_liability: tuple[LiabilityRecord, ...] = ()
@@ -368,6 +371,7 @@ def _person(number: int, e: etree._Element, problems: list[Violation]) -> Person
         birth_date=_opt_date(e, "birthDate"),
         birth_place=_opt_text(e, "birthPlace"),
         citizenship=_opt_text(e, "citizenship"),
+        previous_citizenship=_opt_text(e, "previousCitizenship"),
         identity_documents=_all(e, "identityDocument", _identity_document),
         administrative_liability=_all(e, "administrativeLiability", _liability),
         criminal_liability=_all(e, "criminalLiability", _liability),
@@ -498,6 +502,7 @@ def build(parsed: ParsedXml) -> Document:
     root = parsed.root
     problems: list[Violation] = []
     header = _header(root, problems)
+    problems.extend(scope_violations(root))
     persons = _persons(root, problems)
     for person_elem, person in zip(
         root.iterfind(f"{_q('persons')}/{_q('person')}"), persons, strict=True

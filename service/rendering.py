@@ -258,6 +258,7 @@ class Renderer:
             paragraphs=paragraphs,
             label=label,
             country=vocabulary.country_name,
+            category=vocabulary.category_name,
             photo_url=lambda p: f"photo:{p.number}",
             fingerprint_name=fingerprint_name,
             css_string=css_string,

@@ -40,7 +40,7 @@ def test_there_are_samples_of_every_type() -> None:
 
 
 _HEADINGS: dict[str, tuple[str, ...]] = {
-    "response": ("о результатах исполнения запроса",),
+    "response": ("пункт 3 статьи 10 Соглашения",),
     "refusal-notice": ("Основания отказа", "Причины отказа"),
     "additional-information-request": (
         "Запрос о предоставлении дополнительных сведений",
