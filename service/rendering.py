@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 import qrcode
@@ -196,6 +197,23 @@ def qr_png(url: str) -> bytes:
     return buffer.getvalue()
 
 
+def running_header(
+    doc: Document, registration_number: str | None, registration_date: dt.date | None
+) -> str:
+    """One line naming the document unambiguously on every page:
+    «Ответ № KZ-MVD-2026-000010 от 02.12.2026 на запрос № BY-GPK-2026-000009 от 20.11.2026»."""
+    date = registration_date or doc.header.document_date
+    text = (
+        f"{vocabulary.RUNNING_TITLES[doc.document_type]} № {registration_number or 'б/н'} "
+        f"от {ru_date(date)}"
+    )
+    reply = getattr(doc, "in_reply_to", None)
+    if reply is not None:
+        to = "на запрос" if doc.document_type in vocabulary.REPLIES_TO_REQUESTS else "на"
+        text += f" {to} № {reply.registration_number} от {ru_date(reply.date)}"
+    return text
+
+
 def ru_date(value: dt.date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""
 
@@ -280,9 +298,16 @@ class Renderer:
         sample: bool = False,
         signature: SignatureBlockInfo | None = None,
     ) -> dict[str, Any]:
+        registration_date = (
+            signature.signing_time.astimezone(ZoneInfo(signature.timezone)).date()
+            if signature is not None
+            else None
+        )
         return {
             "doc": doc,
             "title": vocabulary.DOCUMENT_TITLES[doc.document_type],
+            "registration_date": registration_date,
+            "running_header": running_header(doc, registration_number, registration_date),
             "sender": vocabulary.AUTHORITIES[doc.header.sender],
             "recipient": vocabulary.AUTHORITIES[doc.header.recipient],
             "confidentiality": vocabulary.CONFIDENTIALITY[doc.header.confidentiality],

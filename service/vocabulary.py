@@ -60,6 +60,34 @@ DOCUMENT_TITLES: dict[str, str] = {
     "third-party-consent": "Ответ на запрос о согласии на передачу сведений третьей стороне",
 }
 
+RUNNING_TITLES: dict[str, str] = {
+    "request": "Запрос",
+    "response": "Ответ",
+    "refusal-notice": "Уведомление об отказе",
+    "additional-information-request": "Запрос дополнительных сведений",
+    "delay-notice": "Уведомление о задержке",
+    "postponement-notice": "Уведомление об отложении",
+    "authenticity-confirmation-request": "Запрос о подтверждении подлинности",
+    "authenticity-confirmation": "Ответ о подлинности",
+    "unsolicited-information": "Информация без запроса",
+    "confidentiality-notice": "Уведомление о конфиденциальности",
+    "third-party-consent-request": "Запрос согласия на передачу",
+    "third-party-consent": "Ответ о согласии на передачу",
+}
+"""Short names for the running header, which must fit on one line with both numbers."""
+
+REPLIES_TO_REQUESTS = frozenset(
+    {
+        "response",
+        "refusal-notice",
+        "additional-information-request",
+        "delay-notice",
+        "postponement-notice",
+        "confidentiality-notice",
+    }
+)
+"""Types whose ``inReplyTo`` is always a request («… на запрос № …»)."""
+
 CONFIDENTIALITY: dict[str, str] = {
     "confidential": "Конфиденциально",
     "official-use": "Для служебного пользования",
