@@ -35,7 +35,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from signing import layout
-from signing.appearance import SignatureBlockInfo, block_lines
+from signing.appearance import SignatureBlockInfo, block_lines, initials_and_surname
 
 from . import vocabulary
 from .errors import FontMissing, RenderError, Violation
@@ -321,6 +321,12 @@ class Renderer:
             "sample": sample,
             "signature": signature,
             "signature_lines": block_lines(signature) if signature else [],
+            "signature_line": {
+                "position": " ".join(filter(None, (signature.position, signature.authority))),
+                "name": initials_and_surname(signature.full_name),
+            }
+            if signature
+            else None,
             "signature_qr": bool(signature and signature.verification_url),
             "migdocs_version": version("migdocs"),
         }

@@ -264,9 +264,16 @@ def wrap(text: str, max_width: float, font_path: Path, size: float) -> list[str]
     return lines or [""]
 
 
+def initials_and_surname(full_name: str) -> str:
+    """«Ахметов Ержан Серикович» → «Е.С. Ахметов», as a letter's signature line has it."""
+    surname, *given = full_name.split()
+    initials = "".join(f"{name[0]}." for name in given if name)
+    return f"{initials} {surname}" if initials else surname
+
+
 def block_lines(info: SignatureBlockInfo) -> list[str]:
     """The logical lines of the block, before wrapping."""
-    position = info.position + (f", {info.authority}" if info.authority else "")
+    position = f"{info.position} {info.authority}" if info.authority else info.position
     lines = [
         SIGNED_MARK,
         position,

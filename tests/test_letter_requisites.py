@@ -100,3 +100,27 @@ def test_registration_numbers_never_break(tmp_path: Path) -> None:
     for number in (ref, "BY-GPK-2026-000077"):
         assert any(number in line for line in lines)
         assert not any(line.endswith(number.split("-")[0] + "-") for line in lines)
+
+
+def _pages(pdf: bytes, tmp_path: Path) -> list[str]:
+    path = tmp_path / "pages.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return [" ".join(page.split()) for page in text.split("\f") if page.strip()]
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES_DIR.glob("*.xml")))
+def test_signature_shares_its_page_with_text_and_has_a_signature_line(
+    tmp_path: Path, sample: str
+) -> None:
+    pdf, _ = _render(sample, "KZ-MVD-2026-000042", "Asia/Almaty")
+    pages = _pages(pdf, tmp_path)
+    (signed_page,) = [p for p in pages if "ДОКУМЕНТ ПОДПИСАН ЭЛЕКТРОННОЙ ПОДПИСЬЮ" in p.upper()]
+    # the clause of Art. 11 stands on the same page as the block
+    assert "статьи 11 Соглашения" in signed_page
+    assert "(электронная подпись) Е.С. Ахметов" in signed_page
+    assert "Начальник Департамента миграционной службы МВД РК" in signed_page
+    assert ", МВД РК" not in signed_page
+    assert "Место электронной подписи" not in " ".join(pages)
