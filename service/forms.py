@@ -325,9 +325,9 @@ def placeholder_xml(doc: Document) -> bytes:
 
 _PLACEHOLDER_SIGNATURE_LINES = [
     SIGNED_MARK,
-    "[Должность уполномоченного лица], [орган]",
+    "[Должность уполномоченного лица] [орган]",
     "[Фамилия Имя Отчество] ([Surname Given name])",
-    "Дата подписания: [ДД.ММ.ГГГГ ЧЧ:ММ:СС UTC]",
+    "Дата подписания: [ДД.ММ.ГГГГ ЧЧ:ММ:СС (UTC±ЧЧ:ММ)]",
     "Регистрационный номер: [регистрационный номер]",
     "Сертификат: [серийный номер сертификата]",
     "Владелец: [владелец сертификата]",
@@ -351,6 +351,10 @@ def render_form(renderer: Renderer, document_type: str, authority: str) -> Sampl
         form_version=FORM_VERSION,
         signature=True,
         signature_lines=_PLACEHOLDER_SIGNATURE_LINES,
+        signature_line={
+            "position": "[Должность уполномоченного лица] [орган]",
+            "name": "[И.О. Фамилия]",
+        },
         signature_qr=False,
     )
     html = renderer.jinja.get_template(f"{document_type}.html.j2").render(context)

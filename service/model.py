@@ -19,6 +19,7 @@ from typing import TypeVar
 from lxml import etree
 
 from . import images
+from .data_scope import scope_violations
 from .errors import InconsistentDocument, LimitExceeded, Violation
 from .limits import DEFAULT_LIMITS, Limits
 from .vocabulary import AUTHORITIES
@@ -116,6 +117,8 @@ class Person:
     birth_date: dt.date | None = None
     birth_place: str | None = None
     citizenship: str | None = None
+    previous_citizenship: str | None = None
+    """Only for category ``citizenship`` (Art. 5, 3)."""
     identity_documents: tuple[IdentityDocument, ...] = ()
     administrative_liability: tuple[LiabilityRecord, ...] = ()
     criminal_liability: tuple[LiabilityRecord, ...] = ()
@@ -371,6 +374,7 @@ def _person(number: int, e: etree._Element, problems: list[Violation]) -> Person
         birth_date=_opt_date(e, "birthDate"),
         birth_place=_opt_text(e, "birthPlace"),
         citizenship=_opt_text(e, "citizenship"),
+        previous_citizenship=_opt_text(e, "previousCitizenship"),
         identity_documents=_all(e, "identityDocument", _identity_document),
         administrative_liability=_all(e, "administrativeLiability", _liability),
         criminal_liability=_all(e, "criminalLiability", _liability),
@@ -573,6 +577,7 @@ def build(parsed: ParsedXml, limits: Limits = DEFAULT_LIMITS) -> Document:
     check_person_count(root, limits)
     problems: list[Violation] = []
     header = _header(root, problems)
+    problems.extend(scope_violations(root))
     persons = _persons(root, problems)
     if not problems:  # a mismatched magic was reported already; decode only the rest
         persons = _decoded_images(root, persons, limits)

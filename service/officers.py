@@ -500,17 +500,17 @@ def cases_dashboard() -> tuple[str, int]:
 def cases_csv() -> Response:
     officer = current_officer()
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(
         [
-            "request_number",
-            "requesting",
-            "requested",
-            "status",
-            "received_on",
-            "deadline",
-            "days_left",
-            "overdue",
+            "Рег. № запроса",
+            "Запрашивающий орган",
+            "Запрашиваемый орган",
+            "Статус",
+            "Дата поступления",
+            "Срок исполнения",
+            "Осталось дней",
+            "Просрочен",
         ]
     )
     for v in _attention(officer):
@@ -519,15 +519,16 @@ def cases_csv() -> Response:
                 v.case.request_number,
                 v.case.requesting,
                 v.case.requested,
-                v.case.status,
-                v.case.created_at.astimezone(UTC).date().isoformat(),
-                v.deadline.isoformat(),
+                STATUS_TITLES.get(v.case.status, v.case.status),
+                v.case.created_at.astimezone(UTC).date().strftime("%d.%m.%Y"),
+                v.deadline.strftime("%d.%m.%Y"),
                 v.days_left,
-                "yes" if v.overdue else "no",
+                "да" if v.overdue else "нет",
             ]
         )
-    response = make_response(out.getvalue().encode("utf-8"))
-    response.mimetype = "text/csv"
+    # UTF-8 with a byte-order mark and ';' so that Excel in a Russian locale opens it
+    response = make_response(out.getvalue().encode("utf-8-sig"))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = 'attachment; filename="cases.csv"'
     return response
 

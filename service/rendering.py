@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 import qrcode
@@ -37,7 +38,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from signing import layout
-from signing.appearance import SignatureBlockInfo, block_lines
+from signing.appearance import SignatureBlockInfo, block_lines, initials_and_surname
 
 from . import vocabulary
 from .errors import FontMissing, LimitExceeded, RenderError, Violation
@@ -200,6 +201,23 @@ def qr_png(url: str) -> bytes:
     return buffer.getvalue()
 
 
+def running_header(
+    doc: Document, registration_number: str | None, registration_date: dt.date | None
+) -> str:
+    """One line naming the document unambiguously on every page:
+    «Ответ № KZ-MVD-2026-000010 от 02.12.2026 на запрос № BY-GPK-2026-000009 от 20.11.2026»."""
+    date = registration_date or doc.header.document_date
+    text = (
+        f"{vocabulary.RUNNING_TITLES[doc.document_type]} № {registration_number or 'б/н'} "
+        f"от {ru_date(date)}"
+    )
+    reply = getattr(doc, "in_reply_to", None)
+    if reply is not None:
+        to = "на запрос" if doc.document_type in vocabulary.REPLIES_TO_REQUESTS else "на"
+        text += f" {to} № {reply.registration_number} от {ru_date(reply.date)}"
+    return text
+
+
 def ru_date(value: dt.date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""
 
@@ -287,6 +305,7 @@ class Renderer:
             paragraphs=paragraphs,
             label=label,
             country=vocabulary.country_name,
+            category=vocabulary.category_name,
             photo_url=lambda p: f"photo:{p.number}",
             fingerprint_name=fingerprint_name,
             css_string=css_string,
@@ -316,9 +335,16 @@ class Renderer:
         sample: bool = False,
         signature: SignatureBlockInfo | None = None,
     ) -> dict[str, Any]:
+        registration_date = (
+            signature.signing_time.astimezone(ZoneInfo(signature.timezone)).date()
+            if signature is not None
+            else None
+        )
         return {
             "doc": doc,
             "title": vocabulary.DOCUMENT_TITLES[doc.document_type],
+            "registration_date": registration_date,
+            "running_header": running_header(doc, registration_number, registration_date),
             "sender": vocabulary.AUTHORITIES[doc.header.sender],
             "recipient": vocabulary.AUTHORITIES[doc.header.recipient],
             "confidentiality": vocabulary.CONFIDENTIALITY[doc.header.confidentiality],
@@ -332,6 +358,12 @@ class Renderer:
             "sample": sample,
             "signature": signature,
             "signature_lines": block_lines(signature) if signature else [],
+            "signature_line": {
+                "position": " ".join(filter(None, (signature.position, signature.authority))),
+                "name": initials_and_surname(signature.full_name),
+            }
+            if signature
+            else None,
             "signature_qr": bool(signature and signature.verification_url),
             "migdocs_version": version("migdocs"),
         }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .countries import COUNTRIES_RU
+
 
 @dataclass(frozen=True)
 class Authority:
@@ -41,27 +43,6 @@ AUTHORITIES: dict[str, Authority] = {
     )
 }
 
-COUNTRIES_RU: dict[str, str] = {
-    "KAZ": "Республика Казахстан",
-    "BLR": "Республика Беларусь",
-    "RUS": "Российская Федерация",
-    "KGZ": "Кыргызская Республика",
-    "UZB": "Республика Узбекистан",
-    "TJK": "Республика Таджикистан",
-    "TKM": "Туркменистан",
-    "ARM": "Республика Армения",
-    "AZE": "Азербайджанская Республика",
-    "GEO": "Грузия",
-    "UKR": "Украина",
-    "MDA": "Республика Молдова",
-    "CHN": "Китайская Народная Республика",
-    "AFG": "Исламская Республика Афганистан",
-    "IND": "Республика Индия",
-    "PAK": "Исламская Республика Пакистан",
-    "TUR": "Турецкая Республика",
-    "XXA": "лицо без гражданства",
-}
-
 DOCUMENT_TITLES: dict[str, str] = {
     "request": "Запрос",
     "response": "Ответ на запрос",
@@ -79,6 +60,34 @@ DOCUMENT_TITLES: dict[str, str] = {
     "third-party-consent": "Ответ на запрос о согласии на передачу сведений третьей стороне",
 }
 
+RUNNING_TITLES: dict[str, str] = {
+    "request": "Запрос",
+    "response": "Ответ",
+    "refusal-notice": "Уведомление об отказе",
+    "additional-information-request": "Запрос дополнительных сведений",
+    "delay-notice": "Уведомление о задержке",
+    "postponement-notice": "Уведомление об отложении",
+    "authenticity-confirmation-request": "Запрос о подтверждении подлинности",
+    "authenticity-confirmation": "Ответ о подлинности",
+    "unsolicited-information": "Информация без запроса",
+    "confidentiality-notice": "Уведомление о конфиденциальности",
+    "third-party-consent-request": "Запрос согласия на передачу",
+    "third-party-consent": "Ответ о согласии на передачу",
+}
+"""Short names for the running header, which must fit on one line with both numbers."""
+
+REPLIES_TO_REQUESTS = frozenset(
+    {
+        "response",
+        "refusal-notice",
+        "additional-information-request",
+        "delay-notice",
+        "postponement-notice",
+        "confidentiality-notice",
+    }
+)
+"""Types whose ``inReplyTo`` is always a request («… на запрос № …»)."""
+
 CONFIDENTIALITY: dict[str, str] = {
     "confidential": "Конфиденциально",
     "official-use": "Для служебного пользования",
@@ -87,11 +96,22 @@ CONFIDENTIALITY: dict[str, str] = {
 CATEGORIES: dict[str, str] = {
     "temporary-stay": "временно пребывающий на территории государства Стороны",
     "residence-permit": "получивший разрешение на временное или постоянное проживание",
-    "citizenship": "принятый или восстановленный в гражданстве; принадлежность к гражданству",
+    "citizenship": "принятый или восстановленный в гражданстве государства Стороны",
     "entry-ban-exit-restriction": "в отношении которого принято решение о запрете на въезд "
     "либо ограничении выезда",
     "expelled": "выдворенный с территории государства Стороны",
 }
+"""Art. 5 categories, masculine (also for a person whose sex is not given)."""
+
+CATEGORIES_FEMALE: dict[str, str] = {
+    "temporary-stay": "временно пребывающая на территории государства Стороны",
+    "residence-permit": "получившая разрешение на временное или постоянное проживание",
+    "citizenship": "принятая или восстановленная в гражданстве государства Стороны",
+    "entry-ban-exit-restriction": "в отношении которой принято решение о запрете на въезд "
+    "либо ограничении выезда",
+    "expelled": "выдворенная с территории государства Стороны",
+}
+"""Art. 5 categories agreeing with a person of female sex."""
 
 TOPICS: dict[str, str] = {
     "citizens-information": "Обмен сведениями о гражданах государств Сторон (ст. 3)",
@@ -191,15 +211,30 @@ CONSENT_DECISIONS: dict[str, str] = {
     "denied": "в согласии на передачу сведений третьей стороне отказано",
 }
 
-PURPOSE_LIMITATION_CLAUSE = (
-    "Сведения, полученные в рамках Соглашения между Правительством Республики Казахстан "
-    "и Правительством Республики Беларусь о сотрудничестве в сфере миграции, используются "
-    "исключительно в целях, для которых они запрошены и предоставлены, и не передаются "
-    "третьей стороне без письменного согласия предоставившего их компетентного органа "
-    "(статья 11 Соглашения)."
+AGREEMENT_TITLE = (
+    "Соглашение между Правительством Республики Казахстан и Правительством Республики "
+    "Беларусь о сотрудничестве в области миграции"
 )
+"""The Agreement's title exactly as signed (approved by decree No. 703 of 25.09.2019)."""
+
+PURPOSE_LIMITATION_CLAUSE = (
+    "Результаты исполнения запроса, полученные на основании Соглашения между Правительством "
+    "Республики Казахстан и Правительством Республики Беларусь о сотрудничестве в области "
+    "миграции, без согласия представившей их Стороны не могут быть использованы в иных "
+    "целях, чем те, в которых они запрашивались и были представлены (пункт 2 статьи 11 "
+    "Соглашения). Для передачи третьей стороне сведений, полученных на основании "
+    "Соглашения, требуется предварительное согласие Стороны, представившей сведения "
+    "(пункт 3 статьи 11 Соглашения)."
+)
+"""Art. 11.2 and 11.3 in the Agreement's own words."""
 
 
 def country_name(code: str) -> str:
-    """Russian name of an ISO alpha-3 country code, or the code itself when unlisted."""
+    """Russian name of an ISO alpha-3 country code (unknown codes are refused at intake)."""
     return COUNTRIES_RU.get(code, code)
+
+
+def category_name(code: str, sex: str | None) -> str:
+    """The Art. 5 category agreeing with the person's sex."""
+    table = CATEGORIES_FEMALE if sex == "female" else CATEGORIES
+    return table.get(code, code)

@@ -28,7 +28,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.orm import Session
 
-from .appearance import AppearanceConfig, SignatureBlockInfo
+from .appearance import PARTY_TIMEZONES, AppearanceConfig, SignatureBlockInfo
 from .errors import CertificateNotUsable, InvalidDocument
 from .keys import KeyStore
 from .pades import DEFAULT_REASON, LtvConfig, PadesOptions, async_sign_pdf
@@ -243,6 +243,7 @@ class DocumentSigner:
             certificate_valid_to=validity["not_after"].native,
             verification_url=verification_url(self.config.base_url, reg_no) if reg_no else None,
             authority=auth.short_name_ru if auth else None,
+            timezone=PARTY_TIMEZONES.get(auth.country, "UTC") if auth else "UTC",
         )
 
     async def async_sign(self, req: SignRequest) -> SignedDocument:

@@ -27,6 +27,7 @@ from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import fontTools
 from fontTools import subset as ft_subset
@@ -87,14 +88,25 @@ class SignatureBlockInfo:
     authority: str | None = None
     """Short name of the authority (МВД РК …), printed after the position."""
     extra_lines: tuple[str, ...] = field(default_factory=tuple)
+    timezone: str = "UTC"
+    """IANA zone of the signing authority's state (``Asia/Almaty``, ``Europe/Minsk``): the
+    signing time is printed in it, with its UTC offset."""
+
+
+PARTY_TIMEZONES: dict[str, str] = {"KZ": "Asia/Almaty", "BY": "Europe/Minsk"}
+"""Local time of each Party (by ISO 3166-1 alpha-2 country of the authority)."""
 
 
 def _date(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%d.%m.%Y")
 
 
-def _datetime(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%d.%m.%Y %H:%M:%S UTC")
+def local_datetime(dt: datetime, timezone: str) -> str:
+    """``02.12.2026 18:05:42 (UTC+05:00)``: local time with its offset, so nobody has to
+    guess the zone of a signed letter."""
+    local = dt.astimezone(ZoneInfo(timezone))
+    offset = local.strftime("%z")
+    return f"{local:%d.%m.%Y %H:%M:%S} (UTC{offset[:3]}:{offset[3:]})"
 
 
 @lru_cache(maxsize=8)
@@ -252,14 +264,21 @@ def wrap(text: str, max_width: float, font_path: Path, size: float) -> list[str]
     return lines or [""]
 
 
+def initials_and_surname(full_name: str) -> str:
+    """«Ахметов Ержан Серикович» → «Е.С. Ахметов», as a letter's signature line has it."""
+    surname, *given = full_name.split()
+    initials = "".join(f"{name[0]}." for name in given if name)
+    return f"{initials} {surname}" if initials else surname
+
+
 def block_lines(info: SignatureBlockInfo) -> list[str]:
     """The logical lines of the block, before wrapping."""
-    position = info.position + (f", {info.authority}" if info.authority else "")
+    position = f"{info.position} {info.authority}" if info.authority else info.position
     lines = [
         SIGNED_MARK,
         position,
         f"{info.full_name} ({info.full_name_latin})",
-        f"Дата подписания: {_datetime(info.signing_time)}",
+        f"Дата подписания: {local_datetime(info.signing_time, info.timezone)}",
         f"Регистрационный номер: {info.registration_number or '—'}",
         f"Сертификат: {info.certificate_serial_hex}",
         f"Владелец: {info.certificate_owner}",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
+from service.cases import STATUS_TITLES
 from service.models import Case
 from tests.cases.test_cases_api import ADDITIONAL, REQUEST, RESPONSE, get, post, reply
 from tests.cases.xmltools import rewrite
@@ -63,12 +64,15 @@ def test_dashboard_and_csv_list_overdue_and_due_soon_cases(sqlite_env: Env) -> N
     assert text.index('id="due-soon"') < text.index(soon)
     exported = env.client.get("/cases.csv")
     assert exported.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
-    assert [(r["request_number"], r["days_left"], r["overdue"]) for r in rows] == [
-        (overdue, "-10", "yes"),
-        (soon, "3", "no"),
+    body = exported.get_data()
+    assert body.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
+    assert [(r["Рег. № запроса"], r["Осталось дней"], r["Просрочен"]) for r in rows] == [
+        (overdue, "-10", "да"),
+        (soon, "3", "нет"),
     ]
-    assert rows[0]["requesting"] == "KZ-MVD" and rows[0]["status"] == "open"
+    assert rows[0]["Запрашивающий орган"] == "KZ-MVD"
+    assert rows[0]["Статус"] == STATUS_TITLES["open"]
     other = env.app.test_client()
     login(other, "officer-by-gpk")
     assert "Просроченных запросов нет." in other.get("/cases").get_data(as_text=True)

@@ -72,7 +72,7 @@ def test_login_page_and_successful_login(env: Env) -> None:
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert "Вход для сотрудников" in text and 'lang="ru"' in text
     visible = " ".join(re.sub(r"<[^>]+>", " ", text).split())
-    assert "migdocs — документы по Соглашению РК–РБ о сотрудничестве в сфере миграции" in visible
+    assert "migdocs — документы по Соглашению РК–РБ о сотрудничестве в области миграции" in visible
     response = login(env.client)
     assert response.status_code == 302 and response.headers["Location"] == "/documents"
     cookie = response.headers["Set-Cookie"]
