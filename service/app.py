@@ -21,7 +21,7 @@ from signing.errors import (
     SigningError,
 )
 
-from . import errors
+from . import errors, fsck
 from .auth import Unauthenticated
 from .config import load_settings
 from .context import Services
@@ -172,4 +172,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(officers.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(public.bp)
+    _fsck_report(database, storage)
     return app
+
+
+def _fsck_report(database: Database, storage: LocalStorage) -> None:
+    """Report (never repair) what a crash left behind; a failure here must not stop us."""
+    logger = logging.getLogger("migdocs.fsck")
+    try:
+        report = fsck.check(database, storage)
+    except Exception:
+        logger.exception("fsck at start failed; run migdocs fsck")
+        return
+    for problem in report.remaining:
+        logger.warning("fsck: %s", problem)
+    if report.remaining:
+        logger.warning("fsck: %s; run migdocs fsck --repair", report.summary())

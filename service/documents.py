@@ -162,9 +162,7 @@ class DocumentService:
             html = self.renderer.html(doc, reserved.number, signature=block)
             rendered = self.renderer.pdf(doc, html, raw, reserved.number, signature=block)
             signed = self.signer.sign(
-                dataclasses.replace(
-                    request, pdf=rendered.pdf, registration_number=reserved.number
-                )
+                dataclasses.replace(request, pdf=rendered.pdf, registration_number=reserved.number)
             )
             for key, data in ((f"{reserved.id}.pdf", signed.pdf), (f"{reserved.id}.xml", raw)):
                 written.append(key)
