@@ -184,6 +184,9 @@ def _fsck_report(database: Database, storage: LocalStorage) -> None:
     except Exception:
         logger.exception("fsck at start failed; run migdocs fsck")
         return
+    finally:
+        # gunicorn --preload forks the workers after this: none may inherit a connection.
+        database.engine.dispose()
     for problem in report.remaining:
         logger.warning("fsck: %s", problem)
     if report.remaining:

@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -28,10 +27,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -192,6 +192,22 @@ def _issuing_since(database: Database, authority: str) -> bool:
         )
 
 
+def _small_requests(server: Server, document: dict[str, Any]) -> list[tuple[str, float, int]]:
+    """A PDF read, a metadata read and a 1-page POST of KZ-MVD, each timed."""
+    key = server.keys["KZ-MVD"]
+    requests: list[tuple[str, Callable[[], tuple[int, bytes]]]] = [
+        ("read pdf", lambda: call("GET", server.base + document["links"]["pdf"], key, None, 30)),
+        ("read meta", lambda: call("GET", server.base + document["links"]["self"], key, None, 30)),
+        ("small post", lambda: server.post("KZ-MVD", with_new_id(SMALL), 30)),
+    ]
+    timed = []
+    for what, request in requests:
+        start = time.perf_counter()
+        status, _ = request()
+        timed.append((what, time.perf_counter() - start, status))
+    return timed
+
+
 def test_reads_and_small_posts_answer_within_2s_while_the_largest_document_renders(
     demo_template: Path, tmp_path: Path, database_url: str
 ) -> None:
@@ -216,30 +232,7 @@ def test_reads_and_small_posts_answer_within_2s_while_the_largest_document_rende
             # The large document holds a reserved number and is rendering: measure now.
             latencies: list[tuple[str, float, int]] = []
             while large_post.is_alive() and len(latencies) < 12:
-                for what, request in (
-                    (
-                        "read pdf",
-                        lambda: call(
-                            "GET",
-                            server.base + document["links"]["pdf"],
-                            server.keys["KZ-MVD"],
-                            timeout=30,
-                        ),
-                    ),
-                    (
-                        "read meta",
-                        lambda: call(
-                            "GET",
-                            server.base + document["links"]["self"],
-                            server.keys["KZ-MVD"],
-                            timeout=30,
-                        ),
-                    ),
-                    ("small post", lambda: server.post("KZ-MVD", with_new_id(SMALL), 30)),
-                ):
-                    start = time.perf_counter()
-                    status, _ = request()
-                    latencies.append((what, time.perf_counter() - start, status))
+                latencies += _small_requests(server, document)
             still_rendering = _issuing_since(database, "BY-GPK")
         finally:
             large_post.join(timeout=120)
@@ -248,6 +241,7 @@ def test_reads_and_small_posts_answer_within_2s_while_the_largest_document_rende
         assert [status for _, _, status in latencies] == [
             201 if what == "small post" else 200 for what, _, _ in latencies
         ]
+        print("latencies while rendering:", [(w, round(t, 3)) for w, t, _ in latencies])
         slow = [(what, round(seconds, 2)) for what, seconds, _ in latencies if seconds > 2.0]
         assert slow == [], slow
         assert large_result and large_result[0][0] == 201, large_result
@@ -257,7 +251,14 @@ def test_reads_and_small_posts_answer_within_2s_while_the_largest_document_rende
 # ----- kill -9 during a burst -------------------------------------------------------------------
 
 
-XMP_IDENTIFIER = re.compile(r"<dc:identifier>([^<]+)</dc:identifier>")
+DC_IDENTIFIER = "{http://purl.org/dc/elements/1.1/}identifier"
+
+
+def xmp_identifiers(pdf: bytes) -> list[str]:
+    """Every dc:identifier of the PDF's XMP, written as an element or as an attribute."""
+    xmp = etree.fromstring(xmp_text(pdf).encode("utf-8"))
+    found = [e.text or "" for e in xmp.iter(DC_IDENTIFIER)]
+    return found + [e.get(DC_IDENTIFIER, "") for e in xmp.iter() if e.get(DC_IDENTIFIER)]
 
 
 def _storage_files(instance: Path) -> list[Path]:
@@ -273,8 +274,8 @@ def test_kill_9_of_workers_during_100_posts_leaves_every_number_issued_or_void(
     demo_template: Path, tmp_path: Path, postgres_url: str
 ) -> None:
     posts, kills_wanted = 100, 6
-    started = time.monotonic()
     with running_server(demo_template, tmp_path, postgres_url) as server:
+        started = time.monotonic()  # the burst, the kills and the checks: bounded
         done = threading.Event()
         kills: list[int] = []
 
@@ -304,9 +305,11 @@ def test_kill_9_of_workers_during_100_posts_leaves_every_number_issued_or_void(
         finally:
             done.set()
             thread.join()
+        burst = time.monotonic() - started
     assert len(kills) >= 3, kills
     assert {o for o in outcomes if not isinstance(o, str)} == {201}, outcomes
     assert outcomes.count(201) >= posts // 2, outcomes
+    summary = {str(o): outcomes.count(o) for o in set(outcomes)}
 
     instance = server.instance
     first_code, first_report = cli(server, "fsck")
@@ -335,10 +338,12 @@ def test_kill_9_of_workers_during_100_posts_leaves_every_number_issued_or_void(
     numbers = []
     for path in files:
         if path.suffix == ".pdf":
-            found = XMP_IDENTIFIER.findall(xmp_text(path.read_bytes()))
+            found = xmp_identifiers(path.read_bytes())
             assert found == [documents[path.stem].registration_number], (path, found)
             numbers += found
     assert len(numbers) == len(set(numbers)) == len(documents)
     verified = cli(server, "audit", "verify")
     assert verified[0] == 0, verified
-    assert time.monotonic() - started < 60
+    elapsed = time.monotonic() - started
+    print(f"kill -9 x{len(kills)}: burst {burst:.1f} s, with checks {elapsed:.1f} s; {summary}")
+    assert elapsed < 60
