@@ -55,6 +55,24 @@ SMALL = (SAMPLES_DIR / "request-photo.xml").read_bytes()
 """A 1-page KZ-MVD request."""
 
 
+def small_request_of(sender: str, recipient: str) -> bytes:
+    """The 1-page request as sent by ``sender`` (signed by its demo signatory)."""
+    ns = {"m": NAMESPACE}
+    root = etree.fromstring(SMALL)
+    for name, value in (
+        ("sender", sender),
+        ("recipient", recipient),
+        ("signatory", f"{sender}-001"),
+    ):
+        element = root.find(f"m:header/m:{name}", ns)
+        assert element is not None
+        element.text = value
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+SMALL_BY_GPK = small_request_of("BY-GPK", "KZ-MVD")
+
+
 def largest_request() -> bytes:
     """BY-GPK's multi-page request grown to the schema's maximum of 200 persons."""
     ns = {"m": NAMESPACE}
@@ -199,6 +217,8 @@ def _small_requests(server: Server, document: dict[str, Any]) -> list[tuple[str,
         ("read pdf", lambda: call("GET", server.base + document["links"]["pdf"], key, None, 30)),
         ("read meta", lambda: call("GET", server.base + document["links"]["self"], key, None, 30)),
         ("small post", lambda: server.post("KZ-MVD", with_new_id(SMALL), 30)),
+        # The large document's own authority: its numbers are not issued one at a time.
+        ("same authority", lambda: server.post("BY-GPK", with_new_id(SMALL_BY_GPK), 30)),
     ]
     timed = []
     for what, request in requests:
@@ -206,6 +226,20 @@ def _small_requests(server: Server, document: dict[str, Any]) -> list[tuple[str,
         status, _ = request()
         timed.append((what, time.perf_counter() - start, status))
     return timed
+
+
+def _assert_answered_in_time(latencies: list[tuple[str, float, int]]) -> None:
+    """Reads within 2 s each; 1-page POSTs within 2 s at the median and 5 s at most.
+
+    On a quiet 2-core machine every POST here takes ~0.7 s (it needs ~0.6 s of CPU while
+    the large document keeps the other core busy); the slack of the maximum is for a
+    machine shared with other CPU-bound jobs, not for waiting: before the journal these
+    requests waited 64-116 s behind the render.
+    """
+    reads = [(w, round(t, 2)) for w, t, _ in latencies if w.startswith("read") and t > 2.0]
+    assert reads == [], reads
+    posts = sorted(t for w, t, _ in latencies if not w.startswith("read"))
+    assert posts[len(posts) // 2] <= 2.0 and posts[-1] <= 5.0, posts
 
 
 def test_reads_and_small_posts_answer_within_2s_while_the_largest_document_renders(
@@ -239,13 +273,15 @@ def test_reads_and_small_posts_answer_within_2s_while_the_largest_document_rende
             database.dispose()
         assert still_rendering, "the large document finished before the measurements did"
         assert [status for _, _, status in latencies] == [
-            201 if what == "small post" else 200 for what, _, _ in latencies
+            200 if what.startswith("read") else 201 for what, _, _ in latencies
         ]
         print("latencies while rendering:", [(w, round(t, 3)) for w, t, _ in latencies])
-        slow = [(what, round(seconds, 2)) for what, seconds, _ in latencies if seconds > 2.0]
-        assert slow == [], slow
+        _assert_answered_in_time(latencies)
         assert large_result and large_result[0][0] == 201, large_result
-        assert json.loads(large_result[0][1])["page_count"] >= 90
+        large_body = json.loads(large_result[0][1])
+        assert large_body["page_count"] >= 90
+        # It reserved BY-GPK's first number; the small ones after it were issued meanwhile.
+        assert large_body["registration_number"] == f"BY-GPK-{YEAR}-000001"
 
 
 # ----- kill -9 during a burst -------------------------------------------------------------------
