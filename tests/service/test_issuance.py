@@ -4,6 +4,7 @@ duplicates of one documentId issue once, and fsck finds and repairs what a crash
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -307,3 +309,25 @@ def test_migration_puts_existing_documents_in_the_journal(tmp_path: Path) -> Non
             )
     finally:
         database.dispose()
+
+
+def test_the_app_reports_fsck_problems_at_start(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    from service.app import create_app
+
+    stray = f"{uuid.uuid4()}.pdf"
+    env.services.storage.put(stray, b"%PDF-1.7 of nobody")
+    settings = env.services.settings
+    with caplog.at_level(logging.WARNING, logger="migdocs.fsck"):
+        app = create_app(
+            {
+                "instance_dir": str(env.instance),
+                "database_url": settings.database_url,
+                "testing": True,
+                "session_cookie_secure": False,
+            }
+        )
+    app.extensions["migdocs"].database.dispose()
+    messages = [r.getMessage() for r in caplog.records if r.name == "migdocs.fsck"]
+    assert any("file-without-row" in m and stray in m for m in messages), messages
+    assert any("run migdocs fsck --repair" in m for m in messages), messages
+    assert env.services.storage.exists(stray)  # report mode only
