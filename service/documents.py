@@ -14,6 +14,7 @@ Views call these functions; they own the rules:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import uuid
@@ -158,43 +159,61 @@ class DocumentService:
             return reserved
         written: list[str] = []
         try:
-            block = self.signer.prepare_block(request, now, reserved.number)
-            html = self.renderer.html(doc, reserved.number, signature=block)
-            rendered = self.renderer.pdf(doc, html, raw, reserved.number, signature=block)
-            signed = self.signer.sign(
-                dataclasses.replace(request, pdf=rendered.pdf, registration_number=reserved.number)
-            )
-            for key, data in ((f"{reserved.id}.pdf", signed.pdf), (f"{reserved.id}.xml", raw)):
-                written.append(key)
-                self.storage.put(key, data)
-            stored = StoredDocument(
-                id=reserved.id,
-                upstream_id=header.document_id,
-                document_type=doc.document_type,
-                sender=header.sender,
-                recipient=header.recipient,
-                document_date=header.document_date.isoformat(),
-                registration_number=reserved.number,
-                reg_year=now.year,
-                reg_seq=reserved.seq,
-                signatory_id=header.signatory,
-                signatory_name=block.full_name,
-                xml_sha256=xml_sha256,
-                pdf_sha256=signed.sha256,
-                pdf_size=len(signed.pdf),
-                page_count=rendered.page_count,
-                form_version=FORM_VERSION,
-                signed_at=signed.signing_time,
-                created_at=datetime.now(UTC),
-            )
-            self._issue(doc, root, stored, signed.level, principal, address)
+            stored, level = self._produce(doc, raw, request, now, reserved, xml_sha256, written)
+            self._issue(doc, root, stored, level, principal, address)
         except BaseException as exc:
             # Nothing of a void number may survive: its files go, its row says why.
             for key in written:
-                self.storage.delete(key)
+                with contextlib.suppress(OSError):  # left over? fsck --repair removes it
+                    self.storage.delete(key)
             journal.void_after_failure(self.database, reserved.id, exc, principal, address)
             raise
         return Created(stored, created=True)
+
+    def _produce(
+        self,
+        doc: Document,
+        raw: bytes,
+        request: SignRequest,
+        now: datetime,
+        reserved: journal.Reservation,
+        xml_sha256: str,
+        written: list[str],
+    ) -> tuple[StoredDocument, str]:
+        """Step 2, outside any transaction: render, sign, write the files (their keys are
+        appended to ``written`` first); the row to store and the signature level."""
+        number = reserved.number
+        block = self.signer.prepare_block(request, now, number)
+        html = self.renderer.html(doc, number, signature=block)
+        rendered = self.renderer.pdf(doc, html, raw, number, signature=block)
+        signed = self.signer.sign(
+            dataclasses.replace(request, pdf=rendered.pdf, registration_number=number)
+        )
+        for key, data in ((f"{reserved.id}.pdf", signed.pdf), (f"{reserved.id}.xml", raw)):
+            written.append(key)
+            self.storage.put(key, data)
+        header = doc.header
+        row = StoredDocument(
+            id=reserved.id,
+            upstream_id=header.document_id,
+            document_type=doc.document_type,
+            sender=header.sender,
+            recipient=header.recipient,
+            document_date=header.document_date.isoformat(),
+            registration_number=number,
+            reg_year=now.year,
+            reg_seq=reserved.seq,
+            signatory_id=header.signatory,
+            signatory_name=block.full_name,
+            xml_sha256=xml_sha256,
+            pdf_sha256=signed.sha256,
+            pdf_size=len(signed.pdf),
+            page_count=rendered.page_count,
+            form_version=FORM_VERSION,
+            signed_at=signed.signing_time,
+            created_at=datetime.now(UTC),
+        )
+        return row, signed.level
 
     def _reserve(
         self, doc: Document, root: etree._Element, xml_sha256: str, year: int
