@@ -27,27 +27,25 @@ from bench_service import (
     post,
     start_server,
 )
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 
 from service.auth import create_api_key
 from service.db import Database
 from service.migrate import upgrade
-from service.models import Issuance
+from service.models import StoredDocument
 from signing.demo import build_demo
 
 
 def _check_numbers(url: str) -> int:
+    """Every request succeeded, so the stored numbers must be 1..N (runs on old code too)."""
     database = Database(url)
     try:
         with database.reading() as session:
-            seqs = sorted(session.execute(select(Issuance.reg_seq)).scalars())
-            statuses = session.execute(
-                select(Issuance.status, func.count()).group_by(Issuance.status)
-            ).all()
+            seqs = sorted(session.execute(select(StoredDocument.reg_seq)).scalars())
     finally:
         database.dispose()
-    if seqs != list(range(1, len(seqs) + 1)) or dict(statuses) != {"issued": len(seqs)}:
-        raise SystemExit(f"numbers not gap-free or not all issued: {dict(statuses)}")
+    if seqs != list(range(1, len(seqs) + 1)):
+        raise SystemExit("stored numbers are not distinct and gap-free")
     return len(seqs)
 
 
