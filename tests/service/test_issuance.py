@@ -331,3 +331,35 @@ def test_the_app_reports_fsck_problems_at_start(env: Env, caplog: pytest.LogCapt
     assert any("file-without-row" in m and stray in m for m in messages), messages
     assert any("run migdocs fsck --repair" in m for m in messages), messages
     assert env.services.storage.exists(stray)  # report mode only
+
+
+def test_one_authoritys_documents_render_at_the_same_time(env: Env) -> None:
+    """Both renders must be inside the renderer at once: before the journal the second
+    request waited for the first one's number lock (row lock / SQLite write lock) and the
+    barrier broke."""
+    renderer = env.services.documents.renderer
+    real_pdf = renderer.pdf
+    inside = threading.Barrier(2, timeout=30)
+
+    def pdf_meeting_the_other(*args: Any, **kwargs: Any) -> Any:
+        inside.wait()
+        return real_pdf(*args, **kwargs)
+
+    renderer.pdf = pdf_meeting_the_other  # type: ignore[method-assign]
+    headers = {"X-API-Key": env.keys["KZ-MVD"], "Content-Type": "application/xml"}
+    clients = [env.app.test_client() for _ in range(2)]
+    try:
+        responses = _concurrently(
+            [
+                (
+                    lambda c=c: c.post(
+                        "/api/v1/documents", data=with_new_id(REQUEST), headers=headers
+                    )
+                )
+                for c in clients
+            ]
+        )
+    finally:
+        renderer.pdf = real_pdf  # type: ignore[method-assign]
+    assert not inside.broken
+    assert sorted(r.json["registration_number"] for r in responses) == [_number(1), _number(2)]
