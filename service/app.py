@@ -22,7 +22,7 @@ from signing.errors import (
     SigningError,
 )
 
-from . import errors
+from . import errors, fsck
 from .auth import Unauthenticated
 from .bodylimit import BODY_TOO_LARGE, ChunkedBodyLimit
 from .config import load_settings
@@ -221,4 +221,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .exchange import views as exchange_views
 
     app.register_blueprint(exchange_views.bp)
+    _fsck_report(database, storage)
     return app
+
+
+def _fsck_report(database: Database, storage: LocalStorage) -> None:
+    """Report (never repair) what a crash left behind; a failure here must not stop us."""
+    logger = logging.getLogger("migdocs.fsck")
+    try:
+        report = fsck.check(database, storage)
+    except Exception:
+        logger.exception("fsck at start failed; run migdocs fsck")
+        return
+    finally:
+        # gunicorn --preload forks the workers after this: none may inherit a connection.
+        database.engine.dispose()
+    for problem in report.remaining:
+        logger.warning("fsck: %s", problem)
+    if report.remaining:
+        logger.warning("fsck: %s; run migdocs fsck --repair", report.summary())

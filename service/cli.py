@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from signing.errors import SigningError
 from signing.files import atomic_write_bytes
 
-from . import audit, retention
+from . import audit, fsck, retention
 from .auth import (
     add_officer,
     create_api_key,
@@ -323,6 +323,39 @@ def purge(dry_run: bool) -> None:
             f"{item.created_at:%Y-%m-%d}, keep until {item.keep_until:%Y-%m-%d}"
         )
     click.echo(f"{len(items)} document(s) {verb}")
+
+
+@main.command("fsck")
+@click.option("--repair", is_flag=True, help="Void stuck numbers and delete debris files.")
+@click.option(
+    "--stuck-after",
+    type=click.IntRange(min=0),
+    default=int(fsck.DEFAULT_STUCK_AFTER.total_seconds()),
+    show_default=True,
+    metavar="SECONDS",
+    help="A number issuing for longer than this is abandoned (its process died).",
+)
+def fsck_command(repair: bool, stuck_after: int) -> None:
+    """Check the issuance journal, document rows and stored files against each other.
+
+    Lists temporary files, files without a row, rows without a file and numbers stuck in
+    issuing; exits 1 while any problem remains.  Safe to run while the service runs.
+    """
+    settings = load_settings()
+    assert settings.storage_dir is not None
+    with _database() as database:
+        report = fsck.check(
+            database,
+            LocalStorage(settings.storage_dir),
+            repair=repair,
+            stuck_after=timedelta(seconds=stuck_after),
+            actor=_cli_actor(),
+        )
+    for problem in report.problems:
+        click.echo(str(problem))
+    click.echo(report.summary())
+    if report.remaining:
+        sys.exit(EXIT_INVALID)
 
 
 @main.command()

@@ -4,14 +4,17 @@ Views call these functions; they own the rules:
 - an upstream system may only send documents of its own authority (``403`` otherwise);
 - the upstream document id makes creation idempotent (same bytes → the stored document;
   different bytes → ``409``);
-- the signatory is checked *before* a registration number is taken, and the number is
-  taken inside the transaction that stores the document, so numbers stay gap-free;
+- the signatory and the case rules are checked *before* a registration number is taken;
+  the number is reserved in the issuance journal by a short transaction, the document is
+  rendered and signed outside any lock, and a failure after the reservation makes the
+  number *void* (accounted for, never reused) — see :mod:`service.journal`;
 - a document is visible only to its sender and its recipient; to anyone else it does not
   exist (``404``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import uuid
@@ -27,12 +30,12 @@ from sqlalchemy.orm import Session
 
 from signing.api import DocumentSigner, SignRequest
 
-from . import audit, cases
+from . import audit, cases, journal
 from .auth import Principal
 from .db import Database
 from .errors import Conflict, Forbidden, Gone, NotFound
 from .model import Document
-from .models import RegistrationCounter, StoredDocument
+from .models import Issuance, RegistrationCounter, StoredDocument
 from .pipeline import intake
 from .rendering import FORM_VERSION, Renderer
 from .storage import Storage
@@ -118,6 +121,13 @@ class DocumentService:
         return found
 
     def create(self, raw: bytes, principal: Principal, address: str) -> Created:
+        """Validate, reserve a number, render and sign outside any lock, then store.
+
+        Three steps, as a registry journal does it: a short transaction reserves the next
+        number (journal row ``issuing``); rendering and signing hold no lock and no
+        transaction; a second short transaction stores the document and marks the number
+        ``issued``.  Any failure in between marks the number ``void`` with the reason.
+        """
         doc, root = self.parse(raw)
         header = doc.header
         if header.sender != principal.authority:
@@ -141,75 +151,142 @@ class DocumentService:
         )
         # Refuse an unauthorised signatory before a registration number is taken.
         self.signer.prepare_block(request, now, None)
+        reserved = self._reserve(doc, root, xml_sha256, now.year)
+        if isinstance(reserved, Created):
+            return reserved
         written: list[str] = []
         try:
-            with self.database.transaction() as session:
-                # Case checks (Art. 8-10) before the number is taken: a refusal consumes none.
-                planned = cases.plan(session, doc, root)
-                seq = _next_number(session, header.sender, now.year)
-                number = registration_number(header.sender, now.year, seq)
-                block = self.signer.prepare_block(request, now, number)
-                html = self.renderer.html(doc, number, signature=block)
-                rendered = self.renderer.pdf(doc, html, raw, number, signature=block)
-                signed = self.signer.sign(
-                    dataclasses.replace(request, pdf=rendered.pdf, registration_number=number)
-                )
-                doc_id = str(uuid.uuid4())
-                for key, data in ((f"{doc_id}.pdf", signed.pdf), (f"{doc_id}.xml", raw)):
-                    self.storage.put(key, data)
-                    written.append(key)
-                stored = StoredDocument(
-                    id=doc_id,
-                    upstream_id=header.document_id,
-                    document_type=doc.document_type,
-                    sender=header.sender,
-                    recipient=header.recipient,
-                    document_date=header.document_date.isoformat(),
-                    registration_number=number,
-                    reg_year=now.year,
-                    reg_seq=seq,
-                    signatory_id=header.signatory,
-                    signatory_name=block.full_name,
-                    xml_sha256=xml_sha256,
-                    pdf_sha256=signed.sha256,
-                    pdf_size=len(signed.pdf),
-                    page_count=rendered.page_count,
-                    form_version=FORM_VERSION,
-                    signed_at=signed.signing_time,
-                    created_at=datetime.now(UTC),
-                )
-                session.add(stored)
-                session.flush()
-                case = cases.attach(session, planned, stored)
-                for hook in self.on_stored:
-                    hook(session, stored)
-                audit.record(
-                    session,
-                    actor=principal.actor,
-                    action="document.create",
-                    target=doc_id,
-                    address=address,
-                    details={
-                        "registration_number": number,
-                        "document_type": doc.document_type,
-                        "pdf_sha256": signed.sha256,
-                        "level": signed.level,
-                        "case": case.id if case is not None else None,
-                    },
-                )
+            stored, level = self._produce(doc, raw, request, now, reserved, xml_sha256, written)
+            self._issue(doc, root, stored, level, principal, address)
         except BaseException as exc:
-            # The row was rolled back: remove its files too, so none is left unreferenced.
+            # Nothing of a void number may survive: its files go, its row says why.
             for key in written:
-                self.storage.delete(key)
-            if not isinstance(exc, IntegrityError):
-                raise
-            # A concurrent request with the same documentId won: answer as a repeat.
-            with self.database.reading() as session:
-                existing = self._existing(session, header.sender, header.document_id, xml_sha256)
-            if existing is None:
-                raise
-            return Created(existing, created=False)
+                with contextlib.suppress(OSError):  # left over? fsck --repair removes it
+                    self.storage.delete(key)
+            journal.void_after_failure(self.database, reserved.id, exc, principal, address)
+            raise
         return Created(stored, created=True)
+
+    def _produce(
+        self,
+        doc: Document,
+        raw: bytes,
+        request: SignRequest,
+        now: datetime,
+        reserved: journal.Reservation,
+        xml_sha256: str,
+        written: list[str],
+    ) -> tuple[StoredDocument, str]:
+        """Step 2, outside any transaction: render, sign, write the files (their keys are
+        appended to ``written`` first); the row to store and the signature level."""
+        number = reserved.number
+        block = self.signer.prepare_block(request, now, number)
+        html = self.renderer.html(doc, number, signature=block)
+        rendered = self.renderer.pdf(doc, html, raw, number, signature=block)
+        signed = self.signer.sign(
+            dataclasses.replace(request, pdf=rendered.pdf, registration_number=number)
+        )
+        for key, data in ((f"{reserved.id}.pdf", signed.pdf), (f"{reserved.id}.xml", raw)):
+            written.append(key)
+            self.storage.put(key, data)
+        header = doc.header
+        row = StoredDocument(
+            id=reserved.id,
+            upstream_id=header.document_id,
+            document_type=doc.document_type,
+            sender=header.sender,
+            recipient=header.recipient,
+            document_date=header.document_date.isoformat(),
+            registration_number=number,
+            reg_year=now.year,
+            reg_seq=reserved.seq,
+            signatory_id=header.signatory,
+            signatory_name=block.full_name,
+            xml_sha256=xml_sha256,
+            pdf_sha256=signed.sha256,
+            pdf_size=len(signed.pdf),
+            page_count=rendered.page_count,
+            form_version=FORM_VERSION,
+            signed_at=signed.signing_time,
+            created_at=datetime.now(UTC),
+        )
+        return row, signed.level
+
+    def _reserve(
+        self, doc: Document, root: etree._Element, xml_sha256: str, year: int
+    ) -> journal.Reservation | Created:
+        """Step 1: the next number as a journal row ``issuing`` (or the earlier answer)."""
+        header = doc.header
+        try:
+            with self.database.transaction() as session:
+                earlier = journal.live(session, header.sender, header.document_id)
+                if earlier is not None:
+                    return self._repeat(session, earlier, xml_sha256)
+                # Case checks (Art. 8-10) before the number is taken: a refusal consumes none.
+                cases.plan(session, doc, root)
+                seq = _next_number(session, header.sender, year)
+                number = registration_number(header.sender, year, seq)
+                return journal.reserve(
+                    session, header.sender, year, seq, number, header.document_id, xml_sha256
+                )
+        except IntegrityError:
+            # A concurrent request with the same documentId reserved first (PostgreSQL);
+            # this transaction, its number included, was rolled back.
+            with self.database.reading() as session:
+                earlier = journal.live(session, header.sender, header.document_id)
+                if earlier is None:
+                    raise
+                return self._repeat(session, earlier, xml_sha256)
+
+    def _repeat(self, session: Session, earlier: Issuance, xml_sha256: str) -> Created:
+        """The answer to a documentId already in the journal: the stored document or 409."""
+        if earlier.xml_sha256 != xml_sha256:
+            raise Conflict(
+                f"document {earlier.upstream_id} was already posted with different content "
+                f"(registered as {earlier.registration_number}); send a new documentId"
+            )
+        stored = session.get(StoredDocument, earlier.id)
+        if stored is None:
+            raise Conflict(
+                f"document {earlier.upstream_id} is being issued right now as "
+                f"{earlier.registration_number}; repeat the request in a few seconds"
+            )
+        return Created(stored, created=False)
+
+    def _issue(
+        self,
+        doc: Document,
+        root: etree._Element,
+        stored: StoredDocument,
+        level: str,
+        principal: Principal,
+        address: str,
+    ) -> None:
+        """Step 3: store the row (files are already written) and mark the number issued."""
+        with self.database.transaction() as session:
+            journal.mark_issued(session, stored.id, stored.created_at)
+            # The cases may have moved on while the document rendered: check again.
+            planned = cases.plan(session, doc, root)
+            session.add(stored)
+            session.flush()
+            case = cases.attach(session, planned, stored)
+            # e.g. the exchange's outbox row: in the same transaction as the document
+            for hook in self.on_stored:
+                hook(session, stored)
+            audit.record(
+                session,
+                actor=principal.actor,
+                action="document.create",
+                target=stored.id,
+                address=address,
+                details={
+                    "registration_number": stored.registration_number,
+                    "document_type": doc.document_type,
+                    "pdf_sha256": stored.pdf_sha256,
+                    "level": level,
+                    "case": case.id if case is not None else None,
+                },
+            )
 
     # ----- read ---------------------------------------------------------------------------
 

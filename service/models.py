@@ -48,10 +48,10 @@ class StoredDocument(Base):
 
 
 class RegistrationCounter(Base):
-    """Last registration number issued per authority and year.
+    """Last registration number reserved per authority and year.
 
-    Incremented inside the transaction that stores the document, so a failed request
-    rolls its number back: numbers are unique *and* gap-free.
+    Incremented in the short transaction that records the number in the issuance journal
+    (:class:`Issuance`); every number up to ``last`` is in the journal, issued or void.
     """
 
     __tablename__ = "registration_counters"
@@ -59,6 +59,45 @@ class RegistrationCounter(Base):
     authority: Mapped[str] = mapped_column(String(32), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+ISSUING = "issuing"
+ISSUED = "issued"
+VOID = "void"
+
+
+class Issuance(Base):
+    """The issuance journal: one row per registration number ever reserved.
+
+    ``issuing`` (reserved, being rendered and signed outside any lock) → ``issued`` (the
+    document row exists) or ``void`` (the reason says why; the number is never reused).
+    The row's ``id`` is also the stored document's id and its files' storage key stem.
+    """
+
+    __tablename__ = "issuances"
+    __table_args__ = (
+        UniqueConstraint("authority", "reg_year", "reg_seq", name="uq_issuances_number"),
+        UniqueConstraint("authority", "upstream_claim", name="uq_issuances_claim"),
+        Index("ix_issuances_status_started", "status", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    registration_number: Mapped[str] = mapped_column(String(64), unique=True)
+    authority: Mapped[str] = mapped_column(String(32))
+    reg_year: Mapped[int] = mapped_column(Integer)
+    reg_seq: Mapped[int] = mapped_column(Integer)
+    upstream_id: Mapped[str] = mapped_column(String(36))
+    upstream_claim: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    """``upstream_id`` while the issuance is live (issuing or issued), ``NULL`` once void:
+    the unique constraint lets one documentId be issued once, and sent again after a void."""
+    xml_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why the number is void."""
+    worker: Mapped[str] = mapped_column(String(200))
+    """``host:pid`` of the process that reserved the number."""
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ApiKey(Base):

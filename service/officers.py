@@ -39,7 +39,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from . import audit
+from . import audit, journal
 from .auth import Principal, Unauthenticated, authenticate_officer
 from .cases import DUE_SOON_DAYS, STATUS_TITLES, CaseFilter, CaseService, CaseView
 from .context import services
@@ -424,6 +424,10 @@ def page_links(current: int, last: int) -> list[int | None]:
     return links
 
 
+VOID_NUMBERS_SHOWN = 20
+"""The newest void registration numbers listed under the documents."""
+
+
 @bp.get("/documents")
 @officer_required
 def documents() -> tuple[str, int]:
@@ -440,8 +444,12 @@ def documents() -> tuple[str, int]:
         return url_for("officers.documents", **active, page=number)
 
     counterparts = [a for code, a in AUTHORITIES.items() if code != officer.authority]
+    with services().database.reading() as db:
+        void_rows, void_total = journal.void_numbers(db, officer.authority, VOID_NUMBERS_SHOWN)
     return page(
         "documents.html",
+        void_rows=void_rows,
+        void_total=void_total,
         rows=rows,
         total=total,
         page=query.page,

@@ -205,8 +205,11 @@ def test_signed_document_stays_pdfa_with_the_block_drawn_by_the_renderer(
             assert xobject.get_object().get("/Interpolate") in (None, False)
 
 
-def test_failure_after_the_files_were_written_leaves_nothing(sqlite_env: Env) -> None:
-    from service.models import AuditEntry, StoredDocument
+def test_failure_after_the_files_were_written_leaves_no_file_and_voids_the_number(
+    sqlite_env: Env,
+) -> None:
+    from service import audit
+    from service.models import AuditEntry, Issuance, StoredDocument
 
     storage = sqlite_env.services.storage
     real_put = storage.put
@@ -226,9 +229,15 @@ def test_failure_after_the_files_were_written_leaves_nothing(sqlite_env: Env) ->
     with sqlite_env.services.database.reading() as session:
         assert session.query(StoredDocument).count() == 0
         assert session.query(AuditEntry).filter(AuditEntry.action == "document.create").count() == 0
+        void = session.query(Issuance).one()
+        assert (void.registration_number, void.status) == (f"KZ-MVD-{YEAR}-000001", "void")
+        assert void.reason == "internal error (OSError)"
     root = sqlite_env.services.settings.storage_dir
     assert root is not None
     assert [p for p in root.rglob("*") if p.is_file()] == []
+    # The same documentId may be sent again; the void number is never reused.
     retry = sqlite_env.post_xml(REQUEST)
     assert retry.status_code == 201
-    assert retry.json["registration_number"] == f"KZ-MVD-{YEAR}-000001"
+    assert retry.json["registration_number"] == f"KZ-MVD-{YEAR}-000002"
+    with sqlite_env.services.database.reading() as session:
+        assert audit.verify(session)[1] == []
