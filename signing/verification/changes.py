@@ -1,5 +1,14 @@
 # mypy: disallow-untyped-calls=False
-"""What changed after a signature: a Russian description of later revisions."""
+"""What changed after a signature: a Russian description of later revisions, and the
+diff policy for the unsigned tail of the file.
+
+pyHanko's diff policy judges the revisions between signatures.  The revisions after the
+last covering signature are signed by nobody, so :func:`unsigned_changes` is stricter
+than pyHanko there: only validation data (DSS) may be added.  Anything a viewer would
+show or a verifier would read — an annotation or widget with an appearance, a page, a
+content stream, an XObject, an optional-content group, the XMP or ``/Info`` metadata,
+the catalog, the attachments — is a forbidden change, however pyHanko classes it.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +17,8 @@ from typing import Any
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-
-def _page_refs(root: Any) -> list[generic.Reference]:
-    """Page object references in page order (walks the page tree of one revision)."""
-    result: list[generic.Reference] = []
-
-    def walk(node_ref: Any, depth: int) -> None:
-        if depth > 64:
-            return
-        node = node_ref.get_object()
-        if node.get("/Type") == "/Pages":
-            for kid in node.get("/Kids", ()):
-                walk(kid, depth + 1)
-        elif isinstance(node_ref, generic.IndirectObject):
-            result.append(node_ref.reference)
-
-    walk(root.raw_get("/Pages"), 0)
-    return result
+from ..errors import VerificationBudgetExceeded
+from .structure import Budget, get, page_refs
 
 
 def _plural(n: int, one: str, few: str, many: str) -> str:
@@ -35,18 +29,24 @@ def _plural(n: int, one: str, few: str, many: str) -> str:
     return many
 
 
-def describe_changes(reader: PdfFileReader, signed_revision: int) -> tuple[str, ...]:
+def describe_changes(
+    reader: PdfFileReader, signed_revision: int, budget: Budget | None = None
+) -> tuple[str, ...]:
     """What the revisions after ``signed_revision`` changed, in Russian sentences."""
+    budget = budget or Budget()
     total = reader.xrefs.total_revisions
     if signed_revision >= total - 1:
         return ()
     try:
         before = reader.get_historical_resolver(signed_revision)
-        pages_before = _page_refs(before.root)
-        pages_after = _page_refs(reader.root)
+        pages_before = page_refs(before.root, budget)
+        pages_after = page_refs(reader.root, budget)
         changed: set[generic.Reference] = set()
         for revision in range(signed_revision + 1, total):
             changed |= set(reader.xrefs.explicit_refs_in_revision(revision))
+        budget.tick(len(changed))
+    except VerificationBudgetExceeded:
+        raise
     except Exception as exc:  # never let the description break the report
         return (f"Изменения не удалось описать ({type(exc).__name__})",)
     out: list[str] = [f"Ревизий после подписания: {total - 1 - signed_revision}"]
@@ -69,6 +69,7 @@ def describe_changes(reader: PdfFileReader, signed_revision: int) -> tuple[str, 
     content_of: dict[generic.Reference, int] = {}
     new_parts: set[generic.Reference] = set()
     for ref in pages_after:
+        budget.tick()
         try:
             page = before(ref) if ref in kept else reader.get_object(ref)
             contents = page.raw_get("/Contents")
@@ -88,8 +89,10 @@ def describe_changes(reader: PdfFileReader, signed_revision: int) -> tuple[str, 
     annots: dict[str, int] = {}
     kinds: set[str] = set()
     other = 0
+    pages_after_set = set(pages_after)
     for ref in sorted(changed, key=lambda r: r.idnum):
-        if ref in kept or ref in content_of or ref in new_parts or ref in set(pages_after):
+        budget.tick()
+        if ref in kept or ref in content_of or ref in new_parts or ref in pages_after_set:
             continue
         try:
             obj = reader.get_object(ref)
@@ -128,3 +131,196 @@ def describe_changes(reader: PdfFileReader, signed_revision: int) -> tuple[str, 
     if other:
         out.append(f"Прочих изменённых объектов: {other}")
     return tuple(s[0].upper() + s[1:] for s in out)
+
+
+# --------------------------------------------------------------------------- unsigned tail
+
+_CATALOG_ALLOWED = {"/DSS", "/Extensions", "/AcroForm"}
+"""Catalog keys an unsigned update may change: validation data and new (empty) fields."""
+_DSS_KEYS = {"/Type", "/VRI", "/OCSPs", "/CRLs", "/Certs"}
+_CATALOG_KIND = {
+    "/Metadata": "metadata",
+    "/Names": "attachments",
+    "/AF": "attachments",
+    "/Pages": "pages",
+    "/OCProperties": "pages",
+}
+_SENTENCES = {
+    "metadata": "изменены метаданные после подписания (XMP или /Info): сведения о документе "
+    "берутся только из подписанной версии",
+    "attachments": "изменены вложенные файлы после подписания",
+    "pages": "изменены страницы, их содержимое или видимость слоёв после подписания",
+    "objects": "изменены объекты подписанной версии (содержимое, шрифты, изображения "
+    "или ресурсы страниц)",
+    "removed": "удалены объекты подписанной версии",
+}
+
+
+def _is_annotation(obj: Any) -> bool:
+    return isinstance(obj, generic.DictionaryObject) and "/Rect" in obj and "/Subtype" in obj
+
+
+def _draws(annot: generic.DictionaryObject) -> bool:
+    """An annotation with a normal appearance and a non-empty rectangle draws on a page."""
+    try:
+        rect = [float(v) for v in annot["/Rect"]]
+        ap = get(annot, "/AP")
+    except Exception:
+        return True  # unreadable: assume the worst
+    if len(rect) != 4 or (abs(rect[2] - rect[0]) < 0.01 or abs(rect[3] - rect[1]) < 0.01):
+        return False
+    return isinstance(ap, generic.DictionaryObject) and "/N" in ap
+
+
+def _raw(d: generic.DictionaryObject, key: str) -> Any:
+    return d.raw_get(key) if key in d else None
+
+
+def _changed_keys(old: generic.DictionaryObject, new: generic.DictionaryObject) -> set[str]:
+    keys = set(old) | set(new)
+    return {str(k) for k in keys if _raw(old, k) != _raw(new, k)}
+
+
+def _list_grew(old: Any, new: Any) -> bool:
+    """``new`` keeps every entry of ``old`` (appending is allowed)."""
+    old_items = list(old) if isinstance(old, generic.ArrayObject) else []
+    new_items = list(new) if isinstance(new, generic.ArrayObject) else []
+    return new_items[: len(old_items)] == old_items
+
+
+class _Tail:
+    """Classifies the objects written by the unsigned updates."""
+
+    def __init__(self, reader: PdfFileReader, signed_revision: int, budget: Budget) -> None:
+        self.reader = reader
+        self.before = reader.get_historical_resolver(signed_revision)
+        self.signed_revision = signed_revision
+        self.budget = budget
+        self.kinds: set[str] = set()
+        self.visible: list[str] = []
+        root_ref = reader.trailer_view.raw_get("/Root")
+        self.root_ref = root_ref.reference if isinstance(root_ref, generic.IndirectObject) else None
+        old_form = (
+            self.before.root.raw_get("/AcroForm") if "/AcroForm" in self.before.root else None
+        )
+        self.form_ref = old_form.reference if isinstance(old_form, generic.IndirectObject) else None
+        info = (
+            self.before.trailer_view.raw_get("/Info")
+            if "/Info" in self.before.trailer_view
+            else None
+        )
+        self.info_ref = info.reference if isinstance(info, generic.IndirectObject) else None
+        self.page_numbers = {ref: i + 1 for i, ref in enumerate(page_refs(reader.root, budget))}
+
+    def existed(self, ref: generic.Reference) -> bool:
+        try:
+            return bool(self.reader.xrefs.get_introducing_revision(ref) <= self.signed_revision)
+        except Exception:
+            return False
+
+    def classify(self, ref: generic.Reference) -> None:
+        self.budget.tick()
+        obj = self.reader.get_object(ref)
+        if not self.existed(ref):
+            self._new(ref, obj)
+        elif ref == self.root_ref:
+            self._catalog(obj)
+        elif ref == self.form_ref:
+            old = self.before.get_object(ref)
+            if _changed_keys(old, obj) - {"/Fields", "/SigFlags"} or not _list_grew(
+                _raw(old, "/Fields"), _raw(obj, "/Fields")
+            ):
+                self.kinds.add("catalog:/AcroForm")
+        elif ref == self.info_ref:
+            self.kinds.add("metadata")
+        else:
+            self._modified(ref, obj)
+
+    def _new(self, ref: generic.Reference, obj: Any) -> None:
+        if _is_annotation(obj) and _draws(obj):
+            subtype = str(obj.get("/Subtype", "?")).lstrip("/")
+            page = obj.raw_get("/P") if "/P" in obj else None
+            number = (
+                self.page_numbers.get(page.reference)
+                if isinstance(page, generic.IndirectObject)
+                else None
+            )
+            where = f"на страницу № {number}" if number else "на страницу"
+            kind = "поле подписи" if obj.get("/FT") == "/Sig" else f"аннотация {subtype}"
+            self.visible.append(
+                f"после подписания {where} добавлен видимый элемент ({kind}) с "
+                "собственным изображением, не охваченный подписью"
+            )
+        elif isinstance(obj, generic.DictionaryObject) and obj.get("/Type") in (
+            "/EmbeddedFile",
+            "/Filespec",
+        ):
+            self.kinds.add("attachments")
+
+    def _catalog(self, new: Any) -> None:
+        old = self.before.root
+        for key in _changed_keys(old, new) - _CATALOG_ALLOWED:
+            self.kinds.add(_CATALOG_KIND.get(key, f"catalog:{key}"))
+        if "/AcroForm" in _changed_keys(old, new):
+            old_form, new_form = get(old, "/AcroForm"), get(new, "/AcroForm")
+            if not isinstance(new_form, generic.DictionaryObject) or (
+                isinstance(old_form, generic.DictionaryObject)
+                and (
+                    _changed_keys(old_form, new_form) - {"/Fields", "/SigFlags"}
+                    or not _list_grew(_raw(old_form, "/Fields"), _raw(new_form, "/Fields"))
+                )
+            ):
+                self.kinds.add("catalog:/AcroForm")
+
+    def _modified(self, ref: generic.Reference, new: Any) -> None:
+        old = self.before.get_object(ref)
+        typ = new.get("/Type") if isinstance(new, generic.DictionaryObject) else None
+        if typ == "/Metadata":
+            self.kinds.add("metadata")
+        elif typ in ("/EmbeddedFile", "/Filespec") or (
+            typ is None and isinstance(new, generic.DictionaryObject) and "/Names" in new
+        ):
+            self.kinds.add("attachments")
+        elif typ == "/Page" and isinstance(old, generic.DictionaryObject):
+            if _changed_keys(old, new) - {"/Annots"} or not _list_grew(
+                _raw(old, "/Annots"), _raw(new, "/Annots")
+            ):
+                self.kinds.add("pages")
+        elif typ in ("/Pages", "/OCG", "/OCMD"):
+            self.kinds.add("pages")
+        elif isinstance(new, generic.DictionaryObject) and set(new) <= _DSS_KEYS:
+            return  # the DSS dictionary itself grows with validation data
+        else:
+            self.kinds.add("objects")
+
+    def sentences(self) -> tuple[str, ...]:
+        out = list(self.visible)
+        catalog = sorted(k.split(":", 1)[1] for k in self.kinds if k.startswith("catalog:"))
+        if catalog:
+            out.append(f"изменён каталог документа после подписания ({', '.join(catalog)})")
+        out.extend(_SENTENCES[k] for k in sorted(self.kinds) if k in _SENTENCES)
+        return tuple(s[0].upper() + s[1:] for s in out)
+
+
+def unsigned_changes(
+    reader: PdfFileReader, signed_revision: int, budget: Budget
+) -> tuple[str, ...]:
+    """Forbidden changes in the revisions after ``signed_revision`` (the last revision
+    covered by a signature), one Russian sentence each; empty if there are none."""
+    total = reader.xrefs.total_revisions
+    if signed_revision >= total - 1:
+        return ()
+    tail = _Tail(reader, signed_revision, budget)
+    removed = 0
+    for revision in range(signed_revision + 1, total):
+        refs = reader.xrefs.explicit_refs_in_revision(revision)
+        budget.tick(len(refs))
+        for ref in sorted(refs, key=lambda r: r.idnum):
+            tail.classify(ref)
+        removed += len(reader.xrefs.refs_freed_in_revision(revision))
+    before_info = _raw(tail.before.trailer_view, "/Info")
+    if before_info != _raw(reader.trailer_view, "/Info"):
+        tail.kinds.add("metadata")
+    if removed:
+        tail.kinds.add("removed")
+    return tail.sentences()

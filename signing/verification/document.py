@@ -6,12 +6,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
+from typing import Any
 
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+from ..errors import MalformedPdfStructure, VerificationBudgetExceeded
+from .changes import unsigned_changes
 from .facts import _embedded_source_xml, _read_xmp, _source_facts, _Xmp
 from .report import (
     _DOCUMENT_TYPE_CODE,
@@ -29,9 +36,18 @@ from .report import (
     SourceXmlInfo,
     VerificationReport,
 )
-from .signature import _Context, _dss_revinfo, _fmt, _verify_signature
+from .signature import Context, SignedFacts, _fmt, dss_revinfo, failed_format, verify_signature
+from .structure import (
+    Budget,
+    Coverage,
+    FileLayout,
+    SigField,
+    check_byte_range,
+    check_trees,
+    signature_fields,
+)
 from .trust import TrustRoots, _as_roots
-from .verdict import _SEVERITY
+from .verdict import worst
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +102,7 @@ async def async_verify_document(
     known_document_lookup: KnownDocumentLookup | None = None,
     source_validator: SourceValidator | None = None,
     now: datetime | None = None,
+    budget: Budget | None = None,
 ) -> VerificationReport:
     """Async :func:`verify_document`."""
     roots = _as_roots(trust_roots)
@@ -107,83 +124,229 @@ async def async_verify_document(
         return _unreadable(
             pdf, digest, verified_at, "not_pdf", "NOT_A_PDF", summary, "no %PDF- header"
         )
+    job = _Job(pdf, digest, verified_at, now, roots, registry_lookup, source_validator, known)
     try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
-        if reader.encrypted:
-            return _unreadable(
-                pdf,
-                digest,
-                verified_at,
-                "encrypted_pdf",
-                "ENCRYPTED_PDF",
-                "Документ PDF зашифрован: проверка невозможна",
-                "encrypted",
-            )
-        embedded = list(reader.embedded_signatures)
-        count = reader.root["/Pages"]["/Count"]
-        page_count = int(count) if isinstance(count, int) else None
-    except Exception as exc:  # damaged structure: any pyHanko/parser error
+        return await job.run(budget or Budget())
+    except (VerificationBudgetExceeded, MalformedPdfStructure) as exc:
+        # the one place where exceeded budgets and impossible structures become a report
         return _unreadable(
             pdf,
             digest,
             verified_at,
             "damaged_pdf",
             "DAMAGED_PDF",
+            f"Файл PDF не может быть проверен: {exc.message}",
+            f"{exc.code}: {exc.reason}",
+        )
+
+
+def _authority_of(registration_number: str | None) -> str | None:
+    """``KZ-MVD-2026-000123`` → ``KZ-MVD`` (the service's numbering)."""
+    match = _REGISTRATION.match(registration_number or "")
+    return match.group(1) if match else None
+
+
+_REGISTRATION = re.compile(r"^([A-Z]{2}-[A-Z0-9-]+?)-\d{4}-\d{6}$")
+
+
+@dataclass
+class _Job:
+    """One verification of a PDF file."""
+
+    pdf: bytes
+    digest: str
+    verified_at: datetime
+    now: datetime | None
+    roots: TrustRoots
+    registry_lookup: RegistryLookup | None
+    source_validator: SourceValidator | None
+    known: KnownDocument | None
+
+    def _damaged(self, exc: Exception) -> VerificationReport:
+        return _unreadable(
+            self.pdf,
+            self.digest,
+            self.verified_at,
+            "damaged_pdf",
+            "DAMAGED_PDF",
             "Файл PDF повреждён и не может быть прочитан",
             f"{type(exc).__name__}: {exc}"[:500],
         )
 
-    xmp = _read_xmp(reader)
-    source, schema_error = _source_facts(_embedded_source_xml(reader), source_validator)
-    try:
-        dss = _dss_revinfo(reader)
-    except Exception:  # a broken DSS is ignored: validation then runs without it
-        dss = ([], [], [])
-    ctx = _Context(roots, registry_lookup, now, source, dss)
-    signatures = tuple([await _verify_signature(reader, sig, ctx) for sig in embedded])
+    async def run(self, budget: Budget) -> VerificationReport:
+        try:
+            reader = PdfFileReader(BytesIO(self.pdf), strict=False)
+            if reader.encrypted:
+                return _unreadable(
+                    self.pdf,
+                    self.digest,
+                    self.verified_at,
+                    "encrypted_pdf",
+                    "ENCRYPTED_PDF",
+                    "Документ PDF зашифрован: проверка невозможна",
+                    "encrypted",
+                )
+            fields = signature_fields(reader.root, budget)
+            count = reader.root["/Pages"]["/Count"]
+            page_count = int(count) if isinstance(count, int) else None
+        except (VerificationBudgetExceeded, MalformedPdfStructure):
+            raise
+        except Exception as exc:  # damaged structure: any pyHanko/parser error
+            return self._damaged(exc)
+        layout = FileLayout.of(self.pdf)
+        good, failed = _collect(reader, fields, self.pdf, layout)
+        try:
+            check_trees(reader, {sig.signed_revision for sig, _ in good}, budget)
+        except (VerificationBudgetExceeded, MalformedPdfStructure):
+            raise
+        except Exception as exc:
+            return self._damaged(exc)
+        total = reader.xrefs.total_revisions
+        tail_start = max((sig.signed_revision for sig, _ in good), default=total - 1)
+        signed_root = reader.get_historical_resolver(tail_start).root if good else reader.root
+        xmp = _read_xmp(signed_root, budget)
+        source, schema_error = _source_facts(
+            _embedded_source_xml(signed_root, budget), self.source_validator
+        )
+        xmp_type = xmp.types[0] if xmp.types and _DOCUMENT_TYPE_CODE.match(xmp.types[0]) else None
+        try:
+            dss = dss_revinfo(reader, budget)
+        except VerificationBudgetExceeded:
+            raise
+        except Exception:  # a broken DSS is ignored: validation then runs without it
+            dss = ([], [], [])
+        ctx = Context(
+            roots=self.roots,
+            registry_lookup=self.registry_lookup,
+            now=self.now,
+            verified_at=self.verified_at,
+            facts=SignedFacts(
+                authority=source.sender or _authority_of(xmp.identifier),
+                document_type=source.document_type or xmp_type,
+                claimed_signatory=source.signatory,
+            ),
+            dss=dss,
+            budget=budget,
+            tail_start=tail_start,
+            tail_changes=unsigned_changes(reader, tail_start, budget) if good else (),
+            trailing=_trailing_sentence(self.pdf, layout),
+        )
+        verified = [await verify_signature(reader, sig, cov, ctx) for sig, cov in good]
+        signatures = tuple(verified + failed)
+        form_version = next(
+            (t.removeprefix(FORM_PREFIX) for t in xmp.types if t.startswith(FORM_PREFIX)), None
+        )
+        checks = _document_checks(
+            signatures, xmp, source, schema_error, xmp_type, form_version, self.known
+        )
+        if ctx.trailing is not None:
+            checks = (*checks, Check("unsigned_bytes", FAILED, ctx.trailing))
+        empty = sum(1 for f in fields if f.value is None)
+        if empty:
+            checks = (
+                *checks,
+                Check("signatures", WARNING, f"Пустых (не подписанных) полей подписи: {empty}"),
+            )
+        indication, sub, summary = _overall(signatures)
+        pdfa = (
+            f"PDF/A-{xmp.pdfa_part}{(xmp.pdfa_conformance or '').upper()}"
+            if xmp.pdfa_part
+            else None
+        )
+        return VerificationReport(
+            sha256=self.digest,
+            size=len(self.pdf),
+            file_kind="pdf",
+            indication=indication,
+            sub_indication=sub,
+            summary=summary,
+            verified_at=self.verified_at,
+            signature_count=len(signatures),
+            signatures=signatures,
+            checks=checks,
+            registration_number=xmp.identifier
+            if xmp.identifier and not xmp.identifier.startswith("urn:")
+            else None,
+            document_type=source.document_type or xmp_type,
+            form_version=form_version,
+            pdfa=pdfa,
+            page_count=page_count,
+            source_xml=source,
+            known=self.known,
+        )
 
-    form_version = next(
-        (t.removeprefix(FORM_PREFIX) for t in xmp.types if t.startswith(FORM_PREFIX)), None
+
+def _trailing_sentence(pdf: bytes, layout: FileLayout) -> str | None:
+    if not layout.trailing:
+        return None
+    what = "пробельных символов" if layout.trailing_is_whitespace(pdf) else "посторонних байт"
+    return (
+        f"После последней ревизии файла (%%EOF) дописано {layout.trailing} байт "
+        f"{what}, не охваченных ни одной подписью"
     )
-    # the renderer writes the document type code first in the dc:type bag
-    xmp_type = xmp.types[0] if xmp.types and _DOCUMENT_TYPE_CODE.match(xmp.types[0]) else None
-    document_type = source.document_type or xmp_type
-    checks = _document_checks(signatures, xmp, source, schema_error, xmp_type, form_version, known)
 
-    sub: str | None
+
+def _collect(
+    reader: PdfFileReader, fields: Sequence[SigField], pdf: bytes, layout: FileLayout
+) -> tuple[list[tuple[Any, Coverage]], list[SignatureReport]]:
+    """Filled signature fields → well-formed signatures (in signing order) and one
+    FORMAT_FAILURE report for each malformed or unsupported one."""
+    good: list[tuple[Any, Coverage]] = []
+    failed: list[SignatureReport] = []
+    for f in fields:
+        if f.value is None:
+            continue
+        try:
+            sig_object = f.value.get_object() if hasattr(f.value, "get_object") else f.value
+            subfilter = sig_object.get("/SubFilter")
+            if subfilter not in _SUBFILTERS:
+                failed.append(
+                    failed_format(
+                        f.name,
+                        f"Подпись с неподдерживаемым форматом {subfilter or 'без /SubFilter'} "
+                        "не может быть проверена",
+                        "unsupported /SubFilter",
+                    )
+                )
+                continue
+            sig = EmbeddedPdfSignature(reader, reader.get_object(f.ref), f.name)
+        except Exception as exc:  # malformed signature dictionary or CMS
+            failed.append(
+                failed_format(
+                    f.name,
+                    "Подпись не удалось прочитать: словарь подписи или структура CMS повреждены",
+                    f"{type(exc).__name__}: {exc}"[:300],
+                )
+            )
+            continue
+        coverage = check_byte_range(pdf, sig.sig_object, layout)
+        if not coverage.ok:
+            failed.append(
+                failed_format(f.name, coverage.message, coverage.detail, coverage.coverage)
+            )
+            continue
+        good.append((sig, coverage))
+    good.sort(key=lambda item: int(item[0].signed_revision))
+    return good, failed
+
+
+_SUBFILTERS = {s.value for s in SigSeedSubFilter}
+
+
+def _overall(signatures: Sequence[SignatureReport]) -> tuple[Indication, str | None, str]:
+    """Worst indication over the signatures (ETSI: a failure beats a missing proof)."""
     if not signatures:
-        indication, sub = Indication.INDETERMINATE, "NO_SIGNATURE"
-        summary = "В документе нет электронной подписи"
-    else:
-        worst = max(signatures, key=lambda s: _SEVERITY[s.indication])
-        indication, sub = worst.indication, worst.sub_indication
-        n = len(signatures)
-        if indication is Indication.TOTAL_PASSED:
-            summary = "Подпись действительна" if n == 1 else f"Все подписи ({n}) действительны"
-        else:
-            summary = worst.summary if n == 1 else f"{worst.field_name}: {worst.summary}"
-    pdfa = f"PDF/A-{xmp.pdfa_part}{(xmp.pdfa_conformance or '').upper()}" if xmp.pdfa_part else None
-    return VerificationReport(
-        sha256=digest,
-        size=len(pdf),
-        file_kind="pdf",
-        indication=indication,
-        sub_indication=sub,
-        summary=summary,
-        verified_at=verified_at,
-        signature_count=len(signatures),
-        signatures=signatures,
-        checks=checks,
-        registration_number=xmp.identifier
-        if xmp.identifier and not xmp.identifier.startswith("urn:")
-        else None,
-        document_type=document_type,
-        form_version=form_version,
-        pdfa=pdfa,
-        page_count=page_count,
-        source_xml=source,
-        known=known,
-    )
+        return Indication.INDETERMINATE, "NO_SIGNATURE", "В документе нет электронной подписи"
+    bad = worst(signatures)
+    n = len(signatures)
+    if bad.indication is Indication.TOTAL_PASSED:
+        return (
+            bad.indication,
+            None,
+            ("Подпись действительна" if n == 1 else f"Все подписи ({n}) действительны"),
+        )
+    summary = bad.summary if n == 1 else f"{bad.field_name}: {bad.summary}"
+    return bad.indication, bad.sub_indication, summary
 
 
 def _document_checks(
@@ -310,6 +473,7 @@ def verify_document(
     known_document_lookup: KnownDocumentLookup | None = None,
     source_validator: SourceValidator | None = None,
     now: datetime | None = None,
+    budget: Budget | None = None,
 ) -> VerificationReport:
     """Verify every signature in ``pdf`` and describe the document; never raises on input.
 
@@ -320,6 +484,7 @@ def verify_document(
     :param source_validator: schema validation of the embedded XML (the service passes
         its own); ``None`` = reported as not checked.
     :param now: validation time (default: now).
+    :param budget: time, node and decompression budget (default: :class:`Budget`).
     """
     return asyncio.run(
         async_verify_document(
@@ -329,6 +494,7 @@ def verify_document(
             known_document_lookup=known_document_lookup,
             source_validator=source_validator,
             now=now,
+            budget=budget,
         )
     )
 

@@ -1,5 +1,10 @@
 # mypy: disallow-untyped-calls=False
-"""Facts of the document: XMP metadata and the embedded source XML."""
+"""Facts of the document: XMP metadata and the embedded source XML.
+
+Read from one revision's catalog (the document verifier passes the **signed**
+revision's, via pyHanko's historical resolver), with streams decoded by
+:func:`.structure.stream_bytes` under the verification's budget.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ from typing import Any
 
 from lxml import etree
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.reader import PdfFileReader
 
+from ..errors import VerificationBudgetExceeded
 from .report import SOURCE_XML_NAME, SourceValidator, SourceXmlInfo, root_to_type
+from .structure import Budget, stream_bytes
 
 # --------------------------------------------------------------------------- document facts
 
@@ -41,37 +47,44 @@ def _safe_xml(data: bytes) -> etree._Element | None:
         return None
 
 
-def _read_xmp(reader: PdfFileReader) -> _Xmp:
+MAX_XMP_BYTES = 1024 * 1024
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+"""Decoded size limits; the service's XML limit is checked again by the validator."""
+
+
+def _read_xmp(root: Any, budget: Budget) -> _Xmp:
     xmp = _Xmp()
     try:
-        meta = reader.root.get("/Metadata")
-        data = meta.get_object().data if meta is not None else None
-    except Exception:  # unreadable metadata stream = no metadata
+        meta = root.get("/Metadata")
+        data = stream_bytes(meta, budget, MAX_XMP_BYTES) if meta is not None else None
+    except VerificationBudgetExceeded:
+        raise
+    except Exception:  # unreadable or unsupported metadata stream = no metadata
         return xmp
-    root = _safe_xml(data) if isinstance(data, bytes) else None
-    if root is None:
+    tree = _safe_xml(data) if isinstance(data, bytes) else None
+    if tree is None:
         return xmp
     pdfaid = "{" + _XMP_NS["pdfaid"] + "}"
     dc = "{" + _XMP_NS["dc"] + "}"
     rdf = "{" + _XMP_NS["rdf"] + "}"
-    for desc in root.iter(rdf + "Description"):
+    for desc in tree.iter(rdf + "Description"):
         for attr, value in desc.attrib.items():
             if attr == pdfaid + "part":
                 xmp.pdfa_part = value
             elif attr == pdfaid + "conformance":
                 xmp.pdfa_conformance = value
     for name in ("part", "conformance"):
-        for elem in root.iter(pdfaid + name):
+        for elem in tree.iter(pdfaid + name):
             setattr(xmp, f"pdfa_{name}", (elem.text or "").strip() or None)
-    for desc in root.iter(rdf + "Description"):
+    for desc in tree.iter(rdf + "Description"):
         if desc.get(dc + "identifier", "").strip():
             xmp.identifier = desc.get(dc + "identifier", "").strip()
-    for elem in root.iter(dc + "identifier"):
+    for elem in tree.iter(dc + "identifier"):
         items = [li.text for li in elem.iter(rdf + "li")]
         text = (items[0] if items else elem.text) or ""
         if text.strip():
             xmp.identifier = text.strip()
-    for elem in root.iter(dc + "type"):
+    for elem in tree.iter(dc + "type"):
         xmp.types.extend((li.text or "").strip() for li in elem.iter(rdf + "li") if li.text)
     return xmp
 
@@ -80,19 +93,20 @@ def _deref(obj: Any) -> Any:
     return obj.get_object() if isinstance(obj, generic.PdfObject) else obj
 
 
-def _embedded_source_xml(reader: PdfFileReader) -> bytes | None:
+def _embedded_source_xml(root: Any, budget: Budget) -> bytes | None:
     """The associated file named ``source.xml`` with ``/AFRelationship /Source``."""
     try:
         candidates: list[Any] = []
-        af = _deref(reader.root.raw_get("/AF")) if "/AF" in reader.root else None
+        af = _deref(root.raw_get("/AF")) if "/AF" in root else None
         if isinstance(af, list):
             candidates.extend(af)
-        names = _deref(reader.root.raw_get("/Names")) if "/Names" in reader.root else None
+        names = _deref(root.raw_get("/Names")) if "/Names" in root else None
         if isinstance(names, generic.DictionaryObject) and "/EmbeddedFiles" in names:
             tree = _deref(names.raw_get("/EmbeddedFiles"))
             flat = _deref(tree.raw_get("/Names")) if "/Names" in tree else None
             if isinstance(flat, list):
                 candidates.extend(list(flat)[1::2])
+        budget.tick(len(candidates))
         for ref in candidates:
             spec = _deref(ref)
             if not isinstance(spec, generic.DictionaryObject):
@@ -100,8 +114,11 @@ def _embedded_source_xml(reader: PdfFileReader) -> bytes | None:
             name = str(spec.get("/UF") or spec.get("/F") or "")
             if name != SOURCE_XML_NAME or spec.get("/AFRelationship") != "/Source":
                 continue
+            budget.tick()
             stream = _deref(_deref(spec.raw_get("/EF")).raw_get("/F"))
-            return bytes(stream.data)
+            return stream_bytes(stream, budget, MAX_SOURCE_BYTES)
+    except VerificationBudgetExceeded:
+        raise
     except Exception:  # a damaged name tree is reported as "no source XML"
         return None
     return None

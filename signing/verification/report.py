@@ -57,6 +57,7 @@ CHECK_TITLES: dict[str, str] = {
     "source_xml_consistency": "Согласованность XML и документа",
     "form_version": "Версия бланка",
     "known_document": "Документ в сервисе",
+    "unsigned_bytes": "Неподписанные байты в конце файла",
 }
 """Russian headings of the check codes (for pages and the PDF report)."""
 
@@ -115,6 +116,9 @@ class RegistryQuery:
     """Sending authority stated in the source XML (``header/sender``), if any."""
     document_type: str | None
     """Document type stated by the source XML (root element), if any."""
+    now: datetime | None = None
+    """Without a proof of existence of the signature, the verification time: the
+    signatory must be authorised then as well (a claimed time can be back-dated)."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ class RegistryFinding:
     """Name as registered."""
     position_ru: str | None = None
     """Position as registered."""
+    now_reason: str | None = None
+    """When :attr:`RegistryQuery.now` was asked and the signatory is not authorised
+    then: the registry's reason (``revoked``, ``outside-validity-window`` …)."""
 
 
 RegistryLookup = Callable[[RegistryQuery], RegistryFinding]

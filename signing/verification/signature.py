@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asn1crypto import x509
@@ -24,16 +24,15 @@ from .report import (
     WARNING,
     CertificateInfo,
     Check,
-    Indication,
     RegistryFinding,
     RegistryLookup,
     RegistryQuery,
     SignatoryInfo,
     SignatureReport,
-    SourceXmlInfo,
 )
+from .structure import Budget, Coverage, stream_bytes
 from .trust import TrustRoots
-from .verdict import _FAILURE_TEXT, _summary
+from .verdict import _FAILURE_TEXT, Evidence, _summary, decide
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,13 @@ def _has_revocation_pointers(cert: x509.Certificate) -> bool:
     return bool(cert.crl_distribution_points or cert.ocsp_urls)
 
 
-def _dss_revinfo(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[x509.Certificate]]:
+MAX_REVINFO_BYTES = 4 * 1024 * 1024
+"""Decoded size limit of one DSS stream (OCSP response, CRL, certificate)."""
+
+
+def dss_revinfo(
+    reader: PdfFileReader, budget: Budget
+) -> tuple[list[Any], list[Any], list[x509.Certificate]]:
     """OCSP responses, CRLs and certificates from the document security store (B-LT)."""
     from asn1crypto import crl, ocsp
 
@@ -68,51 +73,78 @@ def _dss_revinfo(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[x509
     if dss is None:
         return [], [], []
     dss = dss.get_object()
-    ocsps = [ocsp.OCSPResponse.load(r.get_object().data) for r in dss.get("/OCSPs", ())]
-    crls = [crl.CertificateList.load(r.get_object().data) for r in dss.get("/CRLs", ())]
-    certs = [x509.Certificate.load(r.get_object().data) for r in dss.get("/Certs", ())]
+
+    def streams(key: str) -> list[bytes]:
+        items = dss.get(key, ())
+        budget.tick(len(items))
+        return [stream_bytes(r.get_object(), budget, MAX_REVINFO_BYTES) for r in items]
+
+    ocsps = [ocsp.OCSPResponse.load(d) for d in streams("/OCSPs")]
+    crls = [crl.CertificateList.load(d) for d in streams("/CRLs")]
+    certs = [x509.Certificate.load(d) for d in streams("/Certs")]
     return ocsps, crls, certs
 
 
 @dataclass(frozen=True)
-class _Context:
+class SignedFacts:
+    """What the signed revision says about the document, for the registry check."""
+
+    authority: str | None
+    """Sending authority: ``header/sender`` of the source XML, else the prefix of the
+    registration number in the signed XMP."""
+    document_type: str | None
+    """Document type: the source XML's root, else the signed XMP's ``dc:type``."""
+    claimed_signatory: str | None
+    """``header/signatory`` of the source XML, if any."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything shared by the signatures of one file."""
+
     roots: TrustRoots
     registry_lookup: RegistryLookup | None
     now: datetime | None
-    source: SourceXmlInfo
+    verified_at: datetime
+    facts: SignedFacts
     dss: tuple[list[Any], list[Any], list[x509.Certificate]]
+    budget: Budget
+    tail_start: int
+    """The last revision covered by a well-formed signature."""
+    tail_changes: tuple[str, ...]
+    """Forbidden changes in the revisions after :attr:`tail_start`."""
+    trailing: str | None
+    """Sentence about unsigned bytes after the last revision, if there are any."""
 
 
-def _failed_format(field_name: str, message: str, detail: str) -> SignatureReport:
-    check = Check("format", FAILED, message, detail)
+CLOCK_SKEW = timedelta(minutes=5)
+"""Tolerance between a claimed signing time and the verifier's clock."""
+
+
+def failed_format(
+    field_name: str, message: str, detail: str | None, coverage: str | None = None
+) -> SignatureReport:
+    """A signature that cannot be validated at all: its own FORMAT_FAILURE entry."""
+    indication, sub = decide(Evidence(format_ok=False))
     return SignatureReport(
         field_name=field_name,
-        indication=Indication.TOTAL_FAILED,
-        sub_indication="FORMAT_FAILURE",
-        summary=_summary(Indication.TOTAL_FAILED, "FORMAT_FAILURE"),
+        indication=indication,
+        sub_indication=sub,
+        summary=_summary(indication, sub),
         signer=None,
         signatory=None,
         claimed_signing_time=None,
         timestamp_time=None,
         best_signing_time=None,
         level=None,
-        coverage=None,
+        coverage=coverage,
         modification_level=None,
         changes=(),
-        checks=(check,),
+        checks=(Check("format", FAILED, message, detail),),
     )
 
 
-async def _verify_signature(reader: PdfFileReader, sig: Any, ctx: _Context) -> SignatureReport:
-    field_name = str(sig.field_name)
-    try:
-        sig.signer_cert  # noqa: B018 - forces the CMS to be parsed
-    except Exception as exc:
-        return _failed_format(
-            field_name,
-            "Подпись не удалось прочитать: структура CMS повреждена",
-            f"{type(exc).__name__}: {exc}",
-        )
+async def _pyhanko_status(sig: Any, ctx: Context) -> Any:
     ocsps, crls, dss_certs = ctx.dss
     vc_kwargs: dict[str, Any] = {
         "trust_roots": list(ctx.roots.certificates),
@@ -126,7 +158,7 @@ async def _verify_signature(reader: PdfFileReader, sig: Any, ctx: _Context) -> S
     vc = ValidationContext(**vc_kwargs)
     ts_vc = ValidationContext(**vc_kwargs)
     try:
-        status = await async_validate_pdf_signature(
+        return await async_validate_pdf_signature(
             sig,
             signer_validation_context=vc,
             ts_validation_context=ts_vc,
@@ -134,32 +166,26 @@ async def _verify_signature(reader: PdfFileReader, sig: Any, ctx: _Context) -> S
                 key_usage=set(SIGNING_KEY_USAGES), match_all_key_usages=False
             ),
         )
-    except Exception as exc:  # pyHanko raises many types on malformed signatures
-        return _failed_format(
-            field_name,
-            "Подпись не удалось проверить: неверный формат подписи",
-            f"{type(exc).__name__}: {exc}",
-        )
     finally:
         await vc.aclose()
         await ts_vc.aclose()
 
-    checks: list[Check] = []
-    cert = status.signing_cert
-    signer = _cert_info(cert)
+
+def _format_check(sig: Any) -> Check:
     subfilter = str(sig.sig_object.get("/SubFilter", ""))
     if subfilter == "/ETSI.CAdES.detached":
-        checks.append(Check("format", PASSED, "Подпись в формате PAdES (ETSI.CAdES.detached)"))
-    else:
-        checks.append(
-            Check(
-                "format",
-                WARNING,
-                f"Подпись не в формате PAdES, а {subfilter.lstrip('/') or 'без /SubFilter'}",
-            )
-        )
+        return Check("format", PASSED, "Подпись в формате PAdES (ETSI.CAdES.detached)")
+    return Check(
+        "format",
+        WARNING,
+        f"Подпись не в формате PAdES, а {subfilter.lstrip('/') or 'без /SubFilter'}",
+    )
+
+
+def _crypto_checks(status: Any) -> list[Check]:
+    cert = status.signing_cert
     intact, valid = bool(status.intact), bool(status.valid)
-    checks.append(
+    checks = [
         Check("integrity", PASSED, "Подписанные данные не изменены: хеш совпадает")
         if intact
         else Check(
@@ -168,7 +194,7 @@ async def _verify_signature(reader: PdfFileReader, sig: Any, ctx: _Context) -> S
             "Подписанные данные изменены: хеш документа не совпадает с подписанным",
             "message digest mismatch",
         )
-    )
+    ]
     if not intact:
         checks.append(Check("cryptographic_validity", WARNING, "Не проверялась: данные изменены"))
     elif valid:
@@ -189,240 +215,349 @@ async def _verify_signature(reader: PdfFileReader, sig: Any, ctx: _Context) -> S
                 "signature value does not verify",
             )
         )
+    return checks
 
-    trusted = bool(status.trusted)
-    problem = status.trust_problem_indic
-    problem_name: str | None = getattr(problem, "name", None) if problem is not None else None
-    revoked = status.revocation_details is not None or problem_name in ("REVOKED",)
-    if trusted:
+
+def _chain_check(status: Any, signer: CertificateInfo, revoked: bool) -> tuple[Check, str | None]:
+    """The chain check and the trust problem (pyHanko's sub-indication name, if any)."""
+    if status.trusted:
         path = status.validation_path
         anchor = path.trust_anchor.authority.name.human_friendly if path is not None else "?"
-        checks.append(
-            Check("certificate_chain", PASSED, f"Сертификат выдан доверенным центром: {anchor}")
-        )
-    elif revoked:
-        checks.append(Check("certificate_chain", PASSED, "Цепочка до доверенного центра построена"))
-    else:
-        checks.append(
-            Check(
-                "certificate_chain",
-                FAILED if problem_name == "NO_CERTIFICATE_CHAIN_FOUND" else WARNING,
-                _FAILURE_TEXT.get(problem_name or "", "Сертификат не подтверждён")[0].upper()
-                + _FAILURE_TEXT.get(problem_name or "", "сертификат не подтверждён")[1:]
-                + f" (издатель: {signer.issuer})",
-                problem_name,
-            )
-        )
+        return Check(
+            "certificate_chain", PASSED, f"Сертификат выдан доверенным центром: {anchor}"
+        ), None
+    if revoked:
+        return Check("certificate_chain", PASSED, "Цепочка до доверенного центра построена"), None
+    problem = status.trust_problem_indic
+    name: str = getattr(problem, "name", None) or "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    text = _FAILURE_TEXT.get(name, "сертификат не подтверждён")
+    return Check(
+        "certificate_chain",
+        FAILED if name == "NO_CERTIFICATE_CHAIN_FOUND" else WARNING,
+        text[0].upper() + text[1:] + f" (издатель: {signer.issuer})",
+        name,
+    ), name
 
+
+def _revocation_check(status: Any, revoked: bool, has_revinfo: bool) -> Check:
+    cert = status.signing_cert
     if revoked:
         rd = status.revocation_details
         when = f" с {_fmt(rd.revocation_date)}" if rd is not None else ""
-        checks.append(Check("revocation", FAILED, f"Сертификат отозван{when}", "REVOKED"))
-    elif not _has_revocation_pointers(cert):
-        checks.append(
-            Check(
-                "revocation",
-                WARNING,
-                "Сертификат не содержит адресов CRL/OCSP: статус отзыва проверить нельзя",
-                "no CRL distribution points or OCSP URLs",
-            )
+        return Check("revocation", FAILED, f"Сертификат отозван{when}", "REVOKED")
+    if not _has_revocation_pointers(cert):
+        return Check(
+            "revocation",
+            WARNING,
+            "Сертификат не содержит адресов CRL/OCSP: статус отзыва проверить нельзя",
+            "no CRL distribution points or OCSP URLs",
         )
-    elif ocsps or crls:
-        checks.append(
-            Check(
-                "revocation",
-                PASSED,
-                "Сертификат не отозван (по сведениям об отзыве, встроенным в документ)",
-            )
+    if has_revinfo:
+        return Check(
+            "revocation",
+            PASSED,
+            "Сертификат не отозван (по сведениям об отзыве, встроенным в документ)",
         )
-    else:
-        checks.append(
-            Check(
-                "revocation",
-                WARNING,
-                "Сведений об отзыве в документе нет, онлайн-запросы не выполняются: статус "
-                "отзыва не проверен",
-                "no embedded revocation info; fetching disabled",
-            )
-        )
-
-    ts = status.timestamp_validity
-    ts_ok = bool(ts is not None and ts.intact and ts.valid and ts.trusted)
-    if ts is None:
-        checks.append(
-            Check(
-                "timestamp",
-                WARNING,
-                "Метки времени нет (PAdES B-B): время подписания заявлено подписантом",
-            )
-        )
-    elif ts_ok:
-        checks.append(
-            Check("timestamp", PASSED, f"Метка времени действительна: {_fmt(ts.timestamp)}")
-        )
-    else:
-        checks.append(
-            Check(
-                "timestamp",
-                FAILED if not (ts.intact and ts.valid) else WARNING,
-                f"Метка времени ({_fmt(ts.timestamp)}) не подтверждена: "
-                + ("повреждена" if not (ts.intact and ts.valid) else "TSA не доверенная"),
-            )
-        )
-    claimed = status.signer_reported_dt
-    best = ts.timestamp if ts_ok and ts is not None else claimed
-    if best is None:
-        checks.append(Check("signing_time", WARNING, "Время подписания не указано"))
-    elif ts_ok:
-        checks.append(Check("signing_time", PASSED, f"{_fmt(best)} (по метке времени)"))
-    else:
-        checks.append(Check("signing_time", PASSED, f"{_fmt(best)} (заявлено подписантом)"))
-
-    coverage = status.coverage.name if status.coverage is not None else None
-    if coverage == "ENTIRE_FILE":
-        checks.append(Check("coverage", PASSED, "Подпись охватывает весь файл"))
-    elif coverage == "ENTIRE_REVISION":
-        checks.append(
-            Check(
-                "coverage",
-                PASSED,
-                "Подпись охватывает всю подписанную ревизию; после неё в файл дописаны "
-                "изменения (см. «Изменения после подписания»)",
-            )
-        )
-    else:
-        checks.append(
-            Check(
-                "coverage",
-                FAILED,
-                "Подпись охватывает только часть файла",
-                coverage,
-            )
-        )
-
-    level = status.modification_level
-    level_name = level.name if level is not None else None
-    changes = describe_changes(reader, sig.signed_revision) if coverage != "ENTIRE_FILE" else ()
-    diff = status.diff_result
-    diff_detail = (
-        str(diff).split("\n")[0][:300] if isinstance(diff, SuspiciousModification) else None
+    return Check(
+        "revocation",
+        WARNING,
+        "Сведений об отзыве в документе нет, онлайн-запросы не выполняются: статус "
+        "отзыва не проверен",
+        "no embedded revocation info; fetching disabled",
     )
-    unexplained = level is not None and level is ModificationLevel.OTHER
-    if coverage == "ENTIRE_FILE" or level is ModificationLevel.NONE:
-        checks.append(Check("modifications", PASSED, "После подписания документ не изменялся"))
-    elif level is ModificationLevel.LTA_UPDATES:
-        checks.append(
+
+
+def _timestamp_check(ts: Any) -> tuple[Check, datetime | None, bool]:
+    """The timestamp check, the proof of existence it gives (if any) and whether a
+    timestamp is present but broken.  An untrusted TSA is no proof of time."""
+    if ts is None:
+        return (
             Check(
-                "modifications",
-                PASSED,
-                "После подписания добавлены только данные для проверки (DSS, метки времени): "
-                + "; ".join(changes[1:]),
-            )
-        )
-    elif level is ModificationLevel.FORM_FILLING:
-        checks.append(
-            Check(
-                "modifications",
-                PASSED,
-                "После подписания добавлены только подписи и поля форм: " + "; ".join(changes[1:]),
-            )
-        )
-    elif level is ModificationLevel.ANNOTATIONS:
-        checks.append(
-            Check(
-                "modifications",
+                "timestamp",
                 WARNING,
-                "После подписания добавлены аннотации (текст документа не изменён): "
-                + "; ".join(changes[1:]),
-            )
+                "Метки времени нет (PAdES B-B): время подписания заявлено подписантом и "
+                "ничем не доказано",
+            ),
+            None,
+            False,
         )
-    else:
-        checks.append(
+    if not (ts.intact and ts.valid):
+        return (
+            Check(
+                "timestamp",
+                FAILED,
+                f"Метка времени ({_fmt(ts.timestamp)}) повреждена: время подписания не доказано",
+                "timestamp token does not verify",
+            ),
+            None,
+            True,
+        )
+    if not ts.trusted:
+        return (
+            Check(
+                "timestamp",
+                WARNING,
+                f"Метка времени ({_fmt(ts.timestamp)}) выдана не доверенной службой: она не "
+                "доказывает время подписания",
+                "TSA not trusted",
+            ),
+            None,
+            False,
+        )
+    return (
+        Check("timestamp", PASSED, f"Метка времени действительна: {_fmt(ts.timestamp)}"),
+        (ts.timestamp),
+        False,
+    )
+
+
+def _signing_time_check(
+    claimed: datetime | None, poe: datetime | None, ctx: Context
+) -> tuple[Check, bool]:
+    """The signing-time check and whether a claimed time lies in the future."""
+    if poe is not None:
+        return Check("signing_time", PASSED, f"{_fmt(poe)} (по метке времени)"), False
+    if claimed is None:
+        return Check("signing_time", WARNING, "Время подписания не указано"), False
+    if claimed > ctx.verified_at + CLOCK_SKEW:
+        return (
+            Check(
+                "signing_time",
+                FAILED,
+                f"Заявленное время подписания {_fmt(claimed)} позже времени проверки "
+                f"{_fmt(ctx.verified_at)}",
+                "claimed signing time in the future",
+            ),
+            True,
+        )
+    return (
+        Check(
+            "signing_time",
+            PASSED,
+            f"{_fmt(claimed)} (заявлено подписантом; без метки времени сертификат и "
+            "полномочия проверены и на момент проверки)",
+        ),
+        False,
+    )
+
+
+def _coverage_check(coverage: Coverage, ctx: Context) -> Check:
+    if ctx.trailing is not None:
+        return Check("coverage", FAILED, ctx.trailing, "unsigned trailing bytes")
+    return Check("coverage", PASSED if coverage.ok else FAILED, coverage.message, coverage.detail)
+
+
+def _modifications_check(
+    status: Any, sig: Any, coverage: Coverage, changes: tuple[str, ...], ctx: Context
+) -> tuple[Check, bool]:
+    """The modifications check and whether the changes are forbidden."""
+    if ctx.tail_changes and sig.signed_revision <= ctx.tail_start:
+        return (
             Check(
                 "modifications",
                 FAILED,
                 "После подписания документ изменён недопустимым образом: "
-                + ("; ".join(changes[1:]) or "см. подробности"),
-                diff_detail,
-            )
+                + "; ".join(changes[1:]),
+                "unsigned update changes what is shown or read",
+            ),
+            True,
         )
+    level = status.modification_level
+    if coverage.coverage == "ENTIRE_FILE" or level is ModificationLevel.NONE:
+        return Check("modifications", PASSED, "После подписания документ не изменялся"), False
+    listed = "; ".join(changes[1:])
+    if level is ModificationLevel.LTA_UPDATES:
+        message = "После подписания добавлены только данные для проверки (DSS, метки времени)"
+        return Check("modifications", PASSED, f"{message}: {listed}"), False
+    if level is ModificationLevel.FORM_FILLING:
+        message = "После подписания добавлены только подписи и поля форм"
+        return Check("modifications", PASSED, f"{message}: {listed}"), False
+    if level is ModificationLevel.ANNOTATIONS:
+        message = "После подписания добавлены аннотации (текст документа не изменён)"
+        return Check("modifications", WARNING, f"{message}: {listed}"), False
+    diff = status.diff_result
+    detail = str(diff).split("\n")[0][:300] if isinstance(diff, SuspiciousModification) else None
+    return (
+        Check(
+            "modifications",
+            FAILED,
+            "После подписания документ изменён недопустимым образом: "
+            + (listed or "см. подробности"),
+            detail,
+        ),
+        True,
+    )
 
-    # registry check at the best signing time
-    signatory: SignatoryInfo | None = None
-    registry_failed = False
+
+@dataclass(frozen=True)
+class _RegistryOutcome:
+    check: Check
+    signatory: SignatoryInfo | None
+    failed: bool
+    revoked_now: bool
+    out_of_bounds_now: bool
+
+
+def _registry(cert: x509.Certificate, at: datetime | None, poe: bool, ctx: Context) -> Any:
     if ctx.registry_lookup is None:
-        checks.append(Check("registered_signatory", WARNING, "Перечень подписантов недоступен"))
-    elif best is None:
-        checks.append(
+        return _RegistryOutcome(
+            Check("registered_signatory", WARNING, "Перечень подписантов недоступен"),
+            None,
+            False,
+            False,
+            False,
+        )
+    if at is None:
+        return _RegistryOutcome(
             Check(
                 "registered_signatory",
-                WARNING,
+                FAILED,
                 "Время подписания неизвестно: полномочия проверить нельзя",
+                "no-signing-time",
+            ),
+            None,
+            True,
+            False,
+            False,
+        )
+    try:
+        finding = ctx.registry_lookup(
+            RegistryQuery(
+                certificate_der=cert.dump(),
+                at=at,
+                claimed_signatory=ctx.facts.claimed_signatory,
+                authority=ctx.facts.authority,
+                document_type=ctx.facts.document_type,
+                now=None if poe else ctx.verified_at,
             )
         )
-    else:
-        try:
-            finding = ctx.registry_lookup(
-                RegistryQuery(
-                    certificate_der=cert.dump(),
-                    at=best,
-                    claimed_signatory=ctx.source.signatory,
-                    authority=ctx.source.sender,
-                    document_type=ctx.source.document_type,
-                )
-            )
-        except Exception as exc:  # registry down: say so, never crash the report
-            logger.exception("registry lookup failed")
-            finding = RegistryFinding(
-                WARNING,
-                "Перечень подписантов недоступен: полномочия не проверены",
-                reason=type(exc).__name__,
-            )
-        checks.append(
-            Check("registered_signatory", finding.status, finding.message, finding.reason)
+    except Exception as exc:  # registry down: say so, never crash the report
+        logger.exception("registry lookup failed")
+        finding = RegistryFinding(
+            WARNING,
+            "Перечень подписантов недоступен: полномочия не проверены",
+            reason=type(exc).__name__,
         )
-        registry_failed = finding.status is FAILED
-        if finding.signatory_id is not None:
-            signatory = SignatoryInfo(
-                finding.signatory_id, finding.authority, finding.full_name_ru, finding.position_ru
-            )
+    signatory = (
+        SignatoryInfo(
+            finding.signatory_id, finding.authority, finding.full_name_ru, finding.position_ru
+        )
+        if finding.signatory_id is not None
+        else None
+    )
+    now_reason = finding.now_reason if finding.status is PASSED else None
+    check = Check("registered_signatory", finding.status, finding.message, finding.reason)
+    if now_reason is not None:
+        check = Check(
+            "registered_signatory",
+            WARNING,
+            finding.message + f"; но на момент проверки ({_fmt(ctx.verified_at)}) полномочия "
+            "прекращены, а метки времени, доказывающей подписание раньше, нет",
+            now_reason,
+        )
+    return _RegistryOutcome(
+        check,
+        signatory,
+        finding.status is FAILED,
+        now_reason == "revoked",
+        now_reason is not None and now_reason != "revoked",
+    )
 
-    if not intact:
-        indication, sub = Indication.TOTAL_FAILED, "HASH_FAILURE"
-    elif not valid:
-        indication, sub = Indication.TOTAL_FAILED, "SIG_CRYPTO_FAILURE"
-    elif revoked:
-        indication, sub = Indication.TOTAL_FAILED, "REVOKED"
-    elif not trusted:
-        indication, sub = (
-            Indication.INDETERMINATE,
-            problem_name or "CERTIFICATE_CHAIN_GENERAL_FAILURE",
-        )
-    elif unexplained or coverage not in ("ENTIRE_FILE", "ENTIRE_REVISION"):
-        indication, sub = Indication.TOTAL_FAILED, "FORMAT_FAILURE"
-    elif registry_failed:
-        indication, sub = Indication.INDETERMINATE, "SIG_CONSTRAINTS_FAILURE"
-    else:
-        indication, sub = Indication.TOTAL_PASSED, None
 
+async def verify_signature(
+    reader: PdfFileReader, sig: Any, coverage: Coverage, ctx: Context
+) -> SignatureReport:
+    """Validate one signature that passed :func:`.structure.check_byte_range`."""
+    field_name = str(sig.field_name)
+    ctx.budget.check_time()
+    try:
+        sig.signer_cert  # noqa: B018 - forces the CMS to be parsed
+    except Exception as exc:
+        return failed_format(
+            field_name,
+            "Подпись не удалось прочитать: структура CMS повреждена",
+            f"{type(exc).__name__}: {exc}",
+        )
+    try:
+        status = await _pyhanko_status(sig, ctx)
+    except Exception as exc:  # pyHanko raises many types on malformed signatures
+        return failed_format(
+            field_name,
+            "Подпись не удалось проверить: неверный формат подписи",
+            f"{type(exc).__name__}: {exc}",
+        )
+    ctx.budget.check_time()
+    cert = status.signing_cert
+    signer = _cert_info(cert)
+    ocsps, crls, _ = ctx.dss
+    revoked = status.revocation_details is not None or (
+        getattr(status.trust_problem_indic, "name", None) == "REVOKED"
+    )
+    chain, trust_problem = _chain_check(status, signer, revoked)
+    ts_check, poe, ts_failed = _timestamp_check(status.timestamp_validity)
+    claimed = status.signer_reported_dt
+    best = poe or claimed
+    time_check, future = _signing_time_check(claimed, poe, ctx)
+    changes = (
+        describe_changes(reader, sig.signed_revision, ctx.budget) + ctx.tail_changes
+        if coverage.coverage != "ENTIRE_FILE"
+        else ()
+    )
+    modifications, forbidden = _modifications_check(status, sig, coverage, changes, ctx)
+    registry = _registry(cert, best, poe is not None, ctx)
+    revoked_at = (
+        status.revocation_details.revocation_date if revoked and status.revocation_details else None
+    )
+    revoked_before = revoked and (
+        poe is not None or revoked_at is None or (best is not None and best >= revoked_at)
+    )
+    expired_now = poe is None and signer.not_after < ctx.verified_at
+    checks = (
+        _format_check(sig),
+        *_crypto_checks(status),
+        chain,
+        _revocation_check(status, revoked, bool(ocsps or crls)),
+        ts_check,
+        time_check,
+        _coverage_check(coverage, ctx),
+        modifications,
+        registry.check,
+    )
+    evidence = Evidence(
+        format_ok=ctx.trailing is None,
+        intact=bool(status.intact),
+        valid=bool(status.valid),
+        forbidden_changes=forbidden,
+        future_claimed_time=future,
+        revoked_before_signing=revoked_before,
+        revoked_no_poe=(revoked and not revoked_before) or registry.revoked_now,
+        trust_problem=trust_problem,
+        timestamp_failed=ts_failed,
+        out_of_bounds_no_poe=expired_now or registry.out_of_bounds_now,
+        constraints_failed=registry.failed,
+    )
+    indication, sub = decide(evidence)
     summary = _summary(indication, sub)
-    if sub == "FORMAT_FAILURE" and unexplained:
+    if sub == "FORMAT_FAILURE" and forbidden:
         summary = "Подпись недействительна: документ изменён после подписания недопустимым образом"
-    has_dss = bool(ocsps or crls)
-    level_seen = "B-LT" if ts is not None and has_dss else "B-T" if ts is not None else "B-B"
+    level = "B-B" if poe is None else "B-LT" if ocsps or crls else "B-T"
     return SignatureReport(
         field_name=field_name,
         indication=indication,
         sub_indication=sub,
         summary=summary,
         signer=signer,
-        signatory=signatory,
+        signatory=registry.signatory,
         claimed_signing_time=claimed,
-        timestamp_time=ts.timestamp if ts is not None else None,
+        timestamp_time=status.timestamp_validity.timestamp
+        if status.timestamp_validity is not None
+        else None,
         best_signing_time=best,
-        level=level_seen,
-        coverage=coverage,
-        modification_level=level_name,
+        level=level,
+        coverage=coverage.coverage,
+        modification_level=status.modification_level.name
+        if status.modification_level is not None
+        else None,
         changes=changes,
-        checks=tuple(checks),
+        checks=checks,
     )

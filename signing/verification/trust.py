@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import SignatoryNotAuthorised, SigningError
 from ..registry import Authority, Registry, Signatory
-from .report import FAILED, PASSED, WARNING, RegistryFinding, RegistryQuery
+from .report import FAILED, PASSED, RegistryFinding, RegistryQuery
 
 # --------------------------------------------------------------------------- trust roots
 
@@ -147,12 +147,13 @@ class SessionRegistryLookup:
             "position_ru": ref.position_ru,
         }
         if q.authority is None or q.document_type is None:
+            # missing evidence never improves a verdict: undecided is a failed constraint
             return RegistryFinding(
-                WARNING,
+                FAILED,
                 f"Сертификат принадлежит зарегистрированному подписанту {sid} "
-                f"({ref.authority_code}), но орган-отправитель и вид документа неизвестны "
-                "(нет исходного XML): полномочия не проверены "
-                "(authority/document type unknown)",
+                f"({ref.authority_code}), но орган-отправитель и вид документа в подписанной "
+                "версии не указаны (нет исходного XML и метаданных): полномочия не "
+                "подтверждены (authority/document type unknown)",
                 reason="no-source-xml",
                 **info,
             )
@@ -178,7 +179,8 @@ class SessionRegistryLookup:
             )
         return RegistryFinding(
             PASSED,
-            f"{current.full_name_ru} ({current.position_ru}, {current.authority_code}) на "
+            now_reason=self._now_reason(registry, sid, q),
+            message=f"{current.full_name_ru} ({current.position_ru}, {current.authority_code}) на "
             f"момент подписания ({when}) был уполномочен подписывать документы вида "
             f"«{q.document_type}» от имени {q.authority}",
             signatory_id=sid,
@@ -186,3 +188,14 @@ class SessionRegistryLookup:
             full_name_ru=current.full_name_ru,
             position_ru=current.position_ru,
         )
+
+    @staticmethod
+    def _now_reason(registry: _SnapshotRegistry, sid: str, q: RegistryQuery) -> str | None:
+        """Why the signatory is not authorised at ``q.now`` (``None`` = authorised)."""
+        if q.now is None or q.authority is None or q.document_type is None:
+            return None
+        try:
+            registry.authorised_signatory(sid, q.authority, q.document_type, q.now)
+        except SigningError as exc:
+            return exc.reason
+        return None
