@@ -356,13 +356,14 @@ def _modifications_check(
             Check(
                 "modifications",
                 FAILED,
-                "После подписания документ изменён недопустимым образом: "
-                + "; ".join(changes[1:]),
+                "После подписания документ изменён недопустимым образом: " + "; ".join(changes[1:]),
                 "unsigned update changes what is shown or read",
             ),
             True,
         )
     level = status.modification_level
+    if ctx.trailing is not None and level in (None, ModificationLevel.NONE):
+        return Check("modifications", FAILED, ctx.trailing, "unsigned trailing bytes"), False
     if coverage.coverage == "ENTIRE_FILE" or level is ModificationLevel.NONE:
         return Check("modifications", PASSED, "После подписания документ не изменялся"), False
     listed = "; ".join(changes[1:])
