@@ -25,7 +25,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from service.pipeline import render_document
 from signing.keys import LoadedKeySigner
 from signing.pades import PadesOptions, sign_pdf
-from tests.signing.conftest import pki_server, tsa_url  # noqa: F401  (fixtures)
+from tests.signing.conftest import pki, pki_server, tsa_url  # noqa: F401  (fixtures)
 from tests.verification.conftest import REQUEST, Env
 
 MAX_SECONDS = 10.0
