@@ -19,12 +19,13 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from ..errors import MalformedPdfStructure, VerificationBudgetExceeded
 from .changes import unsigned_changes
-from .facts import _embedded_source_xml, _read_xmp, _source_facts, _Xmp
+from .checks import Context, SignedFacts
+from .document_checks import document_checks
+from .facts import _embedded_source_xml, _read_xmp, _source_facts
 from .report import (
     _DOCUMENT_TYPE_CODE,
     FAILED,
     FORM_PREFIX,
-    PASSED,
     WARNING,
     Check,
     Indication,
@@ -36,7 +37,7 @@ from .report import (
     SourceXmlInfo,
     VerificationReport,
 )
-from .signature import Context, SignedFacts, _fmt, dss_revinfo, failed_format, verify_signature
+from .signature import dss_revinfo, failed_format, verify_signature
 from .structure import (
     Budget,
     Coverage,
@@ -103,6 +104,7 @@ async def async_verify_document(
     source_validator: SourceValidator | None = None,
     now: datetime | None = None,
     budget: Budget | None = None,
+    own_seal: bytes | None = None,
 ) -> VerificationReport:
     """Async :func:`verify_document`."""
     roots = _as_roots(trust_roots)
@@ -124,7 +126,9 @@ async def async_verify_document(
         return _unreadable(
             pdf, digest, verified_at, "not_pdf", "NOT_A_PDF", summary, "no %PDF- header"
         )
-    job = _Job(pdf, digest, verified_at, now, roots, registry_lookup, source_validator, known)
+    job = _Job(
+        pdf, digest, verified_at, now, roots, registry_lookup, source_validator, known, own_seal
+    )
     try:
         return await job.run(budget or Budget())
     except (VerificationBudgetExceeded, MalformedPdfStructure) as exc:
@@ -161,6 +165,7 @@ class _Job:
     registry_lookup: RegistryLookup | None
     source_validator: SourceValidator | None
     known: KnownDocument | None
+    own_seal: bytes | None
 
     def _damaged(self, exc: Exception) -> VerificationReport:
         return _unreadable(
@@ -220,11 +225,8 @@ class _Job:
             registry_lookup=self.registry_lookup,
             now=self.now,
             verified_at=self.verified_at,
-            facts=SignedFacts(
-                authority=source.sender or _authority_of(xmp.identifier),
-                document_type=source.document_type or xmp_type,
-                claimed_signatory=source.signatory,
-            ),
+            facts=_signed_facts(source, xmp.identifier, xmp_type, self.known),
+            own_seal=self.own_seal,
             dss=dss,
             budget=budget,
             tail_start=tail_start,
@@ -236,8 +238,9 @@ class _Job:
         form_version = next(
             (t.removeprefix(FORM_PREFIX) for t in xmp.types if t.startswith(FORM_PREFIX)), None
         )
-        checks = _document_checks(
-            signatures, xmp, source, schema_error, xmp_type, form_version, self.known
+        known = self.known or _own_report(signatures, self.own_seal)
+        checks = document_checks(
+            signatures, xmp, source, schema_error, xmp_type, form_version, known
         )
         if ctx.trailing is not None:
             checks = (*checks, Check("unsigned_bytes", FAILED, ctx.trailing))
@@ -248,6 +251,11 @@ class _Job:
                 Check("signatures", WARNING, f"Пустых (не подписанных) полей подписи: {empty}"),
             )
         indication, sub, summary = _overall(signatures)
+        if source.sample and not signatures:
+            summary = (
+                f"Образец бланка (ОБРАЗЕЦ) версии {source.form_version or form_version or '?'}: "
+                "не подписанный документ с заполнителями вместо данных"
+            )
         pdfa = (
             f"PDF/A-{xmp.pdfa_part}{(xmp.pdfa_conformance or '').upper()}"
             if xmp.pdfa_part
@@ -272,8 +280,51 @@ class _Job:
             pdfa=pdfa,
             page_count=page_count,
             source_xml=source,
-            known=self.known,
+            known=known,
+            sample_form=(source.form_version or form_version or "?") if source.sample else None,
         )
+
+
+def _signed_facts(
+    source: SourceXmlInfo, identifier: str | None, xmp_type: str | None, known: KnownDocument | None
+) -> SignedFacts:
+    """Authority and type for the registry check: the signed source XML, else what the
+    service recorded for these exact bytes, else the signed XMP (never a later update)."""
+    if source.sender and source.document_type and not source.sample:
+        return SignedFacts(source.sender, source.document_type, source.signatory)
+    if known is not None and known.kind != "verification-report":
+        return SignedFacts(known.sender, known.signed_as or known.document_type, None)
+    return SignedFacts(_authority_of(identifier), xmp_type, source.signatory)
+
+
+def _own_report(
+    signatures: Sequence[SignatureReport], own_seal: bytes | None
+) -> KnownDocument | None:
+    """A file sealed only by this service's seal, validly: one of its verification reports."""
+    if own_seal is None or not signatures:
+        return None
+    seal_sha = hashlib.sha256(own_seal).hexdigest()
+    if all(
+        s.signer is not None
+        and s.signer.sha256 == seal_sha
+        and s.indication is Indication.TOTAL_PASSED
+        for s in signatures
+    ):
+        first = signatures[0]
+        return KnownDocument(
+            registration_number="",
+            document_type="verification-report",
+            sender="",
+            recipient="",
+            document_date=first.best_signing_time.date().isoformat()
+            if first.best_signing_time
+            else "",
+            signed_at=first.best_signing_time or datetime.now(UTC),
+            form_version="",
+            signatory_id="",
+            kind="verification-report",
+        )
+    return None
 
 
 def _trailing_sentence(pdf: bytes, layout: FileLayout) -> str | None:
@@ -349,122 +400,6 @@ def _overall(signatures: Sequence[SignatureReport]) -> tuple[Indication, str | N
     return bad.indication, bad.sub_indication, summary
 
 
-def _document_checks(
-    signatures: Sequence[SignatureReport],
-    xmp: _Xmp,
-    source: SourceXmlInfo,
-    schema_error: str | None,
-    xmp_type: str | None,
-    form_version: str | None,
-    known: KnownDocument | None,
-) -> tuple[Check, ...]:
-    checks: list[Check] = []
-    n = len(signatures)
-    checks.append(
-        Check("signatures", PASSED, f"Подписей в документе: {n}")
-        if n
-        else Check("signatures", WARNING, "В документе нет электронной подписи")
-    )
-    if xmp.pdfa_part:
-        ident = f"PDF/A-{xmp.pdfa_part}{(xmp.pdfa_conformance or '').upper()}"
-        checks.append(
-            Check(
-                "pdfa", PASSED if xmp.pdfa_part == "3" else WARNING, f"Документ заявлен как {ident}"
-            )
-        )
-    else:
-        checks.append(Check("pdfa", WARNING, "Идентификация PDF/A в метаданных XMP отсутствует"))
-
-    if not source.present:
-        checks.append(
-            Check("source_xml", WARNING, "Исходный XML-документ (source.xml) не вложен в PDF")
-        )
-    else:
-        checks.append(
-            Check(
-                "source_xml",
-                PASSED,
-                "Исходный XML-документ вложен как связанный файл source.xml (/Source)",
-            )
-        )
-        if source.schema_valid is None and schema_error is None:
-            checks.append(Check("source_xml_schema", WARNING, "Соответствие схеме не проверялось"))
-        elif source.schema_valid:
-            checks.append(Check("source_xml_schema", PASSED, "Исходный XML соответствует схеме"))
-        else:
-            checks.append(
-                Check(
-                    "source_xml_schema",
-                    FAILED,
-                    "Исходный XML не соответствует схеме",
-                    (schema_error or "")[:500] or None,
-                )
-            )
-        problems: list[str] = []
-        reg = xmp.identifier
-        if not reg or reg.startswith("urn:"):
-            problems.append("регистрационный номер в метаданных (dc:identifier) отсутствует")
-        elif source.sender and not reg.startswith(f"{source.sender}-"):
-            problems.append(
-                f"регистрационный номер {reg} не принадлежит отправителю {source.sender}"
-            )
-        if source.document_id and xmp.types and f"urn:uuid:{source.document_id}" not in xmp.types:
-            problems.append("идентификатор документа в XML не совпадает с метаданными")
-        if xmp_type and source.document_type and xmp_type != source.document_type:
-            problems.append(
-                f"вид документа в XML ({source.document_type}) не совпадает с метаданными "
-                f"({xmp_type})"
-            )
-        if known is not None and reg and known.registration_number != reg:
-            problems.append(
-                f"сервис зарегистрировал документ под номером {known.registration_number}"
-            )
-        if problems:
-            checks.append(Check("source_xml_consistency", FAILED, "; ".join(problems).capitalize()))
-        else:
-            checks.append(
-                Check(
-                    "source_xml_consistency",
-                    PASSED,
-                    f"XML согласован с документом: рег. № {reg}, отправитель {source.sender}, "
-                    f"вид «{source.document_type}»",
-                )
-            )
-    checks.append(
-        Check("form_version", PASSED, f"Документ оформлен по бланку версии {form_version}")
-        if form_version
-        else Check("form_version", WARNING, "Версия бланка в метаданных не указана")
-    )
-    if known is None:
-        checks.append(
-            Check(
-                "known_document",
-                WARNING,
-                "Сервису этот файл неизвестен: он не выпускал документ с такой хеш-суммой "
-                "(документ мог быть изменён или выпущен другой системой)",
-            )
-        )
-    elif known.destroyed_at is not None:
-        checks.append(
-            Check(
-                "known_document",
-                PASSED,
-                f"Документ выпущен сервисом (рег. № {known.registration_number}); хранимая "
-                f"копия уничтожена {known.destroyed_at:%Y-%m-%d}",
-            )
-        )
-    else:
-        checks.append(
-            Check(
-                "known_document",
-                PASSED,
-                f"Документ выпущен этим сервисом: рег. № {known.registration_number}, подписан "
-                f"{_fmt(known.signed_at)}; файл совпадает с хранимым байт в байт",
-            )
-        )
-    return tuple(checks)
-
-
 def verify_document(
     pdf: bytes,
     *,
@@ -474,6 +409,7 @@ def verify_document(
     source_validator: SourceValidator | None = None,
     now: datetime | None = None,
     budget: Budget | None = None,
+    own_seal: bytes | None = None,
 ) -> VerificationReport:
     """Verify every signature in ``pdf`` and describe the document; never raises on input.
 
@@ -485,6 +421,8 @@ def verify_document(
         its own); ``None`` = reported as not checked.
     :param now: validation time (default: now).
     :param budget: time, node and decompression budget (default: :class:`Budget`).
+    :param own_seal: DER certificate of this service's seal: a signature by it is the
+        service's own (a sealed verification report), not a registry signatory's.
     """
     return asyncio.run(
         async_verify_document(
@@ -495,6 +433,7 @@ def verify_document(
             source_validator=source_validator,
             now=now,
             budget=budget,
+            own_seal=own_seal,
         )
     )
 

@@ -147,7 +147,8 @@ def _source_facts(
     schema_valid: bool | None = None
     error: str | None = None
     doc_type: str | None = root_to_type(local)
-    if validator is not None:
+    sample = root.get("sample") == "true"
+    if validator is not None and not sample:  # placeholders are not schema-valid by design
         try:
             doc_type = validator(data)
             schema_valid = True
@@ -164,6 +165,8 @@ def _source_facts(
             recipient=header.get("recipient") or None,
             signatory=header.get("signatory") or None,
             sha256=digest,
+            sample=sample,
+            form_version=root.get("formVersion") if sample else None,
         ),
         error,
     )

@@ -170,6 +170,12 @@ class KnownDocument:
     """Registered signatory who signed it."""
     destroyed_at: datetime | None = None
     """When the stored copy was destroyed under the retention rules, if it was."""
+    kind: str = "document"
+    """What the service issued: ``document``, ``signatory-list`` or
+    ``verification-report`` (sealed with the service's own seal)."""
+    signed_as: str | None = None
+    """Document type the signer had to be authorised for, when it differs from
+    :attr:`document_type` (a signatory list is signed by a request signer)."""
 
 
 KnownDocumentLookup = Callable[[str], KnownDocument | None]
@@ -250,6 +256,10 @@ class SourceXmlInfo:
     """``header/signatory`` (signatory id)."""
     sha256: str | None
     """SHA-256 of the embedded bytes."""
+    sample: bool = False
+    """The XML is a sample blank form's placeholder twin (``sample="true"``)."""
+    form_version: str | None = None
+    """``formVersion`` of a sample form's XML."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +303,8 @@ class VerificationReport:
     """What this service knows about these exact bytes (``None`` = unknown)."""
     error: str | None = None
     """Why the file could not be read, for ``not_pdf`` / ``damaged_pdf``."""
+    sample_form: str | None = None
+    """Form version when the file is a sample blank form («ОБРАЗЕЦ»), else ``None``."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (datetimes as ISO 8601, enums as their values)."""
