@@ -398,13 +398,37 @@ def _document_info(number: str) -> dict[str, Any] | None:
         }
 
 
+_CSS = {"TOTAL_PASSED": "ok", "TOTAL_FAILED": "bad", "INDETERMINATE": "unsure"}
+
+
+def headline(data: dict[str, Any]) -> dict[str, str]:
+    """The verdict line of the page and the PDF report: it follows the worst check.
+
+    The indication decides the colour, except that a ``TOTAL_PASSED`` report with a
+    failed check anywhere (a document-level one, e.g. the XML does not match) is never
+    shown green: the headline names the failed checks instead.
+    """
+    indication = str(data["indication"])
+    checks = [c for s in data.get("signatures", ()) for c in s["checks"]]
+    checks += list(data.get("checks", ()))
+    failed = [c for c in checks if c["status"] == "FAILED"]
+    if indication == "TOTAL_PASSED" and failed:
+        titles = ", ".join(dict.fromkeys(CHECK_TITLES.get(c["code"], c["code"]) for c in failed))
+        return {
+            "css": "unsure",
+            "text": f"{data['summary']}, но не пройдены проверки: {titles}",
+        }
+    return {"css": _CSS[indication], "text": str(data["summary"])}
+
+
 def _page_context(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "report": data,
+        "headline": headline(data),
         "titles": CHECK_TITLES,
         "document_titles": DOCUMENT_TITLES,
         "ru_datetime": _ru_datetime,
-        "css": {"TOTAL_PASSED": "ok", "TOTAL_FAILED": "bad", "INDETERMINATE": "unsure"},
+        "css": _CSS,
         "labels": {
             "TOTAL_PASSED": "Подпись действительна",
             "TOTAL_FAILED": "Подпись недействительна",
