@@ -8,30 +8,22 @@ for that document type at signing time; what changed after signing; and, for the
 document, PDF/A identification, the embedded source XML and whether this service knows
 the document.
 
-Precedence of the per-signature indication (first match wins)::
-
-    CMS unreadable / not a PAdES signature        TOTAL_FAILED   FORMAT_FAILURE
-    signed bytes do not match the digest          TOTAL_FAILED   HASH_FAILURE
-    signature value does not verify               TOTAL_FAILED   SIG_CRYPTO_FAILURE
-    certificate revoked                           TOTAL_FAILED   REVOKED
-    no trusted chain / expired without POE / …    INDETERMINATE  pyHanko's sub-indication
-    unexplained changes after signing             TOTAL_FAILED   FORMAT_FAILURE
-    signer not an authorised signatory            INDETERMINATE  SIG_CONSTRAINTS_FAILURE
-    otherwise                                     TOTAL_PASSED
-
-The registry check is a validation constraint of our signature policy; ETSI reports a
-failed constraint as ``INDETERMINATE`` / ``SIG_CONSTRAINTS_FAILURE`` (the check itself is
+Precedence of the per-signature indication: :data:`.verdict.PRECEDENCE` (ETSI EN 319
+102-1 style — a proven failure beats a missing proof, first match wins).  The registry
+check is a validation constraint of our signature policy; ETSI reports a failed
+constraint as ``INDETERMINATE`` / ``SIG_CONSTRAINTS_FAILURE`` (the check itself is
 ``FAILED``).
 
-Never raises on bad input: a file that is not a PDF, a damaged PDF or a PDF without
-signatures gets a report saying so.  Nothing here touches the network
-(``allow_fetching=False``); trust roots are parsed once (:class:`TrustRoots`).
+Never raises on bad input: a file that is not a PDF, a damaged PDF, a PDF without
+signatures or one that exceeds the verification budget gets a report saying so.  Nothing
+here touches the network (``allow_fetching=False``); trust roots are parsed once.
 
 The package is split by concern: :mod:`.report` (report types), :mod:`.structure`
 (bounded reading and coverage from the bytes), :mod:`.changes` (what changed after
 signing), :mod:`.facts` (XMP and source XML of the signed revision), :mod:`.trust`
-(trust roots, registry), :mod:`.signature` (one signature), :mod:`.verdict` (ETSI
-precedence) and :mod:`.document` (the whole file).
+(trust roots, registry), :mod:`.checks` and :mod:`.signature` (one signature),
+:mod:`.verdict` (ETSI precedence), :mod:`.document` and :mod:`.document_checks` (the whole
+file).
 """
 
 from .. import speedups
