@@ -18,6 +18,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from ..errors import VerificationBudgetExceeded
+from .facts import _read_xmp
 from .structure import Budget, get, page_refs
 
 
@@ -139,7 +140,6 @@ _CATALOG_ALLOWED = {"/DSS", "/Extensions", "/AcroForm"}
 """Catalog keys an unsigned update may change: validation data and new (empty) fields."""
 _DSS_KEYS = {"/Type", "/VRI", "/OCSPs", "/CRLs", "/Certs"}
 _CATALOG_KIND = {
-    "/Metadata": "metadata",
     "/Names": "attachments",
     "/AF": "attachments",
     "/Pages": "pages",
@@ -198,6 +198,7 @@ class _Tail:
         self.budget = budget
         self.kinds: set[str] = set()
         self.visible: list[str] = []
+        self.metadata_touched = False
         root_ref = reader.trailer_view.raw_get("/Root")
         self.root_ref = root_ref.reference if isinstance(root_ref, generic.IndirectObject) else None
         old_form = (
@@ -232,7 +233,7 @@ class _Tail:
             ):
                 self.kinds.add("catalog:/AcroForm")
         elif ref == self.info_ref:
-            self.kinds.add("metadata")
+            self.metadata_touched = True
         else:
             self._modified(ref, obj)
 
@@ -260,7 +261,10 @@ class _Tail:
     def _catalog(self, new: Any) -> None:
         old = self.before.root
         for key in _changed_keys(old, new) - _CATALOG_ALLOWED:
-            self.kinds.add(_CATALOG_KIND.get(key, f"catalog:{key}"))
+            if key == "/Metadata":
+                self.metadata_touched = True
+            else:
+                self.kinds.add(_CATALOG_KIND.get(key, f"catalog:{key}"))
         if "/AcroForm" in _changed_keys(old, new):
             old_form, new_form = get(old, "/AcroForm"), get(new, "/AcroForm")
             if not isinstance(new_form, generic.DictionaryObject) or (
@@ -276,7 +280,7 @@ class _Tail:
         old = self.before.get_object(ref)
         typ = new.get("/Type") if isinstance(new, generic.DictionaryObject) else None
         if typ == "/Metadata":
-            self.kinds.add("metadata")
+            self.metadata_touched = True
         elif typ in ("/EmbeddedFile", "/Filespec") or (
             typ is None and isinstance(new, generic.DictionaryObject) and "/Names" in new
         ):
@@ -302,6 +306,31 @@ class _Tail:
         return tuple(s[0].upper() + s[1:] for s in out)
 
 
+_BOOKKEEPING = {"/ModDate", "/Producer"}
+"""Info entries every writer refreshes (a DSS update by the service changes them)."""
+
+
+def _info_facts(handler: Any) -> dict[str, Any]:
+    info = get(handler.trailer_view, "/Info")
+    if not isinstance(info, generic.DictionaryObject):
+        return {}
+    return {str(k): info[k] for k in info if str(k) not in _BOOKKEEPING}
+
+
+def _metadata_facts_differ(before: Any, reader: PdfFileReader, budget: Budget) -> bool:
+    """The XMP facts we report (identifier, types, PDF/A) or the Info entries other than
+    the modification date and producer differ: a validation-data update refreshes only
+    those, an attacker changes the rest."""
+    try:
+        if _read_xmp(before.root, budget) != _read_xmp(reader.root, budget):
+            return True
+        return bool(_info_facts(before) != _info_facts(reader))
+    except VerificationBudgetExceeded:
+        raise
+    except Exception:  # unreadable metadata after an update: treat as changed
+        return True
+
+
 def unsigned_changes(
     reader: PdfFileReader, signed_revision: int, budget: Budget
 ) -> tuple[str, ...]:
@@ -318,8 +347,9 @@ def unsigned_changes(
         for ref in sorted(refs, key=lambda r: r.idnum):
             tail.classify(ref)
         removed += len(reader.xrefs.refs_freed_in_revision(revision))
-    before_info = _raw(tail.before.trailer_view, "/Info")
-    if before_info != _raw(reader.trailer_view, "/Info"):
+    if _raw(tail.before.trailer_view, "/Info") != _raw(reader.trailer_view, "/Info"):
+        tail.metadata_touched = True
+    if tail.metadata_touched and _metadata_facts_differ(tail.before, reader, budget):
         tail.kinds.add("metadata")
     if removed:
         tail.kinds.add("removed")

@@ -208,7 +208,11 @@ class _Job:
             return self._damaged(exc)
         total = reader.xrefs.total_revisions
         tail_start = max((sig.signed_revision for sig, _ in good), default=total - 1)
-        signed_root = reader.get_historical_resolver(tail_start).root if good else reader.root
+        signed_root = (
+            reader.get_historical_resolver(tail_start).root
+            if good and tail_start < total - 1
+            else reader.root
+        )
         xmp = _read_xmp(signed_root, budget)
         source, schema_error = _source_facts(
             _embedded_source_xml(signed_root, budget), self.source_validator

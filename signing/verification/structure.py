@@ -225,8 +225,9 @@ def signature_fields(root: Any, budget: Budget) -> list[SigField]:
 def check_trees(reader: PdfFileReader, revisions: set[int], budget: Budget) -> None:
     """Walk the page and field trees of the latest revision and of ``revisions``
     (the signed ones) once, so that pyHanko's own walks cannot loop or explode."""
+    latest = reader.xrefs.total_revisions - 1
     roots = [reader.root]
-    roots.extend(reader.get_historical_resolver(r).root for r in sorted(revisions))
+    roots.extend(reader.get_historical_resolver(r).root for r in sorted(revisions) if r < latest)
     for root in roots:
         page_refs(root, budget)
         signature_fields(root, budget)

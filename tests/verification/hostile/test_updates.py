@@ -336,3 +336,31 @@ def test_shadow_overlay_xobject_replaced_is_total_failed(
     report = verify_api(sqlite_env, forged)
     _failed_with(report, "изменены объекты подписанной версии")
     assert not pdfsig_clean(forged, tmp_path)
+
+
+def test_control_validation_data_added_by_the_service_writer_still_passes(
+    sqlite_env: Env, signed: Signed
+) -> None:
+    """Control: an unsigned update that only adds DSS validation data — written the way
+    the service writes it (Info /ModDate and XMP refreshed) — is not an attack."""
+    import io
+
+    from asn1crypto import cms
+
+    from signing.pades import PdfAIncrementalWriter
+
+    start = signed.pdf.index(b"/Contents <") + len(b"/Contents <")
+    end = signed.pdf.index(b">", start)
+    content = cms.ContentInfo.load(bytes.fromhex(signed.pdf[start:end].decode()))
+    cert = content["content"]["certificates"][0].chosen.dump()
+    writer = PdfAIncrementalWriter(io.BytesIO(signed.pdf))
+    certs = generic.ArrayObject([writer.add_object(generic.StreamObject(stream_data=cert))])
+    writer.root[N("/DSS")] = writer.add_object(generic.DictionaryObject({N("/Certs"): certs}))
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    report = verify_api(sqlite_env, out.getvalue())
+    assert report["indication"] == "TOTAL_PASSED", report["summary"]
+    [sig] = report["signatures"]
+    assert sig["modification_level"] == "LTA_UPDATES"
+    assert check(sig["checks"], "modifications")["status"] == "PASSED"
