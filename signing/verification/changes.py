@@ -345,7 +345,12 @@ def unsigned_changes(
         refs = reader.xrefs.explicit_refs_in_revision(revision)
         budget.tick(len(refs))
         for ref in sorted(refs, key=lambda r: r.idnum):
-            tail.classify(ref)
+            try:
+                tail.classify(ref)
+            except VerificationBudgetExceeded:
+                raise
+            except Exception:  # an unreadable object written after signing: forbidden
+                tail.kinds.add("objects")
         removed += len(reader.xrefs.refs_freed_in_revision(revision))
     if _raw(tail.before.trailer_view, "/Info") != _raw(reader.trailer_view, "/Info"):
         tail.metadata_touched = True

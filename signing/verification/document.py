@@ -44,6 +44,7 @@ from .structure import (
     FileLayout,
     SigField,
     check_byte_range,
+    check_parser_streams,
     check_trees,
     signature_fields,
 )
@@ -142,6 +143,17 @@ async def async_verify_document(
             f"Файл PDF не может быть проверен: {exc.message}",
             f"{exc.code}: {exc.reason}",
         )
+    except Exception as exc:  # a structure no check above foresaw: damaged, never a crash
+        logger.exception("verification failed on a damaged structure")
+        return _unreadable(
+            pdf,
+            digest,
+            verified_at,
+            "damaged_pdf",
+            "DAMAGED_PDF",
+            "Файл PDF повреждён и не может быть проверен",
+            f"{type(exc).__name__}: {exc}"[:500],
+        )
 
 
 def _authority_of(registration_number: str | None) -> str | None:
@@ -179,6 +191,7 @@ class _Job:
         )
 
     async def run(self, budget: Budget) -> VerificationReport:
+        check_parser_streams(self.pdf, budget)
         try:
             reader = PdfFileReader(BytesIO(self.pdf), strict=False)
             if reader.encrypted:

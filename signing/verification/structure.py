@@ -138,6 +138,40 @@ def stream_bytes(stream: Any, budget: Budget, limit: int) -> bytes:
     return data
 
 
+_PARSER_STREAM = re.compile(rb"/Type\s*/(?:ObjStm|XRef)\b")
+MAX_PARSER_STREAM = 16 * 1024 * 1024
+"""Inflated size limit of one object or cross-reference stream."""
+
+
+def check_parser_streams(pdf: bytes, budget: Budget) -> None:
+    """Inflate every object stream and cross-reference stream once, bounded, before
+    pyHanko's parser does it unbounded (a FlateDecode bomb there would otherwise cost
+    gigabytes).  Only their size is measured; the output is discarded chunk by chunk."""
+    for match in _PARSER_STREAM.finditer(pdf):
+        budget.tick()
+        keyword = pdf.find(b"stream", match.end(), match.end() + 4096)
+        if keyword < 0 or b"/FlateDecode" not in pdf[match.start() - 2048 : keyword]:
+            continue
+        start = keyword + len(b"stream")
+        start += 2 if pdf[start : start + 2] == b"\r\n" else 1
+        end = pdf.find(b"endstream", start)
+        inflater = zlib.decompressobj()
+        data, total = pdf[start : end if end > 0 else len(pdf)], 0
+        try:
+            while data and total <= MAX_PARSER_STREAM:
+                total += len(inflater.decompress(data, 1024 * 1024))
+                data = inflater.unconsumed_tail
+        except zlib.error:
+            continue  # pyHanko will report the damaged stream itself
+        if total > MAX_PARSER_STREAM:
+            raise VerificationBudgetExceeded(
+                f"поток объектов PDF распаковывается больше чем в {MAX_PARSER_STREAM} байт: "
+                "проверка прервана",
+                reason="decompression",
+            )
+        budget.decoded(total)
+
+
 # --------------------------------------------------------------------------- trees
 
 

@@ -160,3 +160,15 @@ def test_zip_bomb_source_xml_is_bounded(
     before = _max_rss_mib()
     _damaged(verify_api(sqlite_env, bombed), "распаковывается больше")
     assert _max_rss_mib() - before < 100, "decompression was not bounded"
+
+
+def test_object_stream_bomb_is_bounded_before_the_parser(sqlite_env: Env, signed: Signed) -> None:
+    """A FlateDecode bomb as an object stream: pyHanko's parser would inflate it whole."""
+    bomb = (
+        b"\n9999 0 obj\n<</Type /ObjStm /N 1 /First 4 /Filter /FlateDecode>>\nstream\n"
+        + zip_bomb(64 * 1024 * 1024)
+        + b"\nendstream\nendobj\n"
+    )
+    before = _max_rss_mib()
+    _damaged(verify_api(sqlite_env, signed.pdf + bomb), "поток объектов PDF")
+    assert _max_rss_mib() - before < 100
