@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,8 @@ def test_signatory_revoked_after_signing_without_timestamp_is_revoked_no_poe(
     """B-B: the claimed time is only a claim (it could be back-dated), so a signatory
     revoked now with no timestamp proving the earlier signature is INDETERMINATE."""
     _revoke(sqlite_env, timedelta(seconds=1), signed)
+    wait = (signed.signed_at + timedelta(seconds=1.2) - datetime.now(UTC)).total_seconds()
+    time.sleep(max(0.0, wait))  # the revocation must have taken effect "now"
     report = verify(sqlite_env, signed.pdf)
     [sig] = report["signatures"]
     registry = check(sig["checks"], "registered_signatory")
