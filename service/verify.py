@@ -36,8 +36,10 @@ from typing import Any
 import weasyprint
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from weasyprint.text.fonts import FontConfiguration
 
+from signing.errors import SigningError
 from signing.seal import Seal, SealConfig, ensure_demo_seal
 from signing.verification import (
     CHECK_TITLES,
@@ -54,11 +56,13 @@ from .config import Settings
 from .context import services
 from .db import Database
 from .errors import InputError, UnsupportedMediaType, Violation
-from .models import StoredDocument
+from .models import SignatoryList, StoredDocument
 from .openapi import error_responses, json_response
 from .paths import TEMPLATE_DIR
 from .principal import client_address
 from .rendering import FONT_FILES, AssetFetcher, font_dir
+from .signatory_list import DOCUMENT_TYPE as SIGNATORY_LIST_TYPE
+from .signatory_list import SIGNER_DOCUMENT_TYPE
 from .vocabulary import AUTHORITIES, DOCUMENT_TITLES
 from .xmlinput import load
 
@@ -115,7 +119,15 @@ _REPORT = {
         "form_version": {"type": ["string", "null"]},
         "pdfa": {"type": ["string", "null"]},
         "source_xml": {"type": ["object", "null"]},
-        "known": {"type": ["object", "null"]},
+        "known": {
+            "type": ["object", "null"],
+            "description": "What the service issued with these bytes; kind = document, "
+            "signatory-list or verification-report",
+        },
+        "sample_form": {
+            "type": ["string", "null"],
+            "description": "Form version when the file is a sample blank form (ОБРАЗЕЦ)",
+        },
     },
 }
 
@@ -167,14 +179,17 @@ class Verifier:
     registry: SessionRegistryLookup
     database: Database
     max_xml_bytes: int
+    own_seal: bytes | None = None
+    """DER certificate of the service's seal: its sealed reports are its own output."""
 
     def known(self, sha256: str) -> KnownDocument | None:
+        """What the service issued with these exact bytes: a document or a signatory list."""
         with self.database.reading() as db:
             row = db.execute(
                 select(StoredDocument).where(StoredDocument.pdf_sha256 == sha256)
             ).scalar_one_or_none()
             if row is None:
-                return None
+                return _known_list(db, sha256)
             return KnownDocument(
                 registration_number=row.registration_number,
                 document_type=row.document_type,
@@ -197,10 +212,47 @@ class Verifier:
             registry_lookup=self.registry,
             known_document_lookup=self.known,
             source_validator=self.validate_source,
+            own_seal=self.own_seal,
         )
 
     def verify(self, pdf: bytes) -> VerificationReport:
         return asyncio.run(self.async_verify(pdf))
+
+
+def _known_list(db: Session, sha256: str) -> KnownDocument | None:
+    row = db.execute(
+        select(SignatoryList).where(SignatoryList.pdf_sha256 == sha256)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return KnownDocument(
+        registration_number=f"{row.authority}, версия {row.version}",
+        document_type=SIGNATORY_LIST_TYPE,
+        sender=row.authority,
+        recipient="",
+        document_date=row.generated_at.date().isoformat(),
+        signed_at=row.generated_at,
+        form_version="",
+        signatory_id=row.signatory_id or "",
+        kind="signatory-list",
+        signed_as=SIGNER_DOCUMENT_TYPE,
+    )
+
+
+def seal_config(settings: Settings) -> SealConfig:
+    """The configured seal PKCS#12, or the demo seal (made on first use)."""
+    if settings.seal_pkcs12 is not None:
+        p = settings.seal_pkcs12
+        pass_file = p.with_name(p.name + ".pass")
+        return SealConfig(p, pass_file if pass_file.is_file() else None)
+    return ensure_demo_seal(settings.instance_dir)
+
+
+def _own_seal_certificate(settings: Settings) -> bytes | None:
+    try:
+        return bytes(Seal(seal_config(settings)).certificate.dump())
+    except (SigningError, OSError):  # no usable seal: its reports are not recognised
+        return None
 
 
 def build_verifier(settings: Settings, database: Database) -> Verifier:
@@ -210,6 +262,7 @@ def build_verifier(settings: Settings, database: Database) -> Verifier:
         registry=SessionRegistryLookup(database.sessions),
         database=database,
         max_xml_bytes=settings.max_xml_bytes,
+        own_seal=_own_seal_certificate(settings),
     )
 
 
@@ -237,14 +290,7 @@ def seal() -> Seal:
         with _app_lock:
             found = current_app.extensions.get("migdocs.seal")
             if found is None:
-                settings = services().settings
-                if settings.seal_pkcs12 is not None:
-                    p = settings.seal_pkcs12
-                    pass_file = p.with_name(p.name + ".pass")
-                    config = SealConfig(p, pass_file if pass_file.is_file() else None)
-                else:
-                    config = ensure_demo_seal(settings.instance_dir)
-                found = Seal(config)
+                found = Seal(seal_config(services().settings))
                 current_app.extensions["migdocs.seal"] = found
     assert isinstance(found, Seal)
     return found
@@ -376,13 +422,37 @@ def _audit_lookup(number: str, found: bool) -> None:
         )
 
 
+_CSS = {"TOTAL_PASSED": "ok", "TOTAL_FAILED": "bad", "INDETERMINATE": "unsure"}
+
+
+def headline(data: dict[str, Any]) -> dict[str, str]:
+    """The verdict line of the page and the PDF report: it follows the worst check.
+
+    The indication decides the colour, except that a ``TOTAL_PASSED`` report with a
+    failed check anywhere (a document-level one, e.g. the XML does not match) is never
+    shown green: the headline names the failed checks instead.
+    """
+    indication = str(data["indication"])
+    checks = [c for s in data.get("signatures", ()) for c in s["checks"]]
+    checks += list(data.get("checks", ()))
+    failed = [c for c in checks if c["status"] == "FAILED"]
+    if indication == "TOTAL_PASSED" and failed:
+        titles = ", ".join(dict.fromkeys(CHECK_TITLES.get(c["code"], c["code"]) for c in failed))
+        return {
+            "css": "unsure",
+            "text": f"{data['summary']}, но не пройдены проверки: {titles}",
+        }
+    return {"css": _CSS[indication], "text": str(data["summary"])}
+
+
 def _page_context(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "report": data,
+        "headline": headline(data),
         "titles": CHECK_TITLES,
         "document_titles": DOCUMENT_TITLES,
         "ru_datetime": _ru_datetime,
-        "css": {"TOTAL_PASSED": "ok", "TOTAL_FAILED": "bad", "INDETERMINATE": "unsure"},
+        "css": _CSS,
         "labels": {
             "TOTAL_PASSED": "Подпись действительна",
             "TOTAL_FAILED": "Подпись недействительна",

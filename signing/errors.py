@@ -93,3 +93,17 @@ class PdfAViolation(SigningError):
     """Signing would have broken a PDF/A property of the document."""
 
     code = "pdfa-violation"
+
+
+class VerificationBudgetExceeded(SigningError):
+    """A verification ran out of its time, node or decompression budget (hostile or
+    pathological input); reported as ``INDETERMINATE`` / ``DAMAGED_PDF``."""
+
+    code = "budget-exceeded"
+
+
+class MalformedPdfStructure(SigningError):
+    """The PDF's object graph is not what the standard allows (a page or field tree
+    with a cycle or a shared node); reported as ``INDETERMINATE`` / ``DAMAGED_PDF``."""
+
+    code = "malformed-structure"

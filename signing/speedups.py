@@ -14,7 +14,7 @@ Measured while verifying a 1-signature, 2-page document (pyHanko 0.38, asn1crypt
   but is recomputed for every freshly parsed certificate; Cyrillic names make it slow.
   It is memoised (bounded LRU).
 
-:func:`install` is idempotent and called by :mod:`signing.verification` on import.
+:func:`install` is idempotent and called by :mod:`signing.verification` (the package) on import.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import pem, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -62,6 +63,35 @@ def test_page_shows_red_for_a_tampered_document(sqlite_env: Env, signed: Signed)
     page = upload(sqlite_env, flip_byte_in_signed_range(signed.pdf))
     assert 'data-indication="TOTAL_FAILED"' in page and "verdict-card bad" in page
     assert 'data-code="integrity" data-status="FAILED"' in page
+
+
+def test_page_headline_follows_the_worst_check_for_one_appended_byte(
+    sqlite_env: Env, signed: Signed
+) -> None:
+    page = upload(sqlite_env, signed.pdf + b"x")
+    verdict = page[page.index('id="verdict"') - 80 : page.index('id="summary"') + 300]
+    assert "verdict-card bad" in verdict and "Подпись действительна" not in verdict
+    assert 'data-code="unsigned_bytes" data-status="FAILED"' in page
+    assert "дописано 1 байт" in page
+    # no row says the document was not changed next to the one that says it was
+    assert "не изменялся" not in page
+    assert 'data-status="PASSED"' not in page.split('data-code="coverage"')[1][:40]
+
+
+def test_headline_is_never_green_next_to_a_failed_check() -> None:
+    from service.verify import headline
+
+    base: dict[str, Any] = {
+        "indication": "TOTAL_PASSED",
+        "summary": "Подпись действительна",
+        "signatures": [{"checks": [{"code": "integrity", "status": "PASSED"}]}],
+        "checks": [{"code": "source_xml_consistency", "status": "PASSED"}],
+    }
+    assert headline(base) == {"css": "ok", "text": "Подпись действительна"}
+    base["checks"][0]["status"] = "FAILED"
+    line = headline(base)
+    assert line["css"] == "unsure"
+    assert line["text"].endswith("не пройдены проверки: Согласованность XML и документа")
 
 
 def test_page_without_a_file_asks_for_one(sqlite_env: Env) -> None:

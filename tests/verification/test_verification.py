@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,14 +146,21 @@ def test_signatory_window_closed_before_signing_fails_registry_check(
     assert check(sig["checks"], "integrity")["status"] == "PASSED"
 
 
-def test_signatory_window_closed_after_signing_still_passes(
+def test_signatory_revoked_after_signing_without_timestamp_is_revoked_no_poe(
     sqlite_env: Env, signed: Signed
 ) -> None:
+    """B-B: the claimed time is only a claim (it could be back-dated), so a signatory
+    revoked now with no timestamp proving the earlier signature is INDETERMINATE."""
     _revoke(sqlite_env, timedelta(seconds=1), signed)
+    wait = (signed.signed_at + timedelta(seconds=1.2) - datetime.now(UTC)).total_seconds()
+    time.sleep(max(0.0, wait))  # the revocation must have taken effect "now"
     report = verify(sqlite_env, signed.pdf)
     [sig] = report["signatures"]
-    assert check(sig["checks"], "registered_signatory")["status"] == "PASSED"
-    assert report["indication"] == "TOTAL_PASSED"
+    registry = check(sig["checks"], "registered_signatory")
+    assert registry["status"] == "WARNING" and registry["detail"] == "revoked"
+    assert "на момент проверки" in registry["message"]
+    assert (report["indication"], report["sub_indication"]) == ("INDETERMINATE", "REVOKED_NO_POE")
+    assert sig["level"] == "B-B"
 
 
 def test_page_appended_after_signing_is_flagged_with_what_changed(

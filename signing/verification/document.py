@@ -1,0 +1,459 @@
+# mypy: disallow-untyped-calls=False
+"""Verification of one uploaded file: every signature plus document-level checks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import BytesIO
+from typing import Any
+
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+from ..errors import MalformedPdfStructure, VerificationBudgetExceeded
+from .changes import unsigned_changes
+from .checks import Context, SignedFacts
+from .document_checks import document_checks
+from .facts import _embedded_source_xml, _read_xmp, _source_facts
+from .report import (
+    _DOCUMENT_TYPE_CODE,
+    FAILED,
+    FORM_PREFIX,
+    WARNING,
+    Check,
+    Indication,
+    KnownDocument,
+    KnownDocumentLookup,
+    RegistryLookup,
+    SignatureReport,
+    SourceValidator,
+    SourceXmlInfo,
+    VerificationReport,
+)
+from .signature import dss_revinfo, failed_format, verify_signature
+from .structure import (
+    Budget,
+    Coverage,
+    FileLayout,
+    SigField,
+    check_byte_range,
+    check_parser_streams,
+    check_trees,
+    signature_fields,
+)
+from .trust import TrustRoots, _as_roots
+from .verdict import worst
+
+logger = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- document
+
+
+def _unreadable(
+    pdf: bytes, digest: str, now: datetime, kind: str, sub: str, summary: str, error: str
+) -> VerificationReport:
+    return VerificationReport(
+        sha256=digest,
+        size=len(pdf),
+        file_kind=kind,
+        indication=Indication.INDETERMINATE,
+        sub_indication=sub,
+        summary=summary,
+        verified_at=now,
+        signature_count=0,
+        signatures=(),
+        checks=(Check("file", FAILED, summary, error),),
+        registration_number=None,
+        document_type=None,
+        form_version=None,
+        pdfa=None,
+        page_count=None,
+        source_xml=None,
+        known=None,
+        error=error,
+    )
+
+
+def _sniff(pdf: bytes) -> str | None:
+    """What the bytes are, if recognisably not a PDF."""
+    head = pdf[:16]
+    for magic, name in (
+        (b"\xff\xd8\xff", "изображение JPEG"),
+        (b"\x89PNG", "изображение PNG"),
+        (b"PK\x03\x04", "архив ZIP (или документ Office)"),
+        (b"GIF8", "изображение GIF"),
+        (b"<?xml", "XML-документ"),
+    ):
+        if head.startswith(magic):
+            return name
+    return None
+
+
+async def async_verify_document(
+    pdf: bytes,
+    *,
+    trust_roots: TrustRoots | Iterable[bytes],
+    registry_lookup: RegistryLookup | None,
+    known_document_lookup: KnownDocumentLookup | None = None,
+    source_validator: SourceValidator | None = None,
+    now: datetime | None = None,
+    budget: Budget | None = None,
+    own_seal: bytes | None = None,
+) -> VerificationReport:
+    """Async :func:`verify_document`."""
+    roots = _as_roots(trust_roots)
+    verified_at = (now or datetime.now(UTC)).astimezone(UTC)
+    digest = hashlib.sha256(pdf).hexdigest()
+    known: KnownDocument | None = None
+    if known_document_lookup is not None:
+        try:
+            known = known_document_lookup(digest)
+        except Exception:  # database trouble must not hide the signature result
+            logger.exception("known-document lookup failed")
+    if b"%PDF-" not in pdf[:1024]:
+        what = _sniff(pdf)
+        summary = (
+            f"Файл не является документом PDF: это {what}"
+            if what
+            else "Файл не является документом PDF (нет заголовка %PDF-)"
+        )
+        return _unreadable(
+            pdf, digest, verified_at, "not_pdf", "NOT_A_PDF", summary, "no %PDF- header"
+        )
+    job = _Job(
+        pdf, digest, verified_at, now, roots, registry_lookup, source_validator, known, own_seal
+    )
+    try:
+        return await job.run(budget or Budget())
+    except (VerificationBudgetExceeded, MalformedPdfStructure) as exc:
+        # the one place where exceeded budgets and impossible structures become a report
+        return _unreadable(
+            pdf,
+            digest,
+            verified_at,
+            "damaged_pdf",
+            "DAMAGED_PDF",
+            f"Файл PDF не может быть проверен: {exc.message}",
+            f"{exc.code}: {exc.reason}",
+        )
+    except Exception as exc:  # a structure no check above foresaw: damaged, never a crash
+        logger.exception("verification failed on a damaged structure")
+        return _unreadable(
+            pdf,
+            digest,
+            verified_at,
+            "damaged_pdf",
+            "DAMAGED_PDF",
+            "Файл PDF повреждён и не может быть проверен",
+            f"{type(exc).__name__}: {exc}"[:500],
+        )
+
+
+def _authority_of(registration_number: str | None) -> str | None:
+    """``KZ-MVD-2026-000123`` → ``KZ-MVD`` (the service's numbering)."""
+    match = _REGISTRATION.match(registration_number or "")
+    return match.group(1) if match else None
+
+
+_REGISTRATION = re.compile(r"^([A-Z]{2}-[A-Z0-9-]+?)-\d{4}-\d{6}$")
+
+
+@dataclass
+class _Job:
+    """One verification of a PDF file."""
+
+    pdf: bytes
+    digest: str
+    verified_at: datetime
+    now: datetime | None
+    roots: TrustRoots
+    registry_lookup: RegistryLookup | None
+    source_validator: SourceValidator | None
+    known: KnownDocument | None
+    own_seal: bytes | None
+
+    def _damaged(self, exc: Exception) -> VerificationReport:
+        return _unreadable(
+            self.pdf,
+            self.digest,
+            self.verified_at,
+            "damaged_pdf",
+            "DAMAGED_PDF",
+            "Файл PDF повреждён и не может быть прочитан",
+            f"{type(exc).__name__}: {exc}"[:500],
+        )
+
+    async def run(self, budget: Budget) -> VerificationReport:
+        check_parser_streams(self.pdf, budget)
+        try:
+            reader = PdfFileReader(BytesIO(self.pdf), strict=False)
+            if reader.encrypted:
+                return _unreadable(
+                    self.pdf,
+                    self.digest,
+                    self.verified_at,
+                    "encrypted_pdf",
+                    "ENCRYPTED_PDF",
+                    "Документ PDF зашифрован: проверка невозможна",
+                    "encrypted",
+                )
+            fields = signature_fields(reader.root, budget)
+            count = reader.root["/Pages"]["/Count"]
+            page_count = int(count) if isinstance(count, int) else None
+        except (VerificationBudgetExceeded, MalformedPdfStructure):
+            raise
+        except Exception as exc:  # damaged structure: any pyHanko/parser error
+            return self._damaged(exc)
+        layout = FileLayout.of(self.pdf)
+        good, failed = _collect(reader, fields, self.pdf, layout)
+        try:
+            check_trees(reader, {sig.signed_revision for sig, _ in good}, budget)
+        except (VerificationBudgetExceeded, MalformedPdfStructure):
+            raise
+        except Exception as exc:
+            return self._damaged(exc)
+        total = reader.xrefs.total_revisions
+        tail_start = max((sig.signed_revision for sig, _ in good), default=total - 1)
+        signed_root = (
+            reader.get_historical_resolver(tail_start).root
+            if good and tail_start < total - 1
+            else reader.root
+        )
+        xmp = _read_xmp(signed_root, budget)
+        source, schema_error = _source_facts(
+            _embedded_source_xml(signed_root, budget), self.source_validator
+        )
+        xmp_type = xmp.types[0] if xmp.types and _DOCUMENT_TYPE_CODE.match(xmp.types[0]) else None
+        try:
+            dss = dss_revinfo(reader, budget)
+        except VerificationBudgetExceeded:
+            raise
+        except Exception:  # a broken DSS is ignored: validation then runs without it
+            dss = ([], [], [])
+        ctx = Context(
+            roots=self.roots,
+            registry_lookup=self.registry_lookup,
+            now=self.now,
+            verified_at=self.verified_at,
+            facts=_signed_facts(source, xmp.identifier, xmp_type, self.known),
+            own_seal=self.own_seal,
+            dss=dss,
+            budget=budget,
+            tail_start=tail_start,
+            tail_changes=unsigned_changes(reader, tail_start, budget) if good else (),
+            trailing=_trailing_sentence(self.pdf, layout),
+        )
+        verified = [await verify_signature(reader, sig, cov, ctx) for sig, cov in good]
+        signatures = tuple(verified + failed)
+        form_version = next(
+            (t.removeprefix(FORM_PREFIX) for t in xmp.types if t.startswith(FORM_PREFIX)), None
+        )
+        known = self.known or _own_report(signatures, self.own_seal)
+        checks = document_checks(
+            signatures, xmp, source, schema_error, xmp_type, form_version, known
+        )
+        if ctx.trailing is not None:
+            checks = (*checks, Check("unsigned_bytes", FAILED, ctx.trailing))
+        empty = sum(1 for f in fields if f.value is None)
+        if empty:
+            checks = (
+                *checks,
+                Check("signatures", WARNING, f"Пустых (не подписанных) полей подписи: {empty}"),
+            )
+        indication, sub, summary = _overall(signatures)
+        if source.sample and not signatures:
+            summary = (
+                f"Образец бланка (ОБРАЗЕЦ) версии {source.form_version or form_version or '?'}: "
+                "не подписанный документ с заполнителями вместо данных"
+            )
+        pdfa = (
+            f"PDF/A-{xmp.pdfa_part}{(xmp.pdfa_conformance or '').upper()}"
+            if xmp.pdfa_part
+            else None
+        )
+        return VerificationReport(
+            sha256=self.digest,
+            size=len(self.pdf),
+            file_kind="pdf",
+            indication=indication,
+            sub_indication=sub,
+            summary=summary,
+            verified_at=self.verified_at,
+            signature_count=len(signatures),
+            signatures=signatures,
+            checks=checks,
+            registration_number=xmp.identifier
+            if xmp.identifier and not xmp.identifier.startswith("urn:")
+            else None,
+            document_type=source.document_type or xmp_type,
+            form_version=form_version,
+            pdfa=pdfa,
+            page_count=page_count,
+            source_xml=source,
+            known=known,
+            sample_form=(source.form_version or form_version or "?") if source.sample else None,
+        )
+
+
+def _signed_facts(
+    source: SourceXmlInfo, identifier: str | None, xmp_type: str | None, known: KnownDocument | None
+) -> SignedFacts:
+    """Authority and type for the registry check: the signed source XML, else what the
+    service recorded for these exact bytes, else the signed XMP (never a later update)."""
+    if source.sender and source.document_type and not source.sample:
+        return SignedFacts(source.sender, source.document_type, source.signatory)
+    if known is not None and known.kind != "verification-report":
+        return SignedFacts(known.sender, known.signed_as or known.document_type, None)
+    return SignedFacts(_authority_of(identifier), xmp_type, source.signatory)
+
+
+def _own_report(
+    signatures: Sequence[SignatureReport], own_seal: bytes | None
+) -> KnownDocument | None:
+    """A file sealed only by this service's seal, validly: one of its verification reports."""
+    if own_seal is None or not signatures:
+        return None
+    seal_sha = hashlib.sha256(own_seal).hexdigest()
+    if all(
+        s.signer is not None
+        and s.signer.sha256 == seal_sha
+        and s.indication is Indication.TOTAL_PASSED
+        for s in signatures
+    ):
+        first = signatures[0]
+        return KnownDocument(
+            registration_number="",
+            document_type="verification-report",
+            sender="",
+            recipient="",
+            document_date=first.best_signing_time.date().isoformat()
+            if first.best_signing_time
+            else "",
+            signed_at=first.best_signing_time or datetime.now(UTC),
+            form_version="",
+            signatory_id="",
+            kind="verification-report",
+        )
+    return None
+
+
+def _trailing_sentence(pdf: bytes, layout: FileLayout) -> str | None:
+    if not layout.trailing:
+        return None
+    what = "пробельных символов" if layout.trailing_is_whitespace(pdf) else "посторонних байт"
+    return (
+        f"После последней ревизии файла (%%EOF) дописано {layout.trailing} байт "
+        f"{what}, не охваченных ни одной подписью"
+    )
+
+
+def _collect(
+    reader: PdfFileReader, fields: Sequence[SigField], pdf: bytes, layout: FileLayout
+) -> tuple[list[tuple[Any, Coverage]], list[SignatureReport]]:
+    """Filled signature fields → well-formed signatures (in signing order) and one
+    FORMAT_FAILURE report for each malformed or unsupported one."""
+    good: list[tuple[Any, Coverage]] = []
+    failed: list[SignatureReport] = []
+    for f in fields:
+        if f.value is None:
+            continue
+        try:
+            sig_object = f.value.get_object() if hasattr(f.value, "get_object") else f.value
+            subfilter = sig_object.get("/SubFilter")
+            if subfilter not in _SUBFILTERS:
+                failed.append(
+                    failed_format(
+                        f.name,
+                        f"Подпись с неподдерживаемым форматом {subfilter or 'без /SubFilter'} "
+                        "не может быть проверена",
+                        "unsupported /SubFilter",
+                    )
+                )
+                continue
+            sig = EmbeddedPdfSignature(reader, reader.get_object(f.ref), f.name)
+        except Exception as exc:  # malformed signature dictionary or CMS
+            failed.append(
+                failed_format(
+                    f.name,
+                    "Подпись не удалось прочитать: словарь подписи или структура CMS повреждены",
+                    f"{type(exc).__name__}: {exc}"[:300],
+                )
+            )
+            continue
+        coverage = check_byte_range(pdf, sig.sig_object, layout)
+        if not coverage.ok:
+            failed.append(
+                failed_format(f.name, coverage.message, coverage.detail, coverage.coverage)
+            )
+            continue
+        good.append((sig, coverage))
+    good.sort(key=lambda item: int(item[0].signed_revision))
+    return good, failed
+
+
+_SUBFILTERS = {s.value for s in SigSeedSubFilter}
+
+
+def _overall(signatures: Sequence[SignatureReport]) -> tuple[Indication, str | None, str]:
+    """Worst indication over the signatures (ETSI: a failure beats a missing proof)."""
+    if not signatures:
+        return Indication.INDETERMINATE, "NO_SIGNATURE", "В документе нет электронной подписи"
+    bad = worst(signatures)
+    n = len(signatures)
+    if bad.indication is Indication.TOTAL_PASSED:
+        return (
+            bad.indication,
+            None,
+            ("Подпись действительна" if n == 1 else f"Все подписи ({n}) действительны"),
+        )
+    summary = bad.summary if n == 1 else f"{bad.field_name}: {bad.summary}"
+    return bad.indication, bad.sub_indication, summary
+
+
+def verify_document(
+    pdf: bytes,
+    *,
+    trust_roots: TrustRoots | Iterable[bytes],
+    registry_lookup: RegistryLookup | None,
+    known_document_lookup: KnownDocumentLookup | None = None,
+    source_validator: SourceValidator | None = None,
+    now: datetime | None = None,
+    budget: Budget | None = None,
+    own_seal: bytes | None = None,
+) -> VerificationReport:
+    """Verify every signature in ``pdf`` and describe the document; never raises on input.
+
+    :param trust_roots: the countries' root CAs (:class:`TrustRoots`, or DER bytes).
+    :param registry_lookup: decides the registered-signatory check
+        (:class:`SessionRegistryLookup`); ``None`` = reported as not checked.
+    :param known_document_lookup: SHA-256 → what this service recorded, if anything.
+    :param source_validator: schema validation of the embedded XML (the service passes
+        its own); ``None`` = reported as not checked.
+    :param now: validation time (default: now).
+    :param budget: time, node and decompression budget (default: :class:`Budget`).
+    :param own_seal: DER certificate of this service's seal: a signature by it is the
+        service's own (a sealed verification report), not a registry signatory's.
+    """
+    return asyncio.run(
+        async_verify_document(
+            pdf,
+            trust_roots=trust_roots,
+            registry_lookup=registry_lookup,
+            known_document_lookup=known_document_lookup,
+            source_validator=source_validator,
+            now=now,
+            budget=budget,
+            own_seal=own_seal,
+        )
+    )
+
+
+EXIT_CODES = {Indication.TOTAL_PASSED: 0, Indication.TOTAL_FAILED: 1, Indication.INDETERMINATE: 2}
+"""CLI exit code by overall indication (no signature / not a PDF = ``INDETERMINATE``)."""

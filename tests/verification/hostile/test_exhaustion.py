@@ -1,0 +1,174 @@
+"""Resource exhaustion: page and field trees with cycles, deep and broad object graphs,
+and a FlateDecode bomb as source.xml.  Every case answers within 10 s, in bounded
+memory, with INDETERMINATE / DAMAGED_PDF (never a hang, never a 5xx)."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+from signing.errors import VerificationBudgetExceeded
+from signing.verification.structure import Budget, page_refs
+from tests.verification.conftest import Env, Signed
+from tests.verification.hostile.conftest import (
+    check,
+    demo_signer,
+    pdfsig_clean,
+    sign,
+    update,
+    verify_api,
+    zip_bomb,
+)
+
+N = generic.NameObject
+
+
+def _damaged(report: dict[str, object], phrase: str) -> None:
+    assert (report["indication"], report["sub_indication"]) == ("INDETERMINATE", "DAMAGED_PDF")
+    assert report["file_kind"] == "damaged_pdf"
+    message = check(report["checks"], "file")["message"]  # type: ignore[arg-type]
+    assert phrase in message, message
+
+
+def _pages_root(
+    w: IncrementalPdfFileWriter,
+) -> tuple[generic.IndirectObject, generic.DictionaryObject]:
+    ref = w.root.raw_get("/Pages")
+    assert isinstance(ref, generic.IndirectObject)
+    return ref, ref.get_object()
+
+
+def test_page_tree_cycle_is_bounded(sqlite_env: Env, signed: Signed, tmp_path: Path) -> None:
+    def attack(w: IncrementalPdfFileWriter) -> None:
+        ref, pages = _pages_root(w)
+        kids = list(
+            pages["/Kids"].get_object() if hasattr(pages["/Kids"], "get_object") else pages["/Kids"]
+        )
+        raw = [pages["/Kids"].raw_get(i) for i in range(len(kids))]
+        pages[N("/Kids")] = generic.ArrayObject([*raw, ref, ref])
+        pages[N("/Count")] = generic.NumberObject(4)
+        w.update_container(pages)
+
+    forged = update(signed.pdf, attack)
+    _damaged(verify_api(sqlite_env, forged), "дерево страниц содержит цикл")
+    assert not pdfsig_clean(forged, tmp_path)
+
+
+def test_broad_diamond_page_graph_is_bounded(sqlite_env: Env, signed: Signed) -> None:
+    """40 levels, each node listing the next one twice: 2**40 paths without a visited set."""
+
+    def attack(w: IncrementalPdfFileWriter) -> None:
+        _ref, pages = _pages_root(w)
+        node = w.find_page_for_modification(0)[0]  # the leaf: page 1
+        for _ in range(40):
+            node = w.add_object(
+                generic.DictionaryObject(
+                    {
+                        N("/Type"): N("/Pages"),
+                        N("/Kids"): generic.ArrayObject([node, node]),
+                        N("/Count"): generic.NumberObject(2),
+                    }
+                )
+            )
+        pages[N("/Kids")] = generic.ArrayObject([node])
+        w.update_container(pages)
+
+    _damaged(verify_api(sqlite_env, update(signed.pdf, attack)), "повторную ссылку")
+
+
+def test_deep_page_tree_is_bounded(sqlite_env: Env, signed: Signed) -> None:
+    def attack(w: IncrementalPdfFileWriter) -> None:
+        _ref, pages = _pages_root(w)
+        node = w.find_page_for_modification(0)[0]
+        for _ in range(3000):
+            node = w.add_object(
+                generic.DictionaryObject(
+                    {
+                        N("/Type"): N("/Pages"),
+                        N("/Kids"): generic.ArrayObject([node]),
+                        N("/Count"): generic.NumberObject(1),
+                    }
+                )
+            )
+        pages[N("/Kids")] = generic.ArrayObject([node])
+        w.update_container(pages)
+
+    report = verify_api(sqlite_env, update(signed.pdf, attack))
+    assert (report["indication"], report["sub_indication"]) == ("TOTAL_FAILED", "FORMAT_FAILURE")
+
+
+def test_node_budget_stops_a_walk_without_repeats(rendered: bytes) -> None:
+    """The walks are bounded even where no node repeats (a node budget, not only a
+    visited set)."""
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(BytesIO(rendered), strict=False)
+    assert len(page_refs(reader.root, Budget())) == 2
+    with pytest.raises(VerificationBudgetExceeded):
+        page_refs(reader.root, Budget(max_nodes=2))
+
+
+def test_field_tree_cycle_is_bounded(sqlite_env: Env, signed: Signed) -> None:
+    def attack(w: IncrementalPdfFileWriter) -> None:
+        form = w.root["/AcroForm"]
+        field_ref = form["/Fields"].raw_get(0)
+        field = field_ref.get_object()
+        field[N("/Kids")] = generic.ArrayObject([field_ref])
+        w.update_container(field)
+
+    _damaged(verify_api(sqlite_env, update(signed.pdf, attack)), "полей формы")
+
+
+def _with_bomb(pdf: bytes) -> bytes:
+    def attack(w: IncrementalPdfFileWriter) -> None:
+        spec = w.root["/AF"][0]
+        bomb = generic.StreamObject(
+            {
+                N("/Type"): N("/EmbeddedFile"),
+                N("/Subtype"): N("/text#2Fxml"),
+                N("/Filter"): N("/FlateDecode"),
+            },
+            encoded_data=zip_bomb(),
+        )
+        ef = spec["/EF"]
+        ef[N("/F")] = w.add_object(bomb)
+        w.update_container(spec)
+
+    return update(pdf, attack)
+
+
+def _max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("signed_bomb", [False, True], ids=["unsigned", "signed"])
+def test_zip_bomb_source_xml_is_bounded(
+    sqlite_env: Env, rendered: bytes, signed_bomb: bool
+) -> None:
+    """A 256 MiB FlateDecode bomb (~250 KiB on disk) as source.xml: in an unsigned file,
+    and inside the signed revision of a file signed by the registered signatory."""
+    bombed = _with_bomb(rendered)
+    if signed_bomb:
+        bombed = sign(bombed, demo_signer(sqlite_env.instance))
+    assert len(bombed) < 2 * 1024 * 1024
+    before = _max_rss_mib()
+    _damaged(verify_api(sqlite_env, bombed), "распаковывается больше")
+    assert _max_rss_mib() - before < 100, "decompression was not bounded"
+
+
+def test_object_stream_bomb_is_bounded_before_the_parser(sqlite_env: Env, signed: Signed) -> None:
+    """A FlateDecode bomb as an object stream: pyHanko's parser would inflate it whole."""
+    bomb = (
+        b"\n9999 0 obj\n<</Type /ObjStm /N 1 /First 4 /Filter /FlateDecode>>\nstream\n"
+        + zip_bomb(64 * 1024 * 1024)
+        + b"\nendstream\nendobj\n"
+    )
+    before = _max_rss_mib()
+    _damaged(verify_api(sqlite_env, signed.pdf + bomb), "поток объектов PDF")
+    assert _max_rss_mib() - before < 100
