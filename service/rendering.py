@@ -218,6 +218,19 @@ def running_header(
     return text
 
 
+NOBR_MAX = 40
+"""Numbers up to this length never break across lines; longer ones may (else they would
+run off the page)."""
+
+
+def number_ref(number: str, date: dt.date | None) -> Markup:
+    """«№ KZ-MVD-2026-000001 от 02.12.2026», unbreakable when the number is of sane length."""
+    text = f"№ {number} от {ru_date(date)}"
+    if len(number) > NOBR_MAX:
+        return Markup.escape(text)
+    return Markup('<span class="ref">{}</span>').format(text)
+
+
 def ru_date(value: dt.date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""
 
@@ -300,6 +313,7 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             trim_blocks=False,
         )
+        self.jinja.globals.update(number_ref=number_ref, NOBR_MAX=NOBR_MAX)
         self.jinja.filters.update(
             ru_date=ru_date,
             paragraphs=paragraphs,
