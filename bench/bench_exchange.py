@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.db import Database
 from service.exchange.delivery import Claimed, DeliveryWorker
 from service.exchange.models import DELIVERED, Delivery
-from service.migrate import upgrade
+from service.store.db import Database
+from service.store.migrate import upgrade
 from signing.demo import build_demo
 from tests.exchange.conftest import make_node, peer_up, request_xml
 from tests.service.conftest import _postgres_database

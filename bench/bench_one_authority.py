@@ -29,10 +29,10 @@ from bench_service import (
 )
 from sqlalchemy import create_engine, select, text
 
-from service.auth import create_api_key
-from service.db import Database
-from service.migrate import upgrade
-from service.models import StoredDocument
+from service.domain.auth import create_api_key
+from service.store.db import Database
+from service.store.migrate import upgrade
+from service.store.tables import StoredDocument
 from signing.demo import build_demo
 
 

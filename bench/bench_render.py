@@ -22,10 +22,10 @@ import weasyprint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.model import build
 from service.paths import SAMPLES_DIR
-from service.rendering import AssetFetcher, default_renderer, unprintable_characters
-from service.xmlinput import load
+from service.pipeline.document import build
+from service.pipeline.rendering import AssetFetcher, default_renderer, unprintable_characters
+from service.pipeline.xmlinput import load
 
 
 def rss_mib() -> float:

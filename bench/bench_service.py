@@ -36,13 +36,13 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.auth import create_api_key
-from service.db import Database
-from service.migrate import upgrade
+from service.domain.auth import create_api_key
 from service.paths import SAMPLES_DIR
-from service.pipeline import parse_document
-from service.rendering import AssetFetcher, default_renderer, qr_png
-from service.xmlinput import NAMESPACE
+from service.pipeline.rendering import AssetFetcher, default_renderer, qr_png
+from service.pipeline.stages import parse_document
+from service.pipeline.xmlinput import NAMESPACE
+from service.store.db import Database
+from service.store.migrate import upgrade
 from signing.api import DocumentSigner, SignRequest
 from signing.appearance import SignatureBlockInfo
 from signing.demo import build_demo

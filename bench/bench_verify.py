@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from werkzeug.serving import make_server
 
 from service.app import create_app
-from service.auth import create_api_key
-from service.db import Database
-from service.migrate import upgrade
+from service.domain.auth import create_api_key
 from service.paths import SAMPLES_DIR
-from service.verify import build_verifier
+from service.store.db import Database
+from service.store.migrate import upgrade
+from service.web.verify import build_verifier
 from signing.demo import build_demo
 from signing.verification import Indication, verify_document
 

@@ -14,6 +14,19 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from service import errors
+from service.config import load_settings
+from service.domain import fsck
+from service.domain.auth import Unauthenticated
+from service.domain.documents import DocumentService
+from service.domain.logins import Logins, SessionPolicy
+from service.paths import TEMPLATE_DIR
+from service.pipeline.rendering import default_renderer
+from service.store.db import Database
+from service.store.storage import LocalStorage
+from service.web.bodylimit import BODY_TOO_LARGE, ChunkedBodyLimit
+from service.web.context import Services
+from service.web.httpinput import request_id
 from signing.api import DocumentSigner, SigningConfig
 from signing.errors import (
     CertificateNotUsable,
@@ -21,19 +34,6 @@ from signing.errors import (
     SignatoryUnknown,
     SigningError,
 )
-
-from . import errors, fsck
-from .auth import Unauthenticated
-from .bodylimit import BODY_TOO_LARGE, ChunkedBodyLimit
-from .config import load_settings
-from .context import Services
-from .db import Database
-from .documents import DocumentService
-from .httpinput import request_id
-from .logins import Logins, SessionPolicy
-from .paths import TEMPLATE_DIR
-from .rendering import default_renderer
-from .storage import LocalStorage
 
 log = logging.getLogger("migdocs.http")
 
@@ -201,7 +201,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
     if settings.party is not None:
-        from .exchange.outbox import outbox_hook
+        from service.exchange.outbox import outbox_hook
 
         documents.on_stored.append(outbox_hook(settings.party))
     app.extensions["migdocs"] = Services(settings, database, storage, renderer, signer, documents)
@@ -212,13 +212,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_request_logging(app)
     _register_security_headers(app)
 
-    from . import api, officers, public, verify
+    from service.web import api, officers, public, verify
 
     app.register_blueprint(api.bp)
     app.register_blueprint(officers.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(public.bp)
-    from .exchange import views as exchange_views
+    from service.exchange import views as exchange_views
 
     app.register_blueprint(exchange_views.bp)
     _fsck_report(database, storage)

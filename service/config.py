@@ -20,10 +20,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from service.errors import MigdocsError
+from service.pipeline.limits import DEFAULT_LIMITS, Limits
 from signing.settings import DEFAULT_BASE_URL, database_url, instance_dir
-
-from .errors import MigdocsError
-from .limits import DEFAULT_LIMITS, Limits
 
 ENV_PREFIX = "MIGDOCS_"
 NOT_SETTINGS = frozenset(
@@ -156,7 +155,7 @@ class Settings:
         )
 
     def limits(self) -> Limits:
-        """The budgets of one document (see :mod:`service.limits`)."""
+        """The budgets of one document (see :mod:`service.pipeline.limits`)."""
         return Limits(
             max_xml_bytes=self.max_xml_bytes,
             max_persons=self.max_persons,

@@ -83,7 +83,7 @@ class InconsistentDocument(InputError):
 
 class LimitExceeded(InconsistentDocument):
     """Valid, but beyond a published budget of the service (persons, pixels, pages, render
-    time; see :mod:`service.limits`).  HTTP 422 like every other valid-but-unacceptable
+    time; see :mod:`service.pipeline.limits`).  HTTP 422 like every other valid-but-unacceptable
     document."""
 
     code = "limit_exceeded"

@@ -28,8 +28,8 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import _DEFER, ThreadWorker
 
-from .config import Settings, load_settings
-from .errors import RequestTimeout
+from service.config import Settings, load_settings
+from service.errors import RequestTimeout
 
 log = logging.getLogger("migdocs.server")
 
@@ -247,7 +247,7 @@ class MigdocsServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from .wsgi import app
+        from service.wsgi import app
 
         return app
 

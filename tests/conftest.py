@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from service.paths import SAMPLES_DIR
-from service.pipeline import render_document
-from service.rendering import RenderedDocument
+from service.pipeline.rendering import RenderedDocument
+from service.pipeline.stages import render_document
 
 VALID_SAMPLES = sorted(SAMPLES_DIR.glob("*.xml"))
 

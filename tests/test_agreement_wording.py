@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from service.countries import COUNTRIES_RU
 from service.errors import InconsistentDocument
-from service.pipeline import parse_document
-from service.vocabulary import CATEGORIES, CATEGORIES_FEMALE, PURPOSE_LIMITATION_CLAUSE
+from service.pipeline.countries import COUNTRIES_RU
+from service.pipeline.stages import parse_document
+from service.pipeline.vocabulary import CATEGORIES, CATEGORIES_FEMALE, PURPOSE_LIMITATION_CLAUSE
 from tests import pdfinspect
 from tests.conftest import VALID_SAMPLES
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from service import model, vocabulary
-from service.cases import REPLY_TYPES
+from service.domain.cases import REPLY_TYPES
 from service.errors import InconsistentDocument
 from service.paths import SAMPLES_DIR
-from service.pipeline import parse_document
-from service.xmlinput import ROOT_TO_TYPE
+from service.pipeline import document as model
+from service.pipeline import vocabulary
+from service.pipeline.stages import parse_document
+from service.pipeline.xmlinput import ROOT_TO_TYPE
 from signing.registry import DEFAULT_DOCUMENT_TYPES
 from tests.cases.xmltools import rewrite
 from tests.service.conftest import Env, demo_template, sqlite_env  # noqa: F401  (fixtures)

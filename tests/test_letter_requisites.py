@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from service.paths import SAMPLES_DIR
-from service.pipeline import parse_document
-from service.rendering import default_renderer, running_header
+from service.pipeline.rendering import default_renderer, running_header
+from service.pipeline.stages import parse_document
 from signing.appearance import SignatureBlockInfo, block_lines, local_datetime
 
 SIGNED_AT = datetime(2026, 12, 2, 20, 30, tzinfo=UTC)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from service.errors import FontMissing, InconsistentDocument, RenderError
-from service.pipeline import parse_document, render_document
-from service.rendering import AssetFetcher, Renderer, default_renderer
-from service.vocabulary import AUTHORITIES
+from service.pipeline.rendering import AssetFetcher, Renderer, default_renderer
+from service.pipeline.stages import parse_document, render_document
+from service.pipeline.vocabulary import AUTHORITIES
 from tests import pdfinspect
 from tests.conftest import VALID_SAMPLES
 
@@ -233,7 +233,7 @@ def test_text_is_escaped(sample_path: Path, tmp_path: Path) -> None:
 
 
 def test_font_of_another_version_is_an_error(tmp_path: Path) -> None:
-    from service.rendering import FONT_FILES, font_dir
+    from service.pipeline.rendering import FONT_FILES, font_dir
 
     for name, _ in FONT_FILES.values():
         (tmp_path / name).write_bytes((font_dir() / name).read_bytes())

@@ -1,6 +1,6 @@
 """Validation of posted XML: the sample documents, the invalid samples and the hostile inputs.
 
-Valid samples (``samples/*.xml``) must pass :func:`service.pipeline.parse_document`.  Each
+Valid samples (``samples/*.xml``) must pass :func:`service.pipeline.stages.parse_document`.  Each
 invalid sample ``samples/invalid/NAME.xml`` is paired with ``NAME.expected.json``::
 
     {"code": "<error code>",
@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from service import vocabulary
 from service.errors import (
     InconsistentDocument,
     InputError,
@@ -31,10 +30,11 @@ from service.errors import (
     SchemaViolation,
     UnsafeXml,
 )
-from service.model import RefusalNotice, Request, Response
 from service.paths import SAMPLES_DIR, SCHEMA_DIR
-from service.pipeline import parse_document
-from service.xmlinput import MAX_DEPTH, ROOT_TO_TYPE
+from service.pipeline import vocabulary
+from service.pipeline.document import RefusalNotice, Request, Response
+from service.pipeline.stages import parse_document
+from service.pipeline.xmlinput import MAX_DEPTH, ROOT_TO_TYPE
 
 INVALID_DIR = SAMPLES_DIR / "invalid"
 VALID_SAMPLES = sorted(SAMPLES_DIR.glob("*.xml"))
@@ -401,7 +401,7 @@ def test_authority_names_match_the_schema_documentation() -> None:
 def test_fast_and_detailed_validators_agree(path: Path) -> None:
     import xmlschema
 
-    from service.xmlinput import fast_schema, parse, schema
+    from service.pipeline.xmlinput import fast_schema, parse, schema
 
     try:
         root = parse(path.read_bytes())

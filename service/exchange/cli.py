@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from ..errors import MigdocsError
-from . import peers
-from .delivery import DeliveryWorker
+from service.errors import MigdocsError
+from service.exchange import peers
+from service.exchange.delivery import DeliveryWorker
 
 
 def _read(path: str, what: str) -> str:
@@ -41,7 +41,7 @@ def peer_group() -> None:
 @click.option("--node-cert", required=True, metavar="PEM", help="Its node's certificate.")
 def peer_add(party: str, url: str, trust_roots: tuple[str, ...], node_cert: str) -> None:
     """Register (or replace) the peer node of PARTY."""
-    from ..cli import _audited_change
+    from service.cli.main import _audited_change
 
     roots = "".join(_read(p, "trust root") for p in trust_roots)
     node = _read(node_cert, "node certificate")
@@ -56,7 +56,7 @@ def peer_add(party: str, url: str, trust_roots: tuple[str, ...], node_cert: str)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def peer_list(as_json: bool) -> None:
     """List the registered peer nodes."""
-    from ..cli import _database
+    from service.cli.main import _database
 
     with _database() as database, database.reading() as session:
         found = [peers.info(row) for row in peers.list_peers(session)]
@@ -87,7 +87,7 @@ def peer_list(as_json: bool) -> None:
 @click.argument("party", type=click.Choice(peers.PARTIES))
 def peer_remove(party: str) -> None:
     """Forget the peer node of PARTY (deliveries to it wait until one is added again)."""
-    from ..cli import _audited_change
+    from service.cli.main import _audited_change
 
     with _audited_change("peer.remove", party, "peer") as change:
         peers.remove_peer(change.session, party)
@@ -99,9 +99,9 @@ def peer_remove(party: str) -> None:
 @click.option("--with-worker", is_flag=True, help="Run a delivery worker thread too.")
 def peer_listen(bind: str | None, with_worker: bool) -> None:
     """Serve the peer endpoint over mutually authenticated TLS (node certificate)."""
-    from ..app import create_app
-    from ..cli import _fail
-    from .transport import make_peer_server, server_context
+    from service.app import create_app
+    from service.cli.main import _fail
+    from service.exchange.transport import make_peer_server, server_context
 
     try:
         app = create_app()
@@ -137,9 +137,9 @@ def _worker(app: Flask) -> DeliveryWorker:
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between polls when idle.")
 def worker_command(once: bool, poll: float) -> None:
     """Deliver outbox rows to the peer node (run one or many)."""
-    from ..config import load_settings
-    from ..db import Database
-    from ..storage import LocalStorage
+    from service.config import load_settings
+    from service.store.db import Database
+    from service.store.storage import LocalStorage
 
     settings = load_settings()
     if settings.party is None:

@@ -26,15 +26,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from ..config import Settings
-from ..db import Database
-from ..errors import MigdocsError
-from ..models import Case, StoredDocument
-from ..storage import Storage
-from . import transport
-from .errors import DeliveryFailed, ReceiptInvalid
-from .models import DELIVERED, FAILED, PENDING, REFUSED, Delivery, Peer
-from .receipts import ACCEPTED, Receipt, check_receipt
+from service.config import Settings
+from service.errors import MigdocsError
+from service.exchange import transport
+from service.exchange.errors import DeliveryFailed, ReceiptInvalid
+from service.exchange.models import DELIVERED, FAILED, PENDING, REFUSED, Delivery, Peer
+from service.exchange.receipts import ACCEPTED, Receipt, check_receipt
+from service.store.db import Database
+from service.store.storage import Storage
+from service.store.tables import Case, StoredDocument
 
 log = logging.getLogger("migdocs.exchange")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import Forbidden, InputError, MigdocsError
+from service.errors import Forbidden, InputError, MigdocsError
 
 
 class PeerInvalid(InputError):

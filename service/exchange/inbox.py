@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..db import Database
-from ..errors import InputError, Violation
-from ..models import StoredDocument
-from .models import Incoming
+from service.errors import InputError, Violation
+from service.exchange.models import Incoming
+from service.store.db import Database
+from service.store.tables import StoredDocument
 
 MAX_LIMIT = 500
 

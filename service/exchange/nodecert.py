@@ -23,9 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from service.exchange.errors import ExchangeUnavailable
 from signing.files import atomic_write_bytes
-
-from .errors import ExchangeUnavailable
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The transactional outbox: a delivery row written with the document it delivers.
 
-:func:`outbox_hook` returns the callable that :class:`service.documents.DocumentService`
+:func:`outbox_hook` returns the callable that :class:`service.domain.documents.DocumentService`
 runs inside the transaction that stores a document: if the recipient belongs to the other
 Party, a ``pending`` :class:`~.models.Delivery` is added to that same transaction, so a
 stored document always has its delivery row and a rolled-back one never has.
@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from ..models import StoredDocument
-from ..vocabulary import AUTHORITIES
-from .models import PENDING, Delivery
+from service.exchange.models import PENDING, Delivery
+from service.pipeline.vocabulary import AUTHORITIES
+from service.store.tables import StoredDocument
 
 StoreHook = Callable[[Session, StoredDocument], None]
 

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import NotFound
-from .errors import PeerInvalid
-from .models import Peer
+from service.errors import NotFound
+from service.exchange.errors import PeerInvalid
+from service.exchange.models import Peer
 
 PARTIES = ("KZ", "BY")
 

@@ -20,12 +20,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from service.exchange.errors import ReceiptInvalid
+from service.pipeline.rendering import Renderer
+from service.pipeline.vocabulary import AUTHORITIES
 from signing.seal import Seal
 from signing.verify_basic import verify_pdf
-
-from ..rendering import Renderer
-from ..vocabulary import AUTHORITIES
-from .errors import ReceiptInvalid
 
 NS = "urn:migdocs:exchange:receipt:1"
 RECEIPT_NAME = "receipt.xml"

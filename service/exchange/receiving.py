@@ -19,22 +19,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.domain import cases
+from service.errors import Forbidden, InputError, MigdocsError
+from service.exchange import receipts
+from service.exchange.models import Incoming, Peer
+from service.exchange.outbox import party_of
+from service.exchange.receipts import ACCEPTED, REFUSED, Receipt
+from service.pipeline.document import Document, build
+from service.pipeline.rendering import Renderer
+from service.pipeline.xmlinput import load
+from service.store import audit
+from service.store.db import Database
+from service.store.storage import Storage
+from service.store.tables import RegistrationCounter, StoredDocument
+from service.web.verify import Verifier
 from signing.seal import Seal
 from signing.verification import Indication, VerificationReport
-
-from .. import audit, cases
-from ..db import Database
-from ..errors import Forbidden, InputError, MigdocsError
-from ..model import Document, build
-from ..models import RegistrationCounter, StoredDocument
-from ..rendering import Renderer
-from ..storage import Storage
-from ..verify import Verifier
-from ..xmlinput import load
-from . import receipts
-from .models import Incoming, Peer
-from .outbox import party_of
-from .receipts import ACCEPTED, REFUSED, Receipt
 
 SOURCE_XML_NAME = "source.xml"
 REGISTRATION_NUMBER = re.compile(r"[A-Z]{2}-[A-Z]+-[0-9]{4}-[0-9]{6}")

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from .errors import DeliveryFailed, ExchangeUnavailable
+from service.exchange.errors import DeliveryFailed, ExchangeUnavailable
 
 
 def _load_identity(context: ssl.SSLContext, cert: Path | None, key: Path | None) -> None:

@@ -17,18 +17,18 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from ..context import services
-from ..errors import InputError, NotFound, UnsupportedMediaType, Violation
-from ..models import StoredDocument
-from ..openapi import error_responses, json_response
-from ..principal import current_principal
-from ..verify import seal, verifier
-from . import inbox, transport
-from .delivery import NUMBER_HEADER, SHA256_HEADER, receipt_key
-from .errors import ExchangeUnavailable, PeerUnknown
-from .models import Delivery, Incoming, Peer
-from .peers import peer_by_certificate
-from .receiving import Declared, Receiver
+from service.errors import InputError, NotFound, UnsupportedMediaType, Violation
+from service.exchange import inbox, transport
+from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, receipt_key
+from service.exchange.errors import ExchangeUnavailable, PeerUnknown
+from service.exchange.models import Delivery, Incoming, Peer
+from service.exchange.peers import peer_by_certificate
+from service.exchange.receiving import Declared, Receiver
+from service.store.tables import StoredDocument
+from service.web.context import services
+from service.web.openapi import error_responses, json_response
+from service.web.principal import current_principal
+from service.web.verify import seal, verifier
 
 bp = Blueprint("exchange", __name__)
 
@@ -136,7 +136,7 @@ _lock = threading.Lock()
 
 @bp.errorhandler(ExchangeUnavailable)
 def _unavailable(exc: ExchangeUnavailable) -> Response:
-    from ..app import error_response
+    from service.app import error_response
 
     return error_response(503, exc.code, exc.message)
 

@@ -34,7 +34,7 @@ _DOCUMENT_TYPE_CODE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
 def root_to_type(local_name: str) -> str:
     """XML root element → document type code (``refusalNotice`` → ``refusal-notice``),
-    the convention of :mod:`service.xmlinput`; used when no schema validator is given."""
+    the convention of :mod:`service.pipeline.xmlinput`; used when no schema validator is given."""
     return re.sub(r"(?<!^)([A-Z])", r"-\1", local_name).lower()
 
 

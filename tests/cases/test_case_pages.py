@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from service.cases import STATUS_TITLES
-from service.models import Case
+from service.domain.cases import STATUS_TITLES
+from service.store.tables import Case
 from tests.cases.test_cases_api import ADDITIONAL, REQUEST, RESPONSE, get, post, reply
 from tests.cases.xmltools import rewrite
 from tests.service.conftest import Env

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from service.models import AuditEntry, Case
+from service.store.tables import AuditEntry, Case
 from tests.cases.xmltools import rewrite, sample
 from tests.service.conftest import Env
 

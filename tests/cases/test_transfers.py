@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.models import AuditEntry, Transfer
+from service.store.tables import AuditEntry, Transfer
 from tests.cases.test_cases_api import REQUEST, RESPONSE, get, number, post, reply
 from tests.cases.xmltools import rewrite, sample
 from tests.service.conftest import Env

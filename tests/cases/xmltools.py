@@ -8,7 +8,7 @@ from typing import Any
 from lxml import etree
 
 from service.paths import SAMPLES_DIR
-from service.xmlinput import NAMESPACE
+from service.pipeline.xmlinput import NAMESPACE
 
 NS = {"m": NAMESPACE}
 

@@ -17,14 +17,14 @@ from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer
 
 from service.app import create_app
-from service.auth import create_api_key
-from service.context import Services
+from service.domain.auth import create_api_key
 from service.exchange.delivery import DeliveryWorker
 from service.exchange.nodecert import NodeIdentity, issue_node_identity
 from service.exchange.peers import add_peer
 from service.exchange.transport import make_peer_server, server_context
-from service.migrate import upgrade
 from service.paths import SAMPLES_DIR
+from service.store.migrate import upgrade
+from service.web.context import Services
 from signing.demo import build_demo
 from tests.service.conftest import _postgres_database, _upgrade, demo_template  # noqa: F401
 

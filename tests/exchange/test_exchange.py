@@ -24,8 +24,8 @@ from service.exchange.nodecert import issue_node_identity
 from service.exchange.receipts import check_receipt, roots_der
 from service.exchange.receiving import Receiver
 from service.exchange.transport import client_context, post
-from service.models import StoredDocument
 from service.paths import SAMPLES_DIR
+from service.store.tables import StoredDocument
 from signing.verify_basic import verify_pdf
 from tests.cases.xmltools import rewrite
 from tests.pdfinspect import associated_files

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.cli import main
+from service.cli.main import main
 from service.config import ConfigError, load_settings
-from service.db import Database
 from service.exchange.nodecert import issue_node_identity
-from service.models import AuditEntry
+from service.store.db import Database
+from service.store.tables import AuditEntry
 from tests.service.conftest import demo_template  # noqa: F401
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.auth import create_api_key
-from service.db import Database
+from service.domain.auth import create_api_key
+from service.store.db import Database
 
 
 @dataclass

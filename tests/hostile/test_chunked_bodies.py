@@ -48,7 +48,7 @@ def uploads(payload: bytes) -> list[tuple[str, str, bytes]]:
 
 @pytest.fixture
 def small_limit_env(sqlite_env: Env) -> Env:  # noqa: F811
-    from service.bodylimit import ChunkedBodyLimit
+    from service.web.bodylimit import ChunkedBodyLimit
 
     sqlite_env.app.config["MAX_CONTENT_LENGTH"] = LIMIT
     middleware = sqlite_env.app.wsgi_app

@@ -3,8 +3,8 @@ document declares (BOM or XML declaration), else 415 with both named; never igno
 
 from __future__ import annotations
 
-from service.httpinput import declared_xml_encoding
 from service.paths import SAMPLES_DIR
+from service.web.httpinput import declared_xml_encoding
 from tests.service.conftest import Env, demo_template, sqlite_env  # noqa: F401
 from tests.service.test_api import with_new_id
 

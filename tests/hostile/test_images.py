@@ -14,10 +14,10 @@ import zlib
 from PIL import Image
 from pypdf import PdfReader
 
-from service.images import MAX_PHOTO_SIDE, Where, printable_photo
-from service.limits import DEFAULT_LIMITS
-from service.pipeline import intake
-from service.rendering import default_renderer
+from service.pipeline.images import MAX_PHOTO_SIDE, Where, printable_photo
+from service.pipeline.limits import DEFAULT_LIMITS
+from service.pipeline.rendering import default_renderer
+from service.pipeline.stages import intake
 
 from .conftest import Env, image_bytes, with_card, with_photo
 

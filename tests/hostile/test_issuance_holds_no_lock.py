@@ -38,12 +38,12 @@ from click.testing import CliRunner
 from lxml import etree
 from sqlalchemy import select
 
-from service.auth import create_api_key
-from service.cli import main
-from service.db import Database
-from service.models import ISSUED, ISSUING, VOID, Issuance, StoredDocument
+from service.cli.main import main
+from service.domain.auth import create_api_key
 from service.paths import SAMPLES_DIR
-from service.xmlinput import NAMESPACE
+from service.pipeline.xmlinput import NAMESPACE
+from service.store.db import Database
+from service.store.tables import ISSUED, ISSUING, VOID, Issuance, StoredDocument
 from signing.demo import build_demo
 from tests.service.conftest import _postgres_database, _upgrade
 from tests.service.test_api import with_new_id

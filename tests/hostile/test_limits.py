@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.cli import main
+from service.cli.main import main
 from service.config import load_limits, load_settings
-from service.limits import DEFAULT_LIMITS, Limits
 from service.paths import SAMPLES_DIR
+from service.pipeline.limits import DEFAULT_LIMITS, Limits
 
 from .conftest import PHOTO_SAMPLE, Env, make_env, sample_text
 

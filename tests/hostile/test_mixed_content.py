@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.cli import main
+from service.cli.main import main
 from service.errors import UnsafeXml
-from service.xmlinput import parse
+from service.pipeline.xmlinput import parse
 
 from .conftest import Env, sample_text
 

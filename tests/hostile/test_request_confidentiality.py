@@ -12,7 +12,7 @@ import re
 
 from sqlalchemy import select
 
-from service.models import AuditEntry
+from service.store.tables import AuditEntry
 from tests.service.conftest import Env, demo_template, sqlite_env  # noqa: F401
 from tests.service.test_officers import REQUEST, post_ok
 

@@ -13,8 +13,12 @@ import time
 import weasyprint
 
 from service.paths import SAMPLES_DIR
-from service.rendering import default_renderer
-from service.xmlinput import EXPLAIN_MAX_ELEMENTS, EXPLAIN_MAX_ERRORS, MAX_ATTRIBUTES_PER_ELEMENT
+from service.pipeline.rendering import default_renderer
+from service.pipeline.xmlinput import (
+    EXPLAIN_MAX_ELEMENTS,
+    EXPLAIN_MAX_ERRORS,
+    MAX_ATTRIBUTES_PER_ELEMENT,
+)
 
 from .conftest import Env, sample_text
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from service.errors import InputError
-from service.httpinput import ascii_int, int_param
+from service.web.httpinput import ascii_int, int_param
 from tests.service.conftest import (  # noqa: F401  (fixtures)
     Env,
     database_url,

@@ -1,5 +1,5 @@
 """``migdocs validate`` exits non-zero on every document the service refuses before
-rendering (issue 10, item 10): both run :func:`service.pipeline.intake`."""
+rendering (issue 10, item 10): both run :func:`service.pipeline.stages.intake`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.cli import main
+from service.cli.main import main
 
 from .conftest import Env, image_bytes, sample_text, with_photo
 from .test_images import png_bomb

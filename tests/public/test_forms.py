@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from service import forms
-from service.rendering import FORM_VERSION, default_renderer
-from service.vocabulary import AUTHORITIES, DOCUMENT_TITLES
-from service.xmlinput import NAMESPACE
+from service.domain import forms
+from service.pipeline.rendering import FORM_VERSION, default_renderer
+from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES
+from service.pipeline.xmlinput import NAMESPACE
 from tests import pdfinspect
 from tests.service.conftest import Env
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from service.cli import main
-from service.signatory_list import SignatoryList
+from service.cli.main import main
+from service.domain.signatory_lists import SignatoryList
 from signing.registry import NewSignatory, Registry
 from tests import pdfinspect
 from tests.service.conftest import Env

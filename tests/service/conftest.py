@@ -16,10 +16,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from service.app import create_app
-from service.auth import add_officer, create_api_key
-from service.context import Services
-from service.db import Database
-from service.migrate import upgrade
+from service.domain.auth import add_officer, create_api_key
+from service.store.db import Database
+from service.store.migrate import upgrade
+from service.web.context import Services
 from signing.demo import build_demo
 
 POSTGRES_ADMIN_URL = os.environ.get(

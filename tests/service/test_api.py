@@ -156,8 +156,8 @@ def test_list_filters_and_pagination(env: Env) -> None:
 
 
 def test_every_create_and_read_is_audited(env: Env) -> None:
-    from service import audit
-    from service.models import AuditEntry
+    from service.store import audit
+    from service.store.tables import AuditEntry
 
     body = env.post_xml(REQUEST).json
     env.client.get(body["links"]["pdf"], headers={"X-API-Key": env.keys["BY-MVD"]})
@@ -208,8 +208,8 @@ def test_signed_document_stays_pdfa_with_the_block_drawn_by_the_renderer(
 def test_failure_after_the_files_were_written_leaves_no_file_and_voids_the_number(
     sqlite_env: Env,
 ) -> None:
-    from service import audit
-    from service.models import AuditEntry, Issuance, StoredDocument
+    from service.store import audit
+    from service.store.tables import AuditEntry, Issuance, StoredDocument
 
     storage = sqlite_env.services.storage
     real_put = storage.put

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from openapi_spec_validator import validate
 from sqlalchemy import delete, text
 
-from service.cli import main
+from service.cli.main import main
 from service.config import ConfigError, load_settings
-from service.models import AuditEntry
 from service.paths import SAMPLES_DIR
+from service.store.tables import AuditEntry
 from tests.service.conftest import Env
 from tests.service.test_api import with_new_id
 

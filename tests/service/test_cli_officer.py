@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from service.auth import Unauthenticated, authenticate_officer
-from service.cli import main
-from service.db import Database
-from service.models import AuditEntry, Officer
+from service.cli.main import main
+from service.domain.auth import Unauthenticated, authenticate_officer
+from service.store.db import Database
+from service.store.tables import AuditEntry, Officer
 
 PASSWORD = "s3cret-Пароль-do-not-print"
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from service.auth import create_api_key
-from service.db import Database
+from service.domain.auth import create_api_key
 from service.paths import SAMPLES_DIR
+from service.store.db import Database
 from signing.demo import build_demo
 from tests.service.conftest import _postgres_database, _upgrade
 from tests.service.test_api import with_new_id

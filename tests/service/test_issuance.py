@@ -17,9 +17,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from service import audit, fsck, journal
-from service.cli import main
-from service.models import ISSUED, ISSUING, VOID, Issuance, StoredDocument
+from service.cli.main import main
+from service.domain import fsck
+from service.domain import issuance as journal
+from service.store import audit
+from service.store.tables import ISSUED, ISSUING, VOID, Issuance, StoredDocument
 from signing.api import DocumentSigner, SigningConfig
 from tests.service.conftest import Env
 from tests.service.test_api import REQUEST, YEAR, with_new_id
@@ -185,7 +187,7 @@ def test_fsck_finds_and_repairs_what_a_crash_leaves(env: Env) -> None:
     assert root is not None
     # 1. a worker died after writing the files of a reserved number (row stuck in issuing)
     with env.services.database.transaction() as session:
-        from service.documents import _next_number
+        from service.domain.documents import _next_number
 
         seq = _next_number(session, "KZ-MVD", YEAR)
         stuck = journal.reserve(
@@ -264,7 +266,7 @@ def test_a_number_declared_abandoned_mid_render_is_not_issued(env: Env) -> None:
 
 def test_fsck_leaves_a_number_being_issued_alone(env: Env) -> None:
     with env.services.database.transaction() as session:
-        from service.documents import _next_number
+        from service.domain.documents import _next_number
 
         seq = _next_number(session, "KZ-MVD", YEAR)
         busy = journal.reserve(session, "KZ-MVD", YEAR, seq, _number(seq), "x" * 36, "0" * 64)
@@ -279,8 +281,8 @@ def test_migration_puts_existing_documents_in_the_journal(tmp_path: Path) -> Non
     """0005 backfills an ``issued`` journal row for every document stored before it."""
     from alembic import command
 
-    from service.db import Database
-    from service.migrate import alembic_config, upgrade
+    from service.store.db import Database
+    from service.store.migrate import alembic_config, upgrade
 
     url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
     database = Database(url)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from service.db import Database
-from service.migrate import upgrade
+from service.store.db import Database
+from service.store.migrate import upgrade
 from signing.db import Base
 
 

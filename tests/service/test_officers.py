@@ -9,10 +9,10 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from service.auth import add_officer, disable_officer
-from service.models import AuditEntry
-from service.officers import page_links, safe_next
+from service.domain.auth import add_officer, disable_officer
 from service.paths import SAMPLES_DIR
+from service.store.tables import AuditEntry
+from service.web.officers import page_links, safe_next
 from tests.service.conftest import OFFICER_PASSWORD, Env
 from tests.service.test_api import with_new_id
 

@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from service.cli import main
+from service.cli.main import main
 from service.config import ConfigError, load_settings
-from service.models import AuditEntry, StoredDocument
 from service.paths import SAMPLES_DIR
+from service.store.tables import AuditEntry, StoredDocument
 from tests.service.conftest import Env
 from tests.service.test_api import with_new_id
 

@@ -11,9 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from service.auth import disable_officer, set_officer_password
-from service.logins import Logins
-from service.models import AuditEntry, LoginThrottle, OfficerSession
+from service.domain.auth import disable_officer, set_officer_password
+from service.domain.logins import Logins
+from service.store.tables import AuditEntry, LoginThrottle, OfficerSession
 from tests.service.conftest import OFFICER_PASSWORD, Env
 from tests.service.test_officers import csrf_from, login
 

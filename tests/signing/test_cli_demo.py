@@ -12,7 +12,7 @@ import pytest
 from asn1crypto import pem
 from click.testing import CliRunner, Result
 
-from service.cli_signing import register
+from service.cli.signing_cmds import register
 from signing.verify_basic import verify_pdf
 
 from . import pdfcheck

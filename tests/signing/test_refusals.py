@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from service.cli_signing import register
+from service.cli.signing_cmds import register
 from signing.api import SignRequest
 from signing.errors import CertificateNotUsable, SignatoryNotAuthorised, SignatoryUnknown
 

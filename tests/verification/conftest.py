@@ -19,7 +19,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.writer import PageObject
 
 from service.paths import SAMPLES_DIR
-from service.pipeline import render_document
+from service.pipeline.stages import render_document
 from signing.keys import LoadedKeySigner
 from signing.pades import PadesOptions, sign_pdf
 from tests.service.conftest import (  # noqa: F401  (fixtures)

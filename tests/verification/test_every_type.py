@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.cases import REPLY_TYPES
-from service.model import DOCUMENT_CLASSES
+from service.domain.cases import REPLY_TYPES
 from service.paths import SAMPLES_DIR
-from service.pipeline import parse_document
+from service.pipeline.document import DOCUMENT_CLASSES
+from service.pipeline.stages import parse_document
 from tests.cases.xmltools import rewrite
 from tests.verification.conftest import REQUEST, Env
 from tests.verification.test_verification import check, verify

@@ -79,7 +79,7 @@ def test_page_headline_follows_the_worst_check_for_one_appended_byte(
 
 
 def test_headline_is_never_green_next_to_a_failed_check() -> None:
-    from service.verify import headline
+    from service.web.verify import headline
 
     base: dict[str, Any] = {
         "indication": "TOTAL_PASSED",

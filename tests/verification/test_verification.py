@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from service.cli import main
+from service.cli.main import main
 from signing.registry import Registry
 from tests.verification.conftest import (
     Env,
@@ -249,7 +249,7 @@ def test_wrong_media_type_is_415(sqlite_env: Env) -> None:
 def test_verifications_are_audited(sqlite_env: Env, signed: Signed) -> None:
     from sqlalchemy import select
 
-    from service.models import AuditEntry
+    from service.store.tables import AuditEntry
 
     report = verify(sqlite_env, signed.pdf)
     with sqlite_env.services.database.reading() as session:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from service.pipeline import render_document
+from service.pipeline.stages import render_document
 from signing.keys import LoadedKeySigner
 from signing.pades import PadesOptions, sign_pdf
 from tests.signing.conftest import pki, pki_server, tsa_url  # noqa: F401  (fixtures)

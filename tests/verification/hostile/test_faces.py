@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from service.cli import main
+from service.cli.main import main
 from tests.verification.conftest import Env, Signed
 from tests.verification.hostile.test_wrapping import literal_contents_wrapping
 from tests.verification.test_page import upload

@@ -1,0 +1,1 @@
+"""The ``migdocs`` command line."""

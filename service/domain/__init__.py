@@ -1,0 +1,1 @@
+"""The domain: documents, cases, retention, sample forms, signatory lists, accounts."""

@@ -1,0 +1,371 @@
+"""Documents as a service: create (validate → render → sign → store), find, list.
+
+Views call these functions; they own the rules:
+- an upstream system may only send documents of its own authority (``403`` otherwise);
+- the upstream document id makes creation idempotent (same bytes → the stored document;
+  different bytes → ``409``);
+- the signatory and the case rules are checked *before* a registration number is taken;
+  the number is reserved in the issuance journal by a short transaction, the document is
+  rendered and signed outside any lock, and a failure after the reservation makes the
+  number *void* (accounted for, never reused) — see :mod:`service.domain.issuance`;
+- a document is visible only to its sender and its recipient; to anyone else it does not
+  exist (``404``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from lxml import etree
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.domain import cases
+from service.domain import issuance as journal
+from service.domain.auth import Principal
+from service.errors import Conflict, Forbidden, Gone, NotFound
+from service.pipeline.document import Document
+from service.pipeline.rendering import FORM_VERSION, Renderer
+from service.pipeline.stages import intake
+from service.pipeline.vocabulary import AUTHORITIES
+from service.store import audit
+from service.store.db import Database
+from service.store.storage import Storage
+from service.store.tables import Issuance, RegistrationCounter, StoredDocument
+from signing.api import DocumentSigner, SignRequest
+
+
+@dataclass(frozen=True)
+class Created:
+    document: StoredDocument
+    created: bool
+    """False when the same document had been posted before (idempotent repeat)."""
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    document_type: str | None = None
+    counterpart: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    registration_number: str | None = None
+    """Substring of the registration number."""
+
+
+def registration_number(authority: str, year: int, seq: int) -> str:
+    return f"{authority}-{year}-{seq:06d}"
+
+
+def _next_number(session: Session, authority: str, year: int) -> int:
+    """Increment the counter row under a row lock (PostgreSQL) / write lock (SQLite)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(RegistrationCounter)
+        .values(authority=authority, year=year, last=0)
+        .on_conflict_do_nothing()
+    )
+    counter = session.execute(
+        select(RegistrationCounter)
+        .where(RegistrationCounter.authority == authority, RegistrationCounter.year == year)
+        .with_for_update()
+    ).scalar_one()
+    counter.last += 1
+    return counter.last
+
+
+class DocumentService:
+    def __init__(
+        self,
+        database: Database,
+        storage: Storage,
+        renderer: Renderer,
+        signer: DocumentSigner,
+        max_xml_bytes: int,
+    ) -> None:
+        self.database = database
+        self.storage = storage
+        self.renderer = renderer
+        self.signer = signer
+        self.max_xml_bytes = max_xml_bytes
+        self.on_stored: list[Callable[[Session, StoredDocument], None]] = []
+        """Run inside the transaction that stores a document (the exchange's outbox)."""
+
+    # ----- create -------------------------------------------------------------------------
+
+    def parse(self, raw: bytes) -> tuple[Document, etree._Element]:
+        """The typed document and its XML root (for line numbers of later checks)."""
+        limits = dataclasses.replace(self.renderer.limits, max_xml_bytes=self.max_xml_bytes)
+        return intake(raw, self.renderer.printable, limits)
+
+    def _existing(
+        self, session: Session, sender: str, upstream_id: str, xml_sha256: str
+    ) -> StoredDocument | None:
+        found = session.execute(
+            select(StoredDocument).where(
+                StoredDocument.sender == sender, StoredDocument.upstream_id == upstream_id
+            )
+        ).scalar_one_or_none()
+        if found is not None and found.xml_sha256 != xml_sha256:
+            raise Conflict(
+                f"document {upstream_id} was already posted with different content "
+                f"(registered as {found.registration_number}); send a new documentId"
+            )
+        return found
+
+    def create(self, raw: bytes, principal: Principal, address: str) -> Created:
+        """Validate, reserve a number, render and sign outside any lock, then store.
+
+        Three steps, as a registry journal does it: a short transaction reserves the next
+        number (journal row ``issuing``); rendering and signing hold no lock and no
+        transaction; a second short transaction stores the document and marks the number
+        ``issued``.  Any failure in between marks the number ``void`` with the reason.
+        """
+        doc, root = self.parse(raw)
+        header = doc.header
+        if header.sender != principal.authority:
+            raise Forbidden(
+                f"this API key belongs to {principal.authority} and cannot send documents "
+                f"of {header.sender}"
+            )
+        xml_sha256 = hashlib.sha256(raw).hexdigest()
+        with self.database.reading() as session:
+            existing = self._existing(session, header.sender, header.document_id, xml_sha256)
+        if existing is not None:
+            return Created(existing, created=False)
+        now = self.signer.signing_time()
+        request = SignRequest(
+            pdf=b"",
+            signatory_id=header.signatory,
+            authority=header.sender,
+            document_type=doc.document_type,
+            signing_time=now,
+            block_prerendered=True,
+        )
+        # Refuse an unauthorised signatory before a registration number is taken.
+        self.signer.prepare_block(request, now, None)
+        reserved = self._reserve(doc, root, xml_sha256, now.year)
+        if isinstance(reserved, Created):
+            return reserved
+        written: list[str] = []
+        try:
+            stored, level = self._produce(doc, raw, request, now, reserved, xml_sha256, written)
+            self._issue(doc, root, stored, level, principal, address)
+        except BaseException as exc:
+            # Nothing of a void number may survive: its files go, its row says why.
+            for key in written:
+                with contextlib.suppress(OSError):  # left over? fsck --repair removes it
+                    self.storage.delete(key)
+            journal.void_after_failure(self.database, reserved.id, exc, principal, address)
+            raise
+        return Created(stored, created=True)
+
+    def _produce(
+        self,
+        doc: Document,
+        raw: bytes,
+        request: SignRequest,
+        now: datetime,
+        reserved: journal.Reservation,
+        xml_sha256: str,
+        written: list[str],
+    ) -> tuple[StoredDocument, str]:
+        """Step 2, outside any transaction: render, sign, write the files (their keys are
+        appended to ``written`` first); the row to store and the signature level."""
+        number = reserved.number
+        block = self.signer.prepare_block(request, now, number)
+        html = self.renderer.html(doc, number, signature=block)
+        rendered = self.renderer.pdf(doc, html, raw, number, signature=block)
+        signed = self.signer.sign(
+            dataclasses.replace(request, pdf=rendered.pdf, registration_number=number)
+        )
+        for key, data in ((f"{reserved.id}.pdf", signed.pdf), (f"{reserved.id}.xml", raw)):
+            written.append(key)
+            self.storage.put(key, data)
+        header = doc.header
+        row = StoredDocument(
+            id=reserved.id,
+            upstream_id=header.document_id,
+            document_type=doc.document_type,
+            sender=header.sender,
+            recipient=header.recipient,
+            document_date=header.document_date.isoformat(),
+            registration_number=number,
+            reg_year=now.year,
+            reg_seq=reserved.seq,
+            signatory_id=header.signatory,
+            signatory_name=block.full_name,
+            xml_sha256=xml_sha256,
+            pdf_sha256=signed.sha256,
+            pdf_size=len(signed.pdf),
+            page_count=rendered.page_count,
+            form_version=FORM_VERSION,
+            signed_at=signed.signing_time,
+            created_at=datetime.now(UTC),
+        )
+        return row, signed.level
+
+    def _reserve(
+        self, doc: Document, root: etree._Element, xml_sha256: str, year: int
+    ) -> journal.Reservation | Created:
+        """Step 1: the next number as a journal row ``issuing`` (or the earlier answer)."""
+        header = doc.header
+        try:
+            with self.database.transaction() as session:
+                earlier = journal.live(session, header.sender, header.document_id)
+                if earlier is not None:
+                    return self._repeat(session, earlier, xml_sha256)
+                # Case checks (Art. 8-10) before the number is taken: a refusal consumes none.
+                cases.plan(session, doc, root)
+                seq = _next_number(session, header.sender, year)
+                number = registration_number(header.sender, year, seq)
+                return journal.reserve(
+                    session, header.sender, year, seq, number, header.document_id, xml_sha256
+                )
+        except IntegrityError:
+            # A concurrent request with the same documentId reserved first (PostgreSQL);
+            # this transaction, its number included, was rolled back.
+            with self.database.reading() as session:
+                earlier = journal.live(session, header.sender, header.document_id)
+                if earlier is None:
+                    raise
+                return self._repeat(session, earlier, xml_sha256)
+
+    def _repeat(self, session: Session, earlier: Issuance, xml_sha256: str) -> Created:
+        """The answer to a documentId already in the journal: the stored document or 409."""
+        if earlier.xml_sha256 != xml_sha256:
+            raise Conflict(
+                f"document {earlier.upstream_id} was already posted with different content "
+                f"(registered as {earlier.registration_number}); send a new documentId"
+            )
+        stored = session.get(StoredDocument, earlier.id)
+        if stored is None:
+            raise Conflict(
+                f"document {earlier.upstream_id} is being issued right now as "
+                f"{earlier.registration_number}; repeat the request in a few seconds"
+            )
+        return Created(stored, created=False)
+
+    def _issue(
+        self,
+        doc: Document,
+        root: etree._Element,
+        stored: StoredDocument,
+        level: str,
+        principal: Principal,
+        address: str,
+    ) -> None:
+        """Step 3: store the row (files are already written) and mark the number issued."""
+        with self.database.transaction() as session:
+            journal.mark_issued(session, stored.id, stored.created_at)
+            # The cases may have moved on while the document rendered: check again.
+            planned = cases.plan(session, doc, root)
+            session.add(stored)
+            session.flush()
+            case = cases.attach(session, planned, stored)
+            # e.g. the exchange's outbox row: in the same transaction as the document
+            for hook in self.on_stored:
+                hook(session, stored)
+            audit.record(
+                session,
+                actor=principal.actor,
+                action="document.create",
+                target=stored.id,
+                address=address,
+                details={
+                    "registration_number": stored.registration_number,
+                    "document_type": doc.document_type,
+                    "pdf_sha256": stored.pdf_sha256,
+                    "level": level,
+                    "case": case.id if case is not None else None,
+                },
+            )
+
+    # ----- read ---------------------------------------------------------------------------
+
+    def get(self, session: Session, document_id: str, principal: Principal) -> StoredDocument:
+        try:
+            uuid.UUID(document_id)
+        except ValueError:
+            raise NotFound(f"no document {document_id}") from None
+        row = session.get(StoredDocument, document_id)
+        if row is None or principal.authority not in (row.sender, row.recipient):
+            raise NotFound(f"no document {document_id}")
+        return row
+
+    def read(
+        self, document_id: str, principal: Principal, address: str, what: str
+    ) -> tuple[StoredDocument, bytes | None]:
+        """Metadata (``what='meta'``) or a file (``pdf``/``xml``), audited."""
+        with self.database.transaction() as session:
+            row = self.get(session, document_id, principal)
+            audit.record(
+                session,
+                actor=principal.actor,
+                action=f"document.read.{what}",
+                target=row.id,
+                address=address,
+                details={"registration_number": row.registration_number},
+            )
+        if what not in ("pdf", "xml"):
+            return row, None
+        if row.destroyed_at is not None:
+            raise Gone(
+                f"document {row.registration_number} was destroyed on "
+                f"{row.destroyed_at:%Y-%m-%d} when its retention period ended (Art. 11.5)"
+            )
+        return row, self.storage.get(f"{row.id}.{what}")
+
+    def list(
+        self, principal: Principal, flt: DocumentFilter, page: int, page_size: int
+    ) -> tuple[Sequence[StoredDocument], int]:
+        mine = or_(
+            StoredDocument.sender == principal.authority,
+            StoredDocument.recipient == principal.authority,
+        )
+        query = select(StoredDocument).where(mine)
+        if flt.document_type:
+            query = query.where(StoredDocument.document_type == flt.document_type)
+        if flt.counterpart:
+            query = query.where(
+                or_(
+                    StoredDocument.sender == flt.counterpart,
+                    StoredDocument.recipient == flt.counterpart,
+                )
+            )
+        if flt.date_from:
+            query = query.where(StoredDocument.document_date >= flt.date_from.isoformat())
+        if flt.date_to:
+            query = query.where(StoredDocument.document_date <= flt.date_to.isoformat())
+        if flt.registration_number:
+            escaped = flt.registration_number.replace("\\", "\\\\").replace("%", "\\%")
+            query = query.where(
+                StoredDocument.registration_number.ilike(
+                    f"%{escaped.replace('_', chr(92) + '_')}%", escape="\\"
+                )
+            )
+        with self.database.reading() as session:
+            total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            rows = (
+                session.execute(
+                    query.order_by(StoredDocument.created_at.desc(), StoredDocument.id)
+                    .offset((page - 1) * page_size)
+                    .limit(page_size)
+                )
+                .scalars()
+                .all()
+            )
+        return rows, total
+
+
+def authority_name(code: str) -> str:
+    authority = AUTHORITIES.get(code)
+    return authority.name_ru if authority else code

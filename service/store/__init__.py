@@ -1,0 +1,1 @@
+"""Persistence: tables, migrations, the database handle, file storage, the audit log."""

@@ -1,0 +1,101 @@
+"""Database access for the service: one engine per app, short transactions."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.exchange import models as _exchange_models  # noqa: F401  (and the exchange's)
+from service.store import tables as models  # noqa: F401  (registers the service tables on the shared metadata)
+from signing.db import make_engine
+
+WRITE_OPTION = "migdocs_write"
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine whose write transactions take the write lock they will need up front.
+
+    On SQLite (in WAL mode, so readers never wait for writers), a connection with the
+    execution option ``migdocs_write`` starts with ``BEGIN IMMEDIATE``: a transaction that
+    reads then writes (audit head, registration counter) then waits for the lock instead
+    of failing with "database is locked" when it upgrades.  PostgreSQL uses
+    ``SELECT … FOR UPDATE`` on the same rows.
+    """
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_transactions(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            write = connection.get_execution_options().get(WRITE_OPTION, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    """Exclusive ``flock`` on ``path`` (blocking, no timeout); a no-op without a path.
+
+    SQLite's own busy handler polls with growing sleeps and is unfair: under steady load
+    one writer can starve past any timeout.  Writers of one SQLite database therefore
+    queue on a kernel lock first (each acquisition opens its own file description, so
+    threads of one process queue too).
+    """
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+class Database:
+    """The app's engine and session factory."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine_for(url)
+        database = self.engine.url.database
+        self._write_lock = (
+            Path(f"{database}.writelock")
+            if self.engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+            else None
+        )
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        """Sessions for reading (and for the registry lookups of the signer)."""
+        self.write_sessions = sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with _file_lock(self._write_lock), self.write_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session (never takes the write lock)."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

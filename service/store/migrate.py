@@ -1,0 +1,39 @@
+"""``migdocs db upgrade``: apply Alembic migrations programmatically."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import inspect
+
+from service.paths import PROJECT_ROOT
+from service.store.audit import ensure_head
+from service.store.db import Database
+from signing.db import Base
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(PROJECT_ROOT / "service" / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def upgrade(database: Database) -> None:
+    """Bring the schema to the newest revision and seed the rows every install needs.
+
+    A database whose tables were made by :func:`signing.db.create_schema` (the signing
+    library used on its own) has no Alembic version yet: it is completed with the missing
+    tables and stamped as the newest revision instead of being migrated from scratch.
+    """
+    with database.engine.begin() as connection:
+        config = alembic_config(database.url)
+        config.attributes["connection"] = connection
+        tables = set(inspect(connection).get_table_names())
+        if "alembic_version" not in tables and tables & set(Base.metadata.tables):
+            Base.metadata.create_all(connection)
+            command.stamp(config, "head")
+        else:
+            command.upgrade(config, "head")
+    with database.transaction() as session:
+        ensure_head(session)

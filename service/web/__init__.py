@@ -1,0 +1,1 @@
+"""HTTP interfaces: one blueprint per audience, the OpenAPI document, request context."""
