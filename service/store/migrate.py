@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
 
-from service.paths import PROJECT_ROOT
 from service.store.audit import ensure_head
 from service.store.db import Database
 from signing.db import Base
@@ -14,7 +15,7 @@ from signing.db import Base
 
 def alembic_config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(PROJECT_ROOT / "service" / "migrations"))
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", url)
     return config
 
