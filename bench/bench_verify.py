@@ -37,7 +37,7 @@ from service.domain.auth import create_api_key
 from service.paths import SAMPLES_DIR
 from service.store.db import Database
 from service.store.migrate import upgrade
-from service.web.verify import build_verifier
+from service.domain.verification import build_verifier
 from signing.demo import build_demo
 from signing.verification import Indication, verify_document
 

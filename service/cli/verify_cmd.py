@@ -70,8 +70,8 @@ def verify_command(source: str, as_json: bool, trust_roots: tuple[str, ...]) -> 
     """Verify the signatures of FILE.pdf ('-' = stdin); exit 0 valid, 1 invalid,
     2 indeterminate or no signature, 3 unreadable file."""
     from service.config import load_settings
+    from service.domain.verification import build_verifier
     from service.store.db import Database
-    from service.web.verify import build_verifier
 
     logging.getLogger("pyhanko").addHandler(logging.NullHandler())
     try:

@@ -1,4 +1,4 @@
-"""Cases (Art. 8–10): a request and every document that follows it; transfers (Art. 11.3).
+"""Cases (Art. 8–10): a request and every document that follows it.
 
 A ``request`` opens a case between its two authorities: the *requesting* one (its sender)
 and the *requested* one (its recipient).  Later documents join the case by naming the
@@ -51,14 +51,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from lxml import etree
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from service.domain.auth import Principal
-from service.errors import Forbidden, InconsistentDocument, InputError, NotFound, Violation
+from service.errors import Forbidden, InconsistentDocument, NotFound, Violation
 from service.pipeline.document import (
     AuthenticityConfirmation,
     AuthenticityConfirmationRequest,
@@ -71,10 +70,7 @@ from service.pipeline.document import (
 from service.pipeline.xmlinput import NAMESPACE, element_path
 from service.store import audit
 from service.store.db import Database
-from service.store.tables import Case, CaseDocument, StoredDocument, Transfer
-
-if TYPE_CHECKING:
-    from service.domain.documents import DocumentService
+from service.store.tables import Case, CaseDocument, StoredDocument
 
 DEADLINE_DAYS = 30
 DUE_SOON_DAYS = 5
@@ -137,7 +133,7 @@ def _locked_case_of(session: Session, document_id: str) -> Case | None:
     return session.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one()
 
 
-def _by_number(session: Session, number: str) -> StoredDocument | None:
+def by_number(session: Session, number: str) -> StoredDocument | None:
     return session.execute(
         select(StoredDocument).where(StoredDocument.registration_number == number)
     ).scalar_one_or_none()
@@ -195,7 +191,7 @@ def plan(session: Session, doc: Document, root: etree._Element) -> Plan:
         reference = getattr(doc, "in_reply_to", None)
         assert reference is not None
         number = reference.registration_number
-        target = _by_number(session, number)
+        target = by_number(session, number)
         if target is None or target.document_type != "request":
             what = "no request" if target is None else f"{number} is a {target.document_type}"
             raise InconsistentDocument(
@@ -223,7 +219,7 @@ def plan(session: Session, doc: Document, root: etree._Element) -> Plan:
             )
         return Plan(case, opens=False, status=_next_status(case, doc))
     for number in _related_numbers(doc):
-        target = _by_number(session, number)
+        target = by_number(session, number)
         if target is None:
             continue
         case = _locked_case_of(session, target.id)
@@ -391,103 +387,3 @@ class CaseService:
 
 
 # ----- transfers to third parties (Art. 11.3) -----------------------------------------------
-
-
-def normalise_party(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-def record_transfer(
-    documents: DocumentService,
-    document_id: str,
-    third_party: str,
-    consent_number: str,
-    principal: Principal,
-    address: str,
-) -> tuple[Transfer, StoredDocument, StoredDocument]:
-    """Record that the caller's authority passed a document to a third party.
-
-    Refused (``422``) unless this service holds a ``third-party-consent`` with decision
-    ``granted``, sent to the caller's authority by the document's other authority, naming
-    the same third party, in reply to a ``third-party-consent-request`` that lists the
-    document's registration number.
-    """
-    if not third_party.strip() or not consent_number.strip():
-        raise InputError(
-            "third_party and consent_registration_number are required",
-            tuple(
-                Violation(None, f"/{name}", "required, non-empty string")
-                for name, value in (
-                    ("third_party", third_party),
-                    ("consent_registration_number", consent_number),
-                )
-                if not value.strip()
-            ),
-        )
-    with documents.database.transaction() as session:
-        row = documents.get(session, document_id, principal)
-        other = row.recipient if row.sender == principal.authority else row.sender
-        number = row.registration_number
-
-        def refuse(reason: str) -> InconsistentDocument:
-            return InconsistentDocument(
-                f"{number} may not be passed to a third party without a recorded consent "
-                f"(Art. 11.3): {reason}",
-                (Violation(None, "/consent_registration_number", reason),),
-            )
-
-        consent_row = _by_number(session, consent_number.strip())
-        if (
-            consent_row is None
-            or consent_row.document_type != "third-party-consent"
-            or principal.authority not in (consent_row.sender, consent_row.recipient)
-        ):
-            raise refuse(f"no third-party consent {consent_number} in this service")
-        if consent_row.recipient != principal.authority or consent_row.sender != other:
-            raise refuse(f"{consent_number} is not a consent of {other} to {principal.authority}")
-        consent = _stored_document(documents, consent_row)
-        assert isinstance(consent, ThirdPartyConsent)
-        if consent.decision != "granted":
-            raise refuse(f"{consent_number} denies the consent")
-        if normalise_party(consent.third_party) != normalise_party(third_party):
-            raise refuse(f"{consent_number} consents to {consent.third_party!r} only")
-        assert consent.in_reply_to is not None
-        asked_row = _by_number(session, consent.in_reply_to.registration_number)
-        if asked_row is None or asked_row.document_type != "third-party-consent-request":
-            raise refuse(f"the consent request of {consent_number} is not in this service")
-        asked = _stored_document(documents, asked_row)
-        assert isinstance(asked, ThirdPartyConsentRequest)
-        if number not in {r.registration_number for r in asked.documents}:
-            raise refuse(f"the consent request {asked_row.registration_number} does not cover it")
-        transfer = Transfer(
-            id=str(uuid.uuid4()),
-            document_id=row.id,
-            consent_id=consent_row.id,
-            third_party=third_party.strip(),
-            authority=principal.authority,
-            recorded_by=principal.actor,
-            recorded_at=datetime.now(UTC),
-        )
-        session.add(transfer)
-        session.flush()
-        audit.record(
-            session,
-            actor=principal.actor,
-            action="document.transfer",
-            target=row.id,
-            address=address,
-            details={
-                "registration_number": number,
-                "third_party": transfer.third_party,
-                "consent": consent_row.registration_number,
-                "transfer": transfer.id,
-            },
-        )
-    return transfer, row, consent_row
-
-
-def _stored_document(documents: DocumentService, row: StoredDocument) -> Document:
-    if row.destroyed_at is not None:
-        raise InconsistentDocument(f"{row.registration_number} was destroyed (Art. 11.5)")
-    doc, _ = documents.parse(documents.storage.get(f"{row.id}.xml"))
-    return doc

@@ -26,7 +26,7 @@ from service.exchange.peers import peer_by_certificate
 from service.exchange.receiving import Declared, Receiver
 from service.store.tables import StoredDocument
 from service.web.context import services
-from service.web.openapi import error_responses, json_response
+from service.web.openapi import error_responses, json_response, register_paths
 from service.web.principal import current_principal
 from service.web.verify import seal, verifier
 
@@ -129,6 +129,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         }
     },
 }
+register_paths(__name__, OPENAPI_PATHS)
 """This blueprint's API routes in the OpenAPI document (the peer endpoint is not public)."""
 
 _lock = threading.Lock()

@@ -8,8 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from service.domain.cases import STATUSES, CaseFilter, CaseService, CaseView, record_transfer
+from service.domain.cases import STATUSES, CaseFilter, CaseService, CaseView
 from service.domain.documents import DocumentFilter
+from service.domain.transfers import record_transfer
 from service.errors import InputError, UnsupportedMediaType, Violation
 from service.store import audit
 from service.store.tables import StoredDocument

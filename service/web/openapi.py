@@ -93,14 +93,22 @@ _CASE = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    from service.exchange import views as exchange_views
-    from service.web import public, verify  # each public blueprint describes its own routes
+_REGISTERED_PATHS: dict[str, dict[str, Any]] = {}
+"""Paths described by blueprints themselves, by the registering module's name."""
 
+
+def register_paths(owner: str, paths: dict[str, Any]) -> None:
+    """Add a blueprint's own routes to the document (called when its module is imported).
+
+    The builder never imports the blueprints: they depend on it, not it on them.
+    """
+    _REGISTERED_PATHS[owner] = paths
+
+
+def openapi_document() -> dict[str, Any]:
     document = _core_document()
-    document["paths"].update(verify.OPENAPI_PATHS)
-    document["paths"].update(public.OPENAPI_PATHS)
-    document["paths"].update(exchange_views.OPENAPI_PATHS)
+    for owner in sorted(_REGISTERED_PATHS):
+        document["paths"].update(_REGISTERED_PATHS[owner])
     return document
 
 

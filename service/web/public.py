@@ -18,7 +18,7 @@ from service.pipeline.rendering import FORM_VERSION
 from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES
 from service.web.context import services
 from service.web.httpinput import ascii_int
-from service.web.openapi import error_responses, json_response
+from service.web.openapi import error_responses, json_response, register_paths
 from signing.registry import Registry
 
 bp = Blueprint("public", __name__)
@@ -146,6 +146,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     },
 }
 """This blueprint's routes in the OpenAPI document (merged by :mod:`service.web.openapi`)."""
+register_paths(__name__, OPENAPI_PATHS)
 
 
 def _pdf_response(data: bytes, filename: str, max_age: int, etag: str) -> Response:

@@ -13,7 +13,7 @@ Three faces of :func:`signing.verification.verify_document`:
   the report back in a hidden field with an HMAC (the app's secret key), so any worker
   can serve it and nobody can have the service seal a report it did not make.
 
-The CLI (:mod:`service.cli.verify_cmd`) uses :func:`build_verifier` too.
+The verifier itself is :mod:`service.domain.verification` (the CLI uses it too).
 """
 
 from __future__ import annotations
@@ -28,41 +28,29 @@ import json
 import re
 import threading
 import zlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import weasyprint
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from weasyprint.text.fonts import FontConfiguration
 
-from service.config import Settings
-from service.domain.signatory_lists import DOCUMENT_TYPE as SIGNATORY_LIST_TYPE
-from service.domain.signatory_lists import SIGNER_DOCUMENT_TYPE
+from service.domain.verification import Verifier, build_verifier, seal_config
 from service.errors import InputError, UnsupportedMediaType, Violation
 from service.paths import TEMPLATE_DIR
 from service.pipeline.rendering import FONT_FILES, AssetFetcher, font_dir
 from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES
-from service.pipeline.xmlinput import load
 from service.store import audit
-from service.store.db import Database
-from service.store.tables import SignatoryList, StoredDocument
+from service.store.tables import StoredDocument
 from service.web.context import services
-from service.web.openapi import error_responses, json_response
+from service.web.openapi import error_responses, json_response, register_paths
 from service.web.principal import client_address
-from signing.errors import SigningError
-from signing.seal import Seal, SealConfig, ensure_demo_seal
+from signing.seal import Seal
 from signing.verification import (
     CHECK_TITLES,
     Indication,
-    KnownDocument,
-    SessionRegistryLookup,
-    TrustRoots,
     VerificationReport,
-    async_verify_document,
 )
 
 bp = Blueprint("verify", __name__)
@@ -158,111 +146,10 @@ OPENAPI_PATHS: dict[str, Any] = {
     },
 }
 """This blueprint's routes in the OpenAPI document (merged by :mod:`service.web.openapi`)."""
+register_paths(__name__, OPENAPI_PATHS)
 
 
 # --------------------------------------------------------------------------- verifier
-
-
-def trust_root_files(settings: Settings) -> list[Path]:
-    """The configured PEM files, or the demo roots ``<instance>/pki/*-root.pem``."""
-    if settings.trust_roots:
-        return [Path(p.strip()) for p in settings.trust_roots.split(",") if p.strip()]
-    return sorted((settings.instance_dir / "pki").glob("*-root.pem"))
-
-
-@dataclass
-class Verifier:
-    """Everything a verification needs, built once per app (or CLI run)."""
-
-    roots: TrustRoots
-    registry: SessionRegistryLookup
-    database: Database
-    max_xml_bytes: int
-    own_seal: bytes | None = None
-    """DER certificate of the service's seal: its sealed reports are its own output."""
-
-    def known(self, sha256: str) -> KnownDocument | None:
-        """What the service issued with these exact bytes: a document or a signatory list."""
-        with self.database.reading() as db:
-            row = db.execute(
-                select(StoredDocument).where(StoredDocument.pdf_sha256 == sha256)
-            ).scalar_one_or_none()
-            if row is None:
-                return _known_list(db, sha256)
-            return KnownDocument(
-                registration_number=row.registration_number,
-                document_type=row.document_type,
-                sender=row.sender,
-                recipient=row.recipient,
-                document_date=row.document_date,
-                signed_at=row.signed_at,
-                form_version=row.form_version,
-                signatory_id=row.signatory_id,
-                destroyed_at=row.destroyed_at,
-            )
-
-    def validate_source(self, raw: bytes) -> str:
-        return load(raw, self.max_xml_bytes).document_type
-
-    async def async_verify(self, pdf: bytes) -> VerificationReport:
-        return await async_verify_document(
-            pdf,
-            trust_roots=self.roots,
-            registry_lookup=self.registry,
-            known_document_lookup=self.known,
-            source_validator=self.validate_source,
-            own_seal=self.own_seal,
-        )
-
-    def verify(self, pdf: bytes) -> VerificationReport:
-        return asyncio.run(self.async_verify(pdf))
-
-
-def _known_list(db: Session, sha256: str) -> KnownDocument | None:
-    row = db.execute(
-        select(SignatoryList).where(SignatoryList.pdf_sha256 == sha256)
-    ).scalar_one_or_none()
-    if row is None:
-        return None
-    return KnownDocument(
-        registration_number=f"{row.authority}, версия {row.version}",
-        document_type=SIGNATORY_LIST_TYPE,
-        sender=row.authority,
-        recipient="",
-        document_date=row.generated_at.date().isoformat(),
-        signed_at=row.generated_at,
-        form_version="",
-        signatory_id=row.signatory_id or "",
-        kind="signatory-list",
-        signed_as=SIGNER_DOCUMENT_TYPE,
-    )
-
-
-def seal_config(settings: Settings) -> SealConfig:
-    """The configured seal PKCS#12, or the demo seal (made on first use)."""
-    if settings.seal_pkcs12 is not None:
-        p = settings.seal_pkcs12
-        pass_file = p.with_name(p.name + ".pass")
-        return SealConfig(p, pass_file if pass_file.is_file() else None)
-    return ensure_demo_seal(settings.instance_dir)
-
-
-def _own_seal_certificate(settings: Settings) -> bytes | None:
-    try:
-        return bytes(Seal(seal_config(settings)).certificate.dump())
-    except (SigningError, OSError):  # no usable seal: its reports are not recognised
-        return None
-
-
-def build_verifier(settings: Settings, database: Database) -> Verifier:
-    files = trust_root_files(settings)
-    return Verifier(
-        roots=TrustRoots.from_pem_files(f for f in files if f.is_file()),
-        registry=SessionRegistryLookup(database.sessions),
-        database=database,
-        max_xml_bytes=settings.max_xml_bytes,
-        own_seal=_own_seal_certificate(settings),
-    )
 
 
 _app_lock = threading.Lock()

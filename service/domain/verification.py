@@ -1,0 +1,134 @@
+"""The service's verifier: :func:`signing.verification.verify_document` with this node's
+trust roots, its signatory registry, its stored documents and lists, its seal and its
+schemas.
+
+Built once per app (:func:`service.web.verify.verifier`) or per CLI run
+(``migdocs verify``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.domain.signatory_lists import DOCUMENT_TYPE as SIGNATORY_LIST_TYPE
+from service.domain.signatory_lists import SIGNER_DOCUMENT_TYPE
+from service.pipeline.xmlinput import load
+from service.store.db import Database
+from service.store.tables import SignatoryList, StoredDocument
+from signing.errors import SigningError
+from signing.seal import Seal, SealConfig, ensure_demo_seal
+from signing.verification import (
+    KnownDocument,
+    SessionRegistryLookup,
+    TrustRoots,
+    VerificationReport,
+    async_verify_document,
+)
+
+
+def trust_root_files(settings: Settings) -> list[Path]:
+    """The configured PEM files, or the demo roots ``<instance>/pki/*-root.pem``."""
+    if settings.trust_roots:
+        return [Path(p.strip()) for p in settings.trust_roots.split(",") if p.strip()]
+    return sorted((settings.instance_dir / "pki").glob("*-root.pem"))
+
+
+@dataclass
+class Verifier:
+    """Everything a verification needs, built once per app (or CLI run)."""
+
+    roots: TrustRoots
+    registry: SessionRegistryLookup
+    database: Database
+    max_xml_bytes: int
+    own_seal: bytes | None = None
+    """DER certificate of the service's seal: its sealed reports are its own output."""
+
+    def known(self, sha256: str) -> KnownDocument | None:
+        """What the service issued with these exact bytes: a document or a signatory list."""
+        with self.database.reading() as db:
+            row = db.execute(
+                select(StoredDocument).where(StoredDocument.pdf_sha256 == sha256)
+            ).scalar_one_or_none()
+            if row is None:
+                return _known_list(db, sha256)
+            return KnownDocument(
+                registration_number=row.registration_number,
+                document_type=row.document_type,
+                sender=row.sender,
+                recipient=row.recipient,
+                document_date=row.document_date,
+                signed_at=row.signed_at,
+                form_version=row.form_version,
+                signatory_id=row.signatory_id,
+                destroyed_at=row.destroyed_at,
+            )
+
+    def validate_source(self, raw: bytes) -> str:
+        return load(raw, self.max_xml_bytes).document_type
+
+    async def async_verify(self, pdf: bytes) -> VerificationReport:
+        return await async_verify_document(
+            pdf,
+            trust_roots=self.roots,
+            registry_lookup=self.registry,
+            known_document_lookup=self.known,
+            source_validator=self.validate_source,
+            own_seal=self.own_seal,
+        )
+
+    def verify(self, pdf: bytes) -> VerificationReport:
+        return asyncio.run(self.async_verify(pdf))
+
+
+def _known_list(db: Session, sha256: str) -> KnownDocument | None:
+    row = db.execute(
+        select(SignatoryList).where(SignatoryList.pdf_sha256 == sha256)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return KnownDocument(
+        registration_number=f"{row.authority}, версия {row.version}",
+        document_type=SIGNATORY_LIST_TYPE,
+        sender=row.authority,
+        recipient="",
+        document_date=row.generated_at.date().isoformat(),
+        signed_at=row.generated_at,
+        form_version="",
+        signatory_id=row.signatory_id or "",
+        kind="signatory-list",
+        signed_as=SIGNER_DOCUMENT_TYPE,
+    )
+
+
+def seal_config(settings: Settings) -> SealConfig:
+    """The configured seal PKCS#12, or the demo seal (made on first use)."""
+    if settings.seal_pkcs12 is not None:
+        p = settings.seal_pkcs12
+        pass_file = p.with_name(p.name + ".pass")
+        return SealConfig(p, pass_file if pass_file.is_file() else None)
+    return ensure_demo_seal(settings.instance_dir)
+
+
+def _own_seal_certificate(settings: Settings) -> bytes | None:
+    try:
+        return bytes(Seal(seal_config(settings)).certificate.dump())
+    except (SigningError, OSError):  # no usable seal: its reports are not recognised
+        return None
+
+
+def build_verifier(settings: Settings, database: Database) -> Verifier:
+    files = trust_root_files(settings)
+    return Verifier(
+        roots=TrustRoots.from_pem_files(f for f in files if f.is_file()),
+        registry=SessionRegistryLookup(database.sessions),
+        database=database,
+        max_xml_bytes=settings.max_xml_bytes,
+        own_seal=_own_seal_certificate(settings),
+    )
