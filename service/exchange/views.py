@@ -129,8 +129,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         }
     },
 }
-register_paths(__name__, OPENAPI_PATHS)
 """This blueprint's API routes in the OpenAPI document (the peer endpoint is not public)."""
+register_paths(__name__, OPENAPI_PATHS)
 
 _lock = threading.Lock()
 
