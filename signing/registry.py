@@ -46,8 +46,6 @@ from .registry_records import (
     Segment,
     Signatory,
     SignatoryVersionRow,
-    T,
-    V,
     Window,
     _authority_view,
     _aware,
