@@ -34,10 +34,10 @@ from werkzeug.serving import make_server
 
 from service.app import create_app
 from service.domain.auth import create_api_key
+from service.domain.verification import build_verifier
 from service.paths import SAMPLES_DIR
 from service.store.db import Database
 from service.store.migrate import upgrade
-from service.domain.verification import build_verifier
 from signing.demo import build_demo
 from signing.verification import Indication, verify_document
 
