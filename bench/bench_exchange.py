@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.exchange.delivery import Claimed, DeliveryWorker
-from service.exchange.models import DELIVERED, Delivery
 from service.store.db import Database
+from service.store.exchange_tables import DELIVERED, Delivery
 from service.store.migrate import upgrade
 from signing.demo import build_demo
 from tests.exchange.conftest import make_node, peer_up, request_xml

@@ -23,7 +23,7 @@ import weasyprint
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.paths import SAMPLES_DIR
-from service.pipeline.document import build
+from service.pipeline.reading import build
 from service.pipeline.rendering import AssetFetcher, default_renderer, unprintable_characters
 from service.pipeline.xmlinput import load
 

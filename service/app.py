@@ -20,6 +20,7 @@ from service.domain import fsck
 from service.domain.auth import Unauthenticated
 from service.domain.documents import DocumentService
 from service.domain.logins import Logins, SessionPolicy
+from service.exchange.errors import ExchangeUnavailable
 from service.paths import TEMPLATE_DIR
 from service.pipeline.rendering import default_renderer
 from service.store.db import Database
@@ -51,6 +52,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (errors.Conflict, 409),
     (errors.Gone, 410),
     (errors.UnsupportedMediaType, 415),
+    (ExchangeUnavailable, 503),
 )
 """The one place where our exceptions become HTTP statuses (first match wins)."""
 

@@ -6,19 +6,20 @@ Exit codes: 0 success, 1 the input was refused (errors listed on stderr), 2 usag
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
 
 import click
-from sqlalchemy.orm import Session
 
+from service.cli.common import (
+    EXIT_INVALID,
+    audited_change,
+    cli_actor,
+    configured_database,
+    fail,
+)
 from service.config import load_limits, load_settings
 from service.domain import fsck, retention
 from service.domain.auth import (
@@ -28,18 +29,14 @@ from service.domain.auth import (
     list_api_keys,
     revoke_api_key,
 )
-from service.errors import InputError, MigdocsError
+from service.errors import MigdocsError
 from service.pipeline.rendering import default_renderer
 from service.pipeline.stages import intake, parse_document, render_document
 from service.store import audit
-from service.store.db import Database
 from service.store.migrate import upgrade
 from service.store.storage import LocalStorage
 from signing.errors import SigningError
 from signing.files import atomic_write_bytes
-
-EXIT_INVALID = 1
-EXIT_FAILURE = 3
 
 
 def _read_input(source: str) -> bytes:
@@ -49,28 +46,6 @@ def _read_input(source: str) -> bytes:
         return Path(source).read_bytes()
     except OSError as exc:
         raise click.BadParameter(f"cannot read {source}: {exc.strerror}") from None
-
-
-def _fail(error: MigdocsError, source: str, as_json: bool = False) -> NoReturn:
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "valid": False,
-                    "file": source,
-                    "error": error.code,
-                    "message": error.message,
-                    "details": [v.as_dict() for v in error.violations],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-    else:
-        click.echo(f"{source}: {error.message}", err=True)
-        for violation in error.violations:
-            click.echo(f"  {violation}", err=True)
-    sys.exit(EXIT_INVALID if isinstance(error, InputError) else EXIT_FAILURE)
 
 
 @click.group()
@@ -93,7 +68,7 @@ def validate(source: str, as_json: bool) -> None:
         raw = _read_input(source)
         doc, _ = intake(raw, default_renderer().printable, load_limits())
     except MigdocsError as exc:
-        _fail(exc, source, as_json)
+        fail(exc, source, as_json)
     if as_json:
         click.echo(json.dumps({"valid": True, "file": source, "document_type": doc.document_type}))
     else:
@@ -131,7 +106,7 @@ def render(source: str, output: str, sign_it: bool, registration_number: str | N
         if sign_it:
             pdf = _sign_rendered(raw, pdf, registration_number)
     except MigdocsError as exc:
-        _fail(exc, source)
+        fail(exc, source)
     except SigningError as exc:
         click.echo(f"{source}: [{exc.reason}] {exc}", err=True)
         sys.exit(EXIT_INVALID)
@@ -150,7 +125,7 @@ def _sign_rendered(raw: bytes, pdf: bytes, registration_number: str | None) -> b
 
     doc = parse_document(raw)
     settings = load_settings()
-    with _database() as database:
+    with configured_database() as database:
         signer = DocumentSigner(
             database.sessions,
             config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
@@ -167,43 +142,6 @@ def _sign_rendered(raw: bytes, pdf: bytes, registration_number: str | None) -> b
     return signed.pdf
 
 
-@contextmanager
-def _database() -> Iterator[Database]:
-    """The configured database, its connections closed when the command ends."""
-    database = Database(load_settings().database_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
-
-
-def _cli_actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-@dataclass
-class _Change:
-    session: Session
-    target: str
-
-
-@contextmanager
-def _audited_change(action: str, target: str, what: str, **details: str) -> Iterator[_Change]:
-    """One write transaction that ends with its audit entry; refusals exit with code 1.
-
-    The body may set ``change.target`` once it knows it (e.g. a new key's id).
-    """
-    try:
-        with _database() as database, database.transaction() as session:
-            change = _Change(session, target)
-            yield change
-            audit.record(
-                session, actor=_cli_actor(), action=action, target=change.target, details=details
-            )
-    except MigdocsError as exc:
-        _fail(exc, what)
-
-
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -212,7 +150,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply all database migrations (safe to repeat)."""
-    with _database() as database:
+    with configured_database() as database:
         upgrade(database)
         click.echo(f"database at newest revision: {database.engine.url.render_as_string()}")
 
@@ -227,7 +165,7 @@ def apikey() -> None:
 @click.option("--label", required=True, help="Which upstream system uses the key.")
 def apikey_create(authority: str, label: str) -> None:
     """Create a key and print it once; only its hash is stored."""
-    with _audited_change("apikey.create", "", "apikey", authority=authority, label=label) as c:
+    with audited_change("apikey.create", "", "apikey", authority=authority, label=label) as c:
         row, key = create_api_key(c.session, authority, label)
         c.target = row.id
     click.echo(f"API key {row.id} for {authority} ({label}); it is shown only now:")
@@ -238,7 +176,7 @@ def apikey_create(authority: str, label: str) -> None:
 @click.argument("key_id")
 def apikey_revoke(key_id: str) -> None:
     """Revoke a key by its id (the part after mdk_)."""
-    with _audited_change("apikey.revoke", key_id, "apikey") as change:
+    with audited_change("apikey.revoke", key_id, "apikey") as change:
         revoke_api_key(change.session, key_id)
     click.echo(f"API key {key_id} revoked")
 
@@ -246,7 +184,7 @@ def apikey_revoke(key_id: str) -> None:
 @apikey.command("list")
 def apikey_list() -> None:
     """List keys (never their secrets)."""
-    with _database() as database, database.reading() as session:
+    with configured_database() as database, database.reading() as session:
         for row in list_api_keys(session):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
             click.echo(f"{row.id}  {row.authority:9} {state:18} {row.label}")
@@ -266,7 +204,7 @@ def officer() -> None:
 )
 def officer_add(username: str, full_name: str, authority: str, password: str) -> None:
     """Add an officer; the password is prompted for (never an argument)."""
-    with _audited_change("officer.add", username, "officer", authority=authority) as change:
+    with audited_change("officer.add", username, "officer", authority=authority) as change:
         add_officer(change.session, username, full_name, authority, password)
     click.echo(f"officer {username} ({authority}) added")
 
@@ -275,7 +213,7 @@ def officer_add(username: str, full_name: str, authority: str, password: str) ->
 @click.argument("username")
 def officer_disable(username: str) -> None:
     """Disable an officer at once (their session stops working)."""
-    with _audited_change("officer.disable", username, "officer") as change:
+    with audited_change("officer.disable", username, "officer") as change:
         disable_officer(change.session, username)
     click.echo(f"officer {username} disabled")
 
@@ -288,7 +226,7 @@ def audit_group() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Check every entry of the chain; exit 1 if any was edited or deleted."""
-    with _database() as database, database.reading() as session:
+    with configured_database() as database, database.reading() as session:
         count, problems = audit.verify(session)
     if problems:
         click.echo(f"audit log BROKEN ({len(problems)} problem(s) in {count} entries):", err=True)
@@ -304,7 +242,7 @@ def purge(dry_run: bool) -> None:
     """Destroy documents past their retention period (Art. 11.5); safe to run from cron."""
     settings = load_settings()
     now = datetime.now(UTC)
-    with _database() as database:
+    with configured_database() as database:
         if dry_run:
             items = retention.due(database, settings.retention_days, now)
         else:
@@ -313,7 +251,7 @@ def purge(dry_run: bool) -> None:
                 database,
                 LocalStorage(settings.storage_dir),
                 settings.retention_days,
-                actor=_cli_actor(),
+                actor=cli_actor(),
                 now=now,
             )
     verb = "due" if dry_run else "destroyed"
@@ -343,13 +281,13 @@ def fsck_command(repair: bool, stuck_after: int) -> None:
     """
     settings = load_settings()
     assert settings.storage_dir is not None
-    with _database() as database:
+    with configured_database() as database:
         report = fsck.check(
             database,
             LocalStorage(settings.storage_dir),
             repair=repair,
             stuck_after=timedelta(seconds=stuck_after),
-            actor=_cli_actor(),
+            actor=cli_actor(),
         )
     for problem in report.problems:
         click.echo(str(problem))
@@ -366,7 +304,7 @@ def serve(bind: str, workers: int, dev: bool) -> None:
     """Run the service (gunicorn: WORKERS processes × `threads` threads, read deadlines,
     worker recycling; see README "Running in production behind a proxy"); applies
     migrations first."""
-    with _database() as database:
+    with configured_database() as database:
         upgrade(database)
     if dev:
         from service.app import create_app

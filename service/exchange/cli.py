@@ -41,11 +41,11 @@ def peer_group() -> None:
 @click.option("--node-cert", required=True, metavar="PEM", help="Its node's certificate.")
 def peer_add(party: str, url: str, trust_roots: tuple[str, ...], node_cert: str) -> None:
     """Register (or replace) the peer node of PARTY."""
-    from service.cli.main import _audited_change
+    from service.cli.common import audited_change
 
     roots = "".join(_read(p, "trust root") for p in trust_roots)
     node = _read(node_cert, "node certificate")
-    with _audited_change("peer.add", party, "peer", url=url) as change:
+    with audited_change("peer.add", party, "peer", url=url) as change:
         row = peers.add_peer(change.session, party, url, roots, node)
         summary = peers.info(row)
     click.echo(f"peer {party} at {summary.url}: node {summary.node_subject}")
@@ -56,9 +56,9 @@ def peer_add(party: str, url: str, trust_roots: tuple[str, ...], node_cert: str)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def peer_list(as_json: bool) -> None:
     """List the registered peer nodes."""
-    from service.cli.main import _database
+    from service.cli.common import configured_database
 
-    with _database() as database, database.reading() as session:
+    with configured_database() as database, database.reading() as session:
         found = [peers.info(row) for row in peers.list_peers(session)]
     if as_json:
         click.echo(
@@ -87,9 +87,9 @@ def peer_list(as_json: bool) -> None:
 @click.argument("party", type=click.Choice(peers.PARTIES))
 def peer_remove(party: str) -> None:
     """Forget the peer node of PARTY (deliveries to it wait until one is added again)."""
-    from service.cli.main import _audited_change
+    from service.cli.common import audited_change
 
-    with _audited_change("peer.remove", party, "peer") as change:
+    with audited_change("peer.remove", party, "peer") as change:
         peers.remove_peer(change.session, party)
     click.echo(f"peer {party} removed")
 
@@ -100,7 +100,7 @@ def peer_remove(party: str) -> None:
 def peer_listen(bind: str | None, with_worker: bool) -> None:
     """Serve the peer endpoint over mutually authenticated TLS (node certificate)."""
     from service.app import create_app
-    from service.cli.main import _fail
+    from service.cli.common import fail
     from service.exchange.transport import make_peer_server, server_context
 
     try:
@@ -114,7 +114,7 @@ def peer_listen(bind: str | None, with_worker: bool) -> None:
         context = server_context(s.settings.node_cert, s.settings.node_key, roots)
         server = make_peer_server(app, address, context)
     except MigdocsError as exc:
-        _fail(exc, "peer listen")
+        fail(exc, "peer listen")
     stop = threading.Event()
     if with_worker:
         worker = _worker(app)

@@ -30,9 +30,9 @@ from service.config import Settings
 from service.errors import MigdocsError
 from service.exchange import transport
 from service.exchange.errors import DeliveryFailed, ReceiptInvalid
-from service.exchange.models import DELIVERED, FAILED, PENDING, REFUSED, Delivery, Peer
 from service.exchange.receipts import ACCEPTED, Receipt, check_receipt
 from service.store.db import Database
+from service.store.exchange_tables import DELIVERED, FAILED, PENDING, REFUSED, Delivery, Peer
 from service.store.storage import Storage
 from service.store.tables import Case, StoredDocument
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from service.errors import InputError, Violation
-from service.exchange.models import Incoming
 from service.store.db import Database
+from service.store.exchange_tables import Incoming
 from service.store.tables import StoredDocument
 
 MAX_LIMIT = 500

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from service.exchange.models import PENDING, Delivery
 from service.pipeline.vocabulary import AUTHORITIES
+from service.store.exchange_tables import PENDING, Delivery
 from service.store.tables import StoredDocument
 
 StoreHook = Callable[[Session, StoredDocument], None]

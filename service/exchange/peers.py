@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import NotFound
 from service.exchange.errors import PeerInvalid
-from service.exchange.models import Peer
+from service.store.exchange_tables import Peer
 
 PARTIES = ("KZ", "BY")
 

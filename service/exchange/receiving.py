@@ -20,19 +20,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.domain import cases
+from service.domain.verification import Verifier
 from service.errors import Forbidden, InputError, MigdocsError
 from service.exchange import receipts
-from service.exchange.models import Incoming, Peer
 from service.exchange.outbox import party_of
 from service.exchange.receipts import ACCEPTED, REFUSED, Receipt
-from service.pipeline.document import Document, build
+from service.pipeline.document import Document
+from service.pipeline.reading import build
 from service.pipeline.rendering import Renderer
 from service.pipeline.xmlinput import load
 from service.store import audit
 from service.store.db import Database
+from service.store.exchange_tables import Incoming, Peer
 from service.store.storage import Storage
 from service.store.tables import RegistrationCounter, StoredDocument
-from service.web.verify import Verifier
 from signing.seal import Seal
 from signing.verification import Indication, VerificationReport
 

@@ -21,9 +21,10 @@ from service.errors import InputError, NotFound, UnsupportedMediaType, Violation
 from service.exchange import inbox, transport
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, receipt_key
 from service.exchange.errors import ExchangeUnavailable, PeerUnknown
-from service.exchange.models import Delivery, Incoming, Peer
 from service.exchange.peers import peer_by_certificate
 from service.exchange.receiving import Declared, Receiver
+from service.exchange.status import delivery_json
+from service.store.exchange_tables import Peer
 from service.store.tables import StoredDocument
 from service.web.context import services
 from service.web.openapi import error_responses, json_response, register_paths
@@ -135,13 +136,6 @@ register_paths(__name__, OPENAPI_PATHS)
 _lock = threading.Lock()
 
 
-@bp.errorhandler(ExchangeUnavailable)
-def _unavailable(exc: ExchangeUnavailable) -> Response:
-    from service.app import error_response
-
-    return error_response(503, exc.code, exc.message)
-
-
 def receiver() -> Receiver:
     found = current_app.extensions.get("migdocs.exchange.receiver")
     if found is None:
@@ -246,45 +240,6 @@ def get_inbox() -> Response:
     items = inbox.page(services().database, principal.authority, after, limit)
     next_cursor = inbox.encode_cursor(items[-1].incoming.seq) if items else after_cursor
     return jsonify({"items": [_inbox_item(i) for i in items], "next": next_cursor})
-
-
-def delivery_json(document_id: str) -> dict[str, Any] | None:
-    """``delivery`` of a document's metadata: outgoing state, or the incoming receipt."""
-    with services().database.reading() as session:
-        out = session.get(Delivery, document_id)
-        if out is not None:
-            receipt = None
-            if out.received_at is not None:
-                receipt = {
-                    "received_at": out.received_at.isoformat(),
-                    "incoming_number": out.incoming_number,
-                    "sha256": out.receipt_sha256,
-                    "links": {"pdf": url_for("exchange.get_receipt", document_id=document_id)},
-                }
-            return {
-                "direction": "outgoing",
-                "party": out.party,
-                "status": out.status,
-                "attempts": out.attempts,
-                "last_error": out.last_error,
-                "next_attempt_at": out.next_attempt_at.isoformat(),
-                "receipt": receipt,
-            }
-        incoming = session.execute(
-            Incoming.__table__.select().where(Incoming.document_id == document_id)
-        ).one_or_none()
-        if incoming is not None:
-            return {
-                "direction": "incoming",
-                "status": "received",
-                "receipt": {
-                    "received_at": incoming.received_at.isoformat(),
-                    "incoming_number": incoming.incoming_number,
-                    "sha256": incoming.receipt_sha256,
-                    "links": {"pdf": url_for("exchange.get_receipt", document_id=document_id)},
-                },
-            }
-    return None
 
 
 def _visible(document_id: str) -> StoredDocument:

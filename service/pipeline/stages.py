@@ -13,8 +13,9 @@ import dataclasses
 from lxml import etree
 
 from service.errors import InconsistentDocument, LimitExceeded, Violation
-from service.pipeline.document import Document, build
+from service.pipeline.document import Document
 from service.pipeline.limits import DEFAULT_LIMITS, MAX_CHARS_PER_PAGE, Limits
+from service.pipeline.reading import build
 from service.pipeline.rendering import (
     RenderedDocument,
     Renderer,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.exchange import models as _exchange_models  # noqa: F401  (and the exchange's)
+from service.store import exchange_tables  # noqa: F401  (registers the exchange's tables)
 from service.store import tables as models  # noqa: F401  (registers the service tables on the shared metadata)
 from signing.db import make_engine
 

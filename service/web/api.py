@@ -69,7 +69,7 @@ def get_document(document_id: str) -> Response:
     row, _ = services().documents.read(document_id, current_principal(), client_address(), "meta")
     body = document_json(row)
     if services().settings.party is not None:
-        from service.exchange.views import delivery_json
+        from service.exchange.status import delivery_json
 
         body["delivery"] = delivery_json(row.id)
     return jsonify(body)

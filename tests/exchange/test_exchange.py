@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import func, select, text
 
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, DeliveryWorker
-from service.exchange.models import DELIVERED, PENDING, REFUSED, Delivery, Incoming
 from service.exchange.nodecert import issue_node_identity
 from service.exchange.receipts import check_receipt, roots_der
 from service.exchange.receiving import Receiver
 from service.exchange.transport import client_context, post
 from service.paths import SAMPLES_DIR
+from service.store.exchange_tables import DELIVERED, PENDING, REFUSED, Delivery, Incoming
 from service.store.tables import StoredDocument
 from signing.verify_basic import verify_pdf
 from tests.cases.xmltools import rewrite

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER
-from service.exchange.models import DELIVERED, Delivery
 from service.exchange.peers import add_peer
 from service.exchange.transport import client_context, post
+from service.store.exchange_tables import DELIVERED, Delivery
 
 from .conftest import Nodes, request_xml
 

@@ -1,4 +1,4 @@
-"""Tables of the exchange: the peer node, outgoing deliveries, incoming documents."""
+"""Tables of the exchange between the Parties: peer node, outbox deliveries, incoming documents."""
 
 from __future__ import annotations
 
