@@ -64,8 +64,11 @@ def registration_number(authority: str, year: int, seq: int) -> str:
     return f"{authority}-{year}-{seq:06d}"
 
 
-def _next_number(session: Session, authority: str, year: int) -> int:
-    """Increment the counter row under a row lock (PostgreSQL) / write lock (SQLite)."""
+def next_number(session: Session, authority: str, year: int) -> int:
+    """Increment the counter row under a row lock (PostgreSQL) / write lock (SQLite).
+
+    ``authority`` is the counter's key: an authority code, or ``IN:<code>`` for the
+    incoming numbers of the exchange."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
@@ -225,7 +228,7 @@ class DocumentService:
                     return self._repeat(session, earlier, xml_sha256)
                 # Case checks (Art. 8-10) before the number is taken: a refusal consumes none.
                 cases.plan(session, doc, root)
-                seq = _next_number(session, header.sender, year)
+                seq = next_number(session, header.sender, year)
                 number = registration_number(header.sender, year, seq)
                 return journal.reserve(
                     session, header.sender, year, seq, number, header.document_id, xml_sha256

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 from lxml import etree
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.domain import cases
+from service.domain.documents import next_number
 from service.domain.verification import Verifier
 from service.errors import Forbidden, InputError, MigdocsError
 from service.exchange import receipts
@@ -33,7 +33,7 @@ from service.store import audit
 from service.store.db import Database
 from service.store.exchange_tables import Incoming, Peer
 from service.store.storage import Storage
-from service.store.tables import RegistrationCounter, StoredDocument
+from service.store.tables import StoredDocument
 from signing.seal import Seal
 from signing.verification import Indication, VerificationReport
 
@@ -286,21 +286,8 @@ def incoming_number(session: Session, recipient: str, year: int) -> str:
 
     Uses the registration counters under the key ``IN:<authority>``.
     """
-    key = f"IN:{recipient}"
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(RegistrationCounter)
-        .values(authority=key, year=year, last=0)
-        .on_conflict_do_nothing()
-    )
-    counter = session.execute(
-        select(RegistrationCounter)
-        .where(RegistrationCounter.authority == key, RegistrationCounter.year == year)
-        .with_for_update()
-    ).scalar_one()
-    counter.last += 1
-    return f"IN-{recipient}-{year}-{counter.last:06d}"
+    seq = next_number(session, f"IN:{recipient}", year)
+    return f"IN-{recipient}-{year}-{seq:06d}"
 
 
 def _document_row(

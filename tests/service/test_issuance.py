@@ -187,9 +187,9 @@ def test_fsck_finds_and_repairs_what_a_crash_leaves(env: Env) -> None:
     assert root is not None
     # 1. a worker died after writing the files of a reserved number (row stuck in issuing)
     with env.services.database.transaction() as session:
-        from service.domain.documents import _next_number
+        from service.domain.documents import next_number
 
-        seq = _next_number(session, "KZ-MVD", YEAR)
+        seq = next_number(session, "KZ-MVD", YEAR)
         stuck = journal.reserve(
             session, "KZ-MVD", YEAR, seq, _number(seq), str(uuid.uuid4()), "0" * 64
         )
@@ -266,9 +266,9 @@ def test_a_number_declared_abandoned_mid_render_is_not_issued(env: Env) -> None:
 
 def test_fsck_leaves_a_number_being_issued_alone(env: Env) -> None:
     with env.services.database.transaction() as session:
-        from service.domain.documents import _next_number
+        from service.domain.documents import next_number
 
-        seq = _next_number(session, "KZ-MVD", YEAR)
+        seq = next_number(session, "KZ-MVD", YEAR)
         busy = journal.reserve(session, "KZ-MVD", YEAR, seq, _number(seq), "x" * 36, "0" * 64)
     env.services.storage.put(f"{busy.id}.pdf", b"%PDF being written")
     report = fsck.check(env.services.database, env.services.storage, repair=True)

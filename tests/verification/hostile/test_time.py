@@ -10,7 +10,7 @@ from asn1crypto import cms, x509
 from certomancer.registry import PKIArchitecture
 from pyhanko.sign.timestamps import HTTPTimeStamper
 
-from service.web.verify import trust_root_files
+from service.domain.verification import trust_root_files
 from signing.verification import SessionRegistryLookup, TrustRoots, verify_document
 from tests.verification.conftest import Env
 from tests.verification.hostile.conftest import check, demo_signer, sign, verify_api
