@@ -3,8 +3,9 @@
 Real gunicorn (``migdocs serve``, 2 workers), real rendering and signing, SQLite and the
 real PostgreSQL:
 
-- while a schema-maximum request (200 persons, ~95 pages) renders in one worker, reads and
-  small POSTs of another authority answer within 2 s from the other worker;
+- while the largest request allowed (``max_persons``, 100 by default: ~48 pages) renders
+  in one worker, reads and small POSTs of another authority answer within 2 s from the
+  other worker;
 - ``kill -9`` of workers at random moments of 100 concurrent POSTs of one authority
   leaves, after ``migdocs fsck --repair``, every number issued or void, no file without a
   row, no number in two signed files, and an intact audit chain.
@@ -41,6 +42,7 @@ from sqlalchemy import select
 from service.cli.main import main
 from service.domain.auth import create_api_key
 from service.paths import SAMPLES_DIR
+from service.pipeline.limits import DEFAULT_LIMITS
 from service.pipeline.xmlinput import NAMESPACE
 from service.store.db import Database
 from service.store.tables import ISSUED, ISSUING, VOID, Issuance, StoredDocument
@@ -74,13 +76,13 @@ SMALL_BY_GPK = small_request_of("BY-GPK", "KZ-MVD")
 
 
 def largest_request() -> bytes:
-    """BY-GPK's multi-page request grown to the schema's maximum of 200 persons."""
+    """BY-GPK's multi-page request grown to the largest allowed (``max_persons``)."""
     ns = {"m": NAMESPACE}
     root = etree.fromstring((SAMPLES_DIR / "request-multipage.xml").read_bytes())
     persons = root.find("m:persons", ns)
     assert persons is not None
     originals = list(persons)
-    while len(persons) < 200:
+    while len(persons) < DEFAULT_LIMITS.max_persons:
         persons.append(copy.deepcopy(originals[len(persons) % len(originals)]))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
