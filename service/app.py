@@ -19,6 +19,7 @@ from service.config import load_settings
 from service.domain import fsck
 from service.domain.auth import Unauthenticated
 from service.domain.documents import DocumentService
+from service.domain.issuance import IssuanceAbandoned
 from service.domain.logins import Logins, SessionPolicy
 from service.exchange.errors import ExchangeUnavailable
 from service.paths import TEMPLATE_DIR
@@ -53,6 +54,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (errors.Gone, 410),
     (errors.UnsupportedMediaType, 415),
     (ExchangeUnavailable, 503),
+    (IssuanceAbandoned, 503),  # fsck voided the number mid-render: retry the same documentId
 )
 """The one place where our exceptions become HTTP statuses (first match wins)."""
 
