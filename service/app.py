@@ -77,16 +77,15 @@ def _register_error_handlers(app: Flask) -> None:
         status = _status_for(exc)
         if status >= 500:
             app.logger.error("internal error: %s", exc)
-        return error_response(status, exc.code, exc.message, [v.as_dict() for v in exc.violations])
+        return error_response(status, exc.code, exc.message, exc.details())
 
     @app.errorhandler(SigningError)
     def _signing_error(exc: SigningError) -> Response:
         status = _status_for(exc)
         if status >= 500:
             app.logger.error("signing failed: %s", exc)
-        return error_response(
-            status, exc.code.replace("-", "_"), str(exc), [{"reason": exc.reason}]
-        )
+        detail = {"code": exc.reason, "reason": exc.reason, "message": str(exc)}
+        return error_response(status, exc.code.replace("-", "_"), str(exc), [detail])
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -216,12 +215,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_request_logging(app)
     _register_security_headers(app)
 
-    from service.web import api, officers, public, verify
+    from service.web import api, officers, public, verify, xsd
 
     app.register_blueprint(api.bp)
     app.register_blueprint(officers.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(xsd.bp)
     from service.exchange import views as exchange_views
 
     app.register_blueprint(exchange_views.bp)

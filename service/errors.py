@@ -20,13 +20,21 @@ class Violation:
     """Location as an XPath of local names, e.g. ``/request/persons/person[2]/sex``."""
     message: str
     """What is wrong, in plain words."""
+    code: str | None = None
+    """Stable machine-readable name of the problem (e.g. ``not_a_date``); ``None`` → the
+    code of the error that carries it (see :meth:`MigdocsError.details`)."""
 
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line is not None else "line ?"
         return f"{where}: {self.path}: {self.message}"
 
-    def as_dict(self) -> dict[str, object]:
-        return {"line": self.line, "path": self.path, "message": self.message}
+    def as_dict(self, default_code: str = "error") -> dict[str, object]:
+        return {
+            "code": self.code or default_code,
+            "line": self.line,
+            "path": self.path,
+            "message": self.message,
+        }
 
 
 class MigdocsError(Exception):
@@ -38,6 +46,10 @@ class MigdocsError(Exception):
         super().__init__(message)
         self.message = message
         self.violations = violations
+
+    def details(self) -> list[dict[str, object]]:
+        """``details`` of the JSON error: one object per violation, each with its ``code``."""
+        return [v.as_dict(self.code) for v in self.violations]
 
     def __str__(self) -> str:
         if not self.violations:
@@ -106,9 +118,15 @@ class FontMissing(RenderError):
 
 
 class Forbidden(MigdocsError):
-    """Authenticated, but not allowed to do this (e.g. send for another authority)."""
+    """Authenticated, but not allowed to do this (e.g. send for another authority).
+
+    Each detail also carries ``reason`` (the same as its ``code``, e.g. ``wrong-authority``),
+    like the 403 answers of the signing checks."""
 
     code = "forbidden"
+
+    def details(self) -> list[dict[str, object]]:
+        return [{**d, "reason": d["code"]} for d in super().details()]
 
 
 class NotFound(MigdocsError):

@@ -33,7 +33,7 @@ def fail(error: MigdocsError, source: str, as_json: bool = False) -> NoReturn:
                     "file": source,
                     "error": error.code,
                     "message": error.message,
-                    "details": [v.as_dict() for v in error.violations],
+                    "details": error.details(),
                 },
                 ensure_ascii=False,
                 indent=2,

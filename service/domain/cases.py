@@ -204,7 +204,15 @@ def plan(session: Session, doc: Document, root: etree._Element) -> Plan:
         if header.sender != case.requested:
             raise Forbidden(
                 f"only {case.requested}, the requested authority, replies in case {number}; "
-                f"not {header.sender}"
+                f"not {header.sender}",
+                (
+                    Violation(
+                        None,
+                        f"{element_path(root)}/header/sender",
+                        f"{header.sender} is not the requested authority {case.requested}",
+                        "not-the-requested-authority",
+                    ),
+                ),
             )
         if header.recipient != case.requesting:
             raise InconsistentDocument(

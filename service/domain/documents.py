@@ -21,9 +21,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from lxml import etree
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,13 +32,14 @@ from sqlalchemy.orm import Session
 from service.domain import cases
 from service.domain import issuance as journal
 from service.domain.auth import Principal
-from service.errors import Conflict, Forbidden, Gone, NotFound
+from service.errors import Conflict, Forbidden, Gone, NotFound, Violation
 from service.pipeline.document import Document
 from service.pipeline.rendering import FORM_VERSION, Renderer
 from service.pipeline.stages import intake
 from service.pipeline.vocabulary import AUTHORITIES
 from service.store import audit
 from service.store.db import Database
+from service.store.exchange_tables import Delivery, Incoming
 from service.store.storage import Storage
 from service.store.tables import Issuance, RegistrationCounter, StoredDocument
 from signing.api import DocumentSigner, SignRequest
@@ -58,6 +60,14 @@ class DocumentFilter:
     date_to: date | None = None
     registration_number: str | None = None
     """Substring of the registration number."""
+    upstream_id: str | None = None
+    """The upstream system's documentId (compared without regard to case)."""
+    direction: str | None = None
+    """``outgoing`` (sent by the caller's authority) or ``incoming`` (addressed to it)."""
+    exchange_status: str | None = None
+    """Delivery state of an outgoing exchanged document, or ``received`` from the peer."""
+    since: datetime | None = None
+    """Stored in this service at or after this instant."""
 
 
 def registration_number(authority: str, year: int, seq: int) -> str:
@@ -137,7 +147,15 @@ class DocumentService:
         if header.sender != principal.authority:
             raise Forbidden(
                 f"this API key belongs to {principal.authority} and cannot send documents "
-                f"of {header.sender}"
+                f"of {header.sender}",
+                (
+                    Violation(
+                        None,
+                        f"/{etree.QName(root).localname}/header/sender",
+                        f"{header.sender} is not the API key's authority {principal.authority}",
+                        "wrong-authority",
+                    ),
+                ),
             )
         xml_sha256 = hashlib.sha256(raw).hexdigest()
         with self.database.reading() as session:
@@ -348,6 +366,7 @@ class DocumentService:
             query = query.where(StoredDocument.document_date >= flt.date_from.isoformat())
         if flt.date_to:
             query = query.where(StoredDocument.document_date <= flt.date_to.isoformat())
+        query = _exchange_filters(query, flt, principal.authority)
         if flt.registration_number:
             escaped = flt.registration_number.replace("\\", "\\\\").replace("%", "\\%")
             query = query.where(
@@ -367,6 +386,31 @@ class DocumentService:
                 .all()
             )
         return rows, total
+
+
+def _exchange_filters(query: Select[Any], flt: DocumentFilter, authority: str) -> Select[Any]:
+    """``document_id``, ``direction``, ``status`` and ``since`` of the documents list."""
+    if flt.upstream_id:
+        query = query.where(func.lower(StoredDocument.upstream_id) == flt.upstream_id.lower())
+    if flt.direction == "outgoing":
+        query = query.where(StoredDocument.sender == authority)
+    elif flt.direction == "incoming":
+        query = query.where(StoredDocument.recipient == authority)
+    if flt.exchange_status == "received":
+        query = query.where(
+            StoredDocument.id.in_(select(Incoming.document_id).scalar_subquery())
+        )
+    elif flt.exchange_status is not None:
+        query = query.where(
+            StoredDocument.id.in_(
+                select(Delivery.document_id)
+                .where(Delivery.status == flt.exchange_status)
+                .scalar_subquery()
+            )
+        )
+    if flt.since is not None:
+        query = query.where(StoredDocument.created_at >= flt.since)
+    return query
 
 
 def authority_name(code: str) -> str:

@@ -11,13 +11,16 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from service.domain.cases import STATUSES, CaseFilter, CaseService, CaseView
 from service.domain.documents import DocumentFilter
 from service.domain.transfers import record_transfer
-from service.errors import InputError, UnsupportedMediaType, Violation
+from service.errors import UnsupportedMediaType
 from service.store import audit
 from service.store.tables import StoredDocument
+from service.web import params
+from service.web.conditional import conditional, json_etag, page_response
 from service.web.context import services
-from service.web.httpinput import check_xml_charset, int_param
-from service.web.openapi import openapi_document
+from service.web.httpinput import check_xml_charset
+from service.web.openapi import TRANSFER_BODY, openapi_document
 from service.web.principal import client_address, current_principal
+from service.web.xsd import VERSION_HEADER, schema_version
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger("migdocs.http")
@@ -61,7 +64,11 @@ def create_document() -> tuple[Response, int, dict[str, str]]:
     result = services().documents.create(raw, principal, client_address())
     body = document_json(result.document)
     status = 201 if result.created else 200
-    return jsonify(body), status, {"Location": body["links"]["self"]}
+    return jsonify(body), status, {"Location": body["links"]["self"], **_schema_version()}
+
+
+def _schema_version() -> dict[str, str]:
+    return {VERSION_HEADER: schema_version()}
 
 
 @bp.get("/api/v1/documents/<document_id>")
@@ -72,17 +79,25 @@ def get_document(document_id: str) -> Response:
         from service.exchange.status import delivery_json
 
         body["delivery"] = delivery_json(row.id)
-    return jsonify(body)
+    # An exchanged document's metadata changes with its delivery, which keeps no time of
+    # its last change: then only the ETag (a hash of the body) validates it.
+    last_modified = row.created_at if body.get("delivery") is None else None
+    return conditional(jsonify(body), json_etag(body), last_modified)
 
 
 def _file_response(document_id: str, what: str, mimetype: str) -> Response:
     row, data = services().documents.read(document_id, current_principal(), client_address(), what)
     filename = f"{row.registration_number}.{what}"
-    return Response(
+    response = Response(
         data,
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+    if what == "xml":
+        response.headers.update(_schema_version())
+    # The files never change: their SHA-256 is a strong validator.
+    etag = row.pdf_sha256 if what == "pdf" else row.xml_sha256
+    return conditional(response, etag, row.created_at)
 
 
 @bp.get("/api/v1/documents/<document_id>/pdf")
@@ -95,47 +110,36 @@ def get_document_xml(document_id: str) -> Response:
     return _file_response(document_id, "xml", "application/xml")
 
 
-def _date_arg(name: str) -> date | None:
-    value = request.args.get(name)
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            f"query parameter {name} must be a date YYYY-MM-DD",
-            (Violation(None, f"?{name}", f"{value!r} is not a date"),),
-        ) from None
-
-
-def _int_arg(name: str, default: int, maximum: int) -> int:
-    return int_param(name, request.args.get(name), default, maximum)
-
-
-def filter_from_args() -> DocumentFilter:
-    return DocumentFilter(
-        document_type=request.args.get("type") or None,
-        counterpart=request.args.get("counterpart") or None,
-        date_from=_date_arg("date_from"),
-        date_to=_date_arg("date_to"),
-        registration_number=request.args.get("q") or None,
+def document_params() -> params.ParamSet:
+    return params.ParamSet(
+        (*params.document_filters(), *params.paging(services().settings.page_size))
     )
+
+
+def filter_from_args() -> tuple[DocumentFilter, int, int]:
+    """The documents list's filter and paging, each value checked as declared."""
+    given = document_params().read(request.args.to_dict(flat=False))
+    flt = DocumentFilter(
+        document_type=given["type"],
+        counterpart=given["counterpart"],
+        date_from=given["date_from"],
+        date_to=given["date_to"],
+        registration_number=given["q"],
+        upstream_id=given["document_id"],
+        direction=given["direction"],
+        exchange_status=given["status"],
+        since=given["since"],
+    )
+    return flt, given["page"], given["page_size"]
 
 
 @bp.get("/api/v1/documents")
 def list_documents() -> Response:
     principal = current_principal()
-    page = _int_arg("page", 1, 1_000_000)
-    page_size = _int_arg("page_size", services().settings.page_size, 500)
-    rows, total = services().documents.list(principal, filter_from_args(), page, page_size)
-    return jsonify(
-        {
-            "items": [document_json(r) for r in rows],
-            "page": page,
-            "page_size": page_size,
-            "total": total,
-        }
-    )
+    flt, page, page_size = filter_from_args()
+    rows, total = services().documents.list(principal, flt, page, page_size)
+    items = [document_json(r) for r in rows]
+    return page_response("api.list_documents", items, page, page_size, total)
 
 
 # ----- cases and transfers ----------------------------------------------------------------
@@ -181,43 +185,20 @@ def case_json(v: CaseView, with_timeline: bool = False) -> dict[str, Any]:
     return body
 
 
-def _bool_arg(name: str) -> bool | None:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return None
-    if value.lower() not in ("true", "false", "1", "0"):
-        raise InputError(
-            f"query parameter {name} must be true or false",
-            (Violation(None, f"?{name}", f"{value!r} is not true or false"),),
-        )
-    return value.lower() in ("true", "1")
-
-
-def case_filter_from_args() -> CaseFilter:
-    status = request.args.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise InputError(
-            f"query parameter status must be one of {', '.join(STATUSES)}",
-            (Violation(None, "?status", f"{status!r} is not a case status"),),
-        )
-    return CaseFilter(status=status, overdue=_bool_arg("overdue"), due_soon=_bool_arg("due_soon"))
+def case_params() -> params.ParamSet:
+    return params.ParamSet(
+        (*params.case_filters(STATUSES), *params.paging(services().settings.page_size))
+    )
 
 
 @bp.get("/api/v1/cases")
 def list_cases() -> Response:
     principal = current_principal()
-    page = _int_arg("page", 1, 1_000_000)
-    page_size = _int_arg("page_size", services().settings.page_size, 500)
-    flt = case_filter_from_args()
+    given = case_params().read(request.args.to_dict(flat=False))
+    flt = CaseFilter(status=given["status"], overdue=given["overdue"], due_soon=given["due_soon"])
+    page, page_size = given["page"], given["page_size"]
     views, total = CaseService(services().database).list(principal, flt, page, page_size)
-    return jsonify(
-        {
-            "items": [case_json(v) for v in views],
-            "page": page,
-            "page_size": page_size,
-            "total": total,
-        }
-    )
+    return page_response("api.list_cases", [case_json(v) for v in views], page, page_size, total)
 
 
 @bp.get("/api/v1/cases/<case_id>")
@@ -229,19 +210,16 @@ def get_case(case_id: str) -> Response:
 @bp.post("/api/v1/documents/<document_id>/transfers")
 def create_transfer(document_id: str) -> tuple[Response, int]:
     principal = current_principal(api_key_only=True)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InputError(
-            "send a JSON object {third_party, consent_registration_number}",
-            (Violation(None, "/", "not a JSON object"),),
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"send the transfer as application/json, not {request.mimetype or 'no content type'}"
         )
-    third_party = body.get("third_party")
-    consent = body.get("consent_registration_number")
+    given = params.read_json_object(TRANSFER_BODY, request.get_json(silent=True))
     transfer, row, consent_row = record_transfer(
         services().documents,
         document_id,
-        third_party if isinstance(third_party, str) else "",
-        consent if isinstance(consent, str) else "",
+        given["third_party"],
+        given["consent_registration_number"],
         principal,
         client_address(),
     )

@@ -96,7 +96,11 @@ def test_transfer_needs_a_json_body_and_an_api_key(env: Env) -> None:
     request = post(env, REQUEST, "KZ-MVD")
     url = f"{request['links']['self']}/transfers"
     headers = {"X-API-Key": env.keys["KZ-MVD"]}
-    assert env.client.post(url, data="x", headers=headers).status_code == 400
+    assert env.client.post(url, data="x", headers=headers).status_code == 415
+    not_json = env.client.post(
+        url, data="x", headers={**headers, "Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 400 and not_json.json["details"][0]["code"] == "not_an_object"
     empty = env.client.post(url, json={"third_party": " "}, headers=headers)
     assert empty.status_code == 400 and len(empty.json["details"]) == 2
     assert env.client.post(url, json={}).status_code == 401
