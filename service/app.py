@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import errors
@@ -98,7 +98,12 @@ def _register_error_handlers(app: Flask) -> None:
             415: "unsupported_media_type",
         }
         status = exc.code or 500
-        return error_response(status, codes.get(status, "http_error"), exc.description or exc.name)
+        response = error_response(
+            status, codes.get(status, "http_error"), exc.description or exc.name
+        )
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 §15.5.6
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

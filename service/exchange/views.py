@@ -27,6 +27,7 @@ from service.exchange.status import delivery_json
 from service.store.exchange_tables import Peer
 from service.store.tables import StoredDocument
 from service.web.context import services
+from service.web.httpinput import ascii_int
 from service.web.openapi import error_responses, json_response, register_paths
 from service.web.principal import current_principal
 from service.web.verify import seal, verifier
@@ -87,7 +88,11 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "schema": {"type": "string"},
                     "description": "Opaque cursor: `next` of the previous page",
                 },
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": inbox.MAX_LIMIT},
+                },
             ],
             "responses": {
                 "200": json_response(
@@ -202,7 +207,7 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if ascii_int(raw) is None or not 1 <= int(raw) <= maximum:
         raise InputError(
             f"{name} must be a whole number from 1 to {maximum}",
             (Violation(None, name, f"got {raw[:20]!r}"),),

@@ -19,6 +19,7 @@ from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES
 from service.web.context import services
 from service.web.httpinput import ascii_int
 from service.web.openapi import error_responses, json_response, register_paths
+from service.web.params import Param, ParamSet
 from signing.registry import Registry
 
 bp = Blueprint("public", __name__)
@@ -63,6 +64,18 @@ _LIST = {
     },
 }
 
+FORM_PARAMS = ParamSet(
+    (
+        Param(
+            "authority",
+            {"type": "string", "enum": list(AUTHORITIES)},
+            f"Sending authority (default {forms.DEFAULT_AUTHORITY})",
+            forms.DEFAULT_AUTHORITY,
+        ),
+    )
+)
+"""The query of a sample form: described and checked from this declaration."""
+
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/v1/forms": {
         "get": {
@@ -95,15 +108,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "required": True,
                     "schema": {"type": "string", "enum": list(forms.FORM_TYPES)},
                 },
-                {
-                    "name": "authority",
-                    "in": "query",
-                    "required": False,
-                    "description": f"Sending authority (default {forms.DEFAULT_AUTHORITY})",
-                    "schema": {"type": "string", "enum": list(AUTHORITIES)},
-                },
+                *FORM_PARAMS.openapi(),
             ],
-            "responses": {"200": _PDF, **error_responses(404)},
+            "responses": {"200": _PDF, **error_responses(400, 404)},
         }
     },
     "/api/v1/signatories": {
@@ -203,7 +210,7 @@ def list_forms() -> Response:
 
 @bp.get("/api/v1/forms/<document_type>.pdf")
 def form_pdf(document_type: str) -> Response:
-    authority = request.args.get("authority") or forms.DEFAULT_AUTHORITY
+    authority = FORM_PARAMS.read(request.args.to_dict(flat=False))["authority"]
     form = forms.FORMS.get(services().renderer, document_type, authority)
     return _pdf_response(
         form.pdf,

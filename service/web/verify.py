@@ -133,6 +133,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "multipart/form-data": {
                         "schema": {
                             "type": "object",
+                            "required": ["file"],
                             "properties": {"file": {"type": "string", "format": "binary"}},
                         }
                     },
