@@ -397,9 +397,7 @@ def _exchange_filters(query: Select[Any], flt: DocumentFilter, authority: str) -
     elif flt.direction == "incoming":
         query = query.where(StoredDocument.recipient == authority)
     if flt.exchange_status == "received":
-        query = query.where(
-            StoredDocument.id.in_(select(Incoming.document_id).scalar_subquery())
-        )
+        query = query.where(StoredDocument.id.in_(select(Incoming.document_id).scalar_subquery()))
     elif flt.exchange_status is not None:
         query = query.where(
             StoredDocument.id.in_(

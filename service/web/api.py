@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date
+from datetime import UTC
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for

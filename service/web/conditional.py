@@ -22,15 +22,14 @@ PRIVATE_REVALIDATE = "private, no-cache"
 """Documents are confidential (no shared cache) and must be revalidated before reuse."""
 
 
-def conditional(
-    response: Response, etag: str, last_modified: datetime | None = None
-) -> Response:
+def conditional(response: Response, etag: str, last_modified: datetime | None = None) -> Response:
     """Add the validators and answer 304 if the client's copy is current."""
     response.set_etag(etag)
     if last_modified is not None:
         response.last_modified = last_modified.replace(microsecond=0)
     response.headers["Cache-Control"] = PRIVATE_REVALIDATE
-    return response.make_conditional(request)
+    response.make_conditional(request)  # in place: 304 and no body when current
+    return response
 
 
 def json_etag(body: Mapping[str, Any]) -> str:
@@ -44,7 +43,7 @@ def page_response(
 ) -> Response:
     """A page of a list with ``links`` in the body and a ``Link`` header."""
     last = max(1, math.ceil(total / page_size))
-    args = {name: values for name, values in request.args.lists() if name != "page"}
+    args: dict[str, Any] = {name: v for name, v in request.args.lists() if name != "page"}
 
     def at(number: int) -> str:
         return url_for(endpoint, **args, page=number)

@@ -82,8 +82,7 @@ def error_examples() -> dict[str, dict[str, Any]]:
         ]
         found[path.name.removesuffix(".expected.json")] = {
             "error": expected["code"],
-            "message": f"samples/invalid/{path.name.replace('.expected.json', '.xml')} "
-            "is refused",
+            "message": f"samples/invalid/{path.name.replace('.expected.json', '.xml')} is refused",
             "details": details,
         }
     return found

@@ -5,8 +5,6 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Any
 
-from service.pipeline.xmlinput import ROOT_TO_TYPE
-
 from service.web import examples, params
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -24,8 +22,7 @@ ERROR_TEXT = {
     413: "Request body too large",
     415: "Wrong content type or charset",
     422: "Well-formed and schema-valid but inconsistent, or beyond a published limit",
-    500: "Rendering or signing failed (a fault of the service; the request id is in "
-    "X-Request-Id)",
+    500: "Rendering or signing failed (a fault of the service; the request id is in X-Request-Id)",
     503: "Unavailable for now (database down, or the number was voided mid-render: repeat "
     "the same documentId)",
 }

@@ -85,7 +85,9 @@ class ParamSet:
                     )
                 )
             elif len(given) != 1:
-                problems.append(Violation(None, where, "given more than once", "repeated_parameter"))
+                problems.append(
+                    Violation(None, where, "given more than once", "repeated_parameter")
+                )
             else:
                 try:
                     values[name] = check(param.schema, given[0])
@@ -223,9 +225,7 @@ def document_filters() -> tuple[Param, ...]:
             {"type": "string", "enum": sorted(AUTHORITIES)},
             "The other authority (sender or recipient)",
         ),
-        Param(
-            "date_from", {"type": "string", "format": "date"}, "Document date on or after"
-        ),
+        Param("date_from", {"type": "string", "format": "date"}, "Document date on or after"),
         Param("date_to", {"type": "string", "format": "date"}, "Document date on or before"),
         Param(
             "q",

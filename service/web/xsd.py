@@ -74,7 +74,8 @@ def get_schema(name: str) -> Response:
     response.headers[VERSION_HEADER] = schema_version()
     response.headers["Cache-Control"] = "public, max-age=3600"
     response.set_etag(hashlib.sha256(data).hexdigest())
-    return response.make_conditional(request)
+    response.make_conditional(request)  # in place: 304 and no body when current
+    return response
 
 
 _VERSION = {

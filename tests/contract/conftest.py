@@ -14,13 +14,13 @@ import pytest
 
 from service.domain.auth import create_api_key
 from service.store.db import Database
+from signing.demo import build_demo
 from tests.hostile.live_server import LiveServer, _wait_until_up, free_port
 from tests.service.conftest import (  # noqa: F401 - fixtures used by the tests here
     _postgres_database,
     _upgrade,
     demo_template,
 )
-from signing.demo import build_demo
 
 
 def _serve(instance: Path, url: str, tmp_path: Path) -> Iterator[LiveServer]:
@@ -33,8 +33,16 @@ def _serve(instance: Path, url: str, tmp_path: Path) -> Iterator[LiveServer]:
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--workers", "2", "--bind",
-             f"127.0.0.1:{port}"],
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "serve",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -50,7 +58,9 @@ def _serve(instance: Path, url: str, tmp_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def contract_server(
-    request: pytest.FixtureRequest, demo_template: Path, tmp_path: Path
+    request: pytest.FixtureRequest,
+    demo_template: Path,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
 ) -> Iterator[LiveServer]:
     """The server on SQLite, then on a fresh PostgreSQL database (same demo PKI)."""
     instance = tmp_path / "instance"

@@ -104,9 +104,7 @@ def server_statuses(server: LiveServer) -> list[int]:
     return statuses
 
 
-def test_the_server_keeps_its_openapi_contract(
-    contract_server: LiveServer, tmp_path: Path
-) -> None:
+def test_the_server_keeps_its_openapi_contract(contract_server: LiveServer, tmp_path: Path) -> None:
     result = run_schemathesis(contract_server, tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-20000:]
