@@ -94,6 +94,31 @@ def peer_remove(party: str) -> None:
     click.echo(f"peer {party} removed")
 
 
+@peer_group.command("identity")
+@click.option("--renew", is_flag=True, help="Issue new ones even if they exist.")
+def peer_identity(renew: bool) -> None:
+    """Issue this node's demo TLS certificate and receipt seal (from its Party's demo root
+    in <instance>/pki; production nodes get them from their Party's PKI)."""
+    from service.cli.common import fail
+    from service.config import load_settings
+    from service.exchange.nodecert import issue_node_identity
+
+    settings = load_settings()
+    if settings.party is None:
+        raise click.UsageError("set party (KZ or BY) first")
+    pki = settings.instance_dir / "pki"
+    name = f"node-{settings.party.lower()}"
+    cert, key, seal = pki / f"{name}.pem", pki / f"{name}.key.pem", pki / f"{name}-seal.p12"
+    if renew or not all(p.is_file() for p in (cert, key, seal)):
+        try:
+            issue_node_identity(settings.instance_dir, settings.party)
+        except MigdocsError as exc:
+            fail(exc, "peer identity")
+        click.echo(f"issued the node identity of {settings.party}:")
+    click.echo(f"  node_cert    = {cert}\n  node_key     = {key}\n  seal_pkcs12  = {seal}")
+    click.echo(f"  trust root   = {pki / (settings.party.lower() + '-root.pem')}")
+
+
 @peer_group.command("listen")
 @click.option("--bind", default=None, help="host:port; default: the peer_bind setting.")
 @click.option("--with-worker", is_flag=True, help="Run a delivery worker thread too.")
