@@ -32,7 +32,14 @@ from service.exchange import transport
 from service.exchange.errors import DeliveryFailed, ExchangeUnavailable
 from service.pipeline.rendering import default_renderer
 from service.store.db import Database
-from service.store.exchange_tables import DELIVERED, PENDING, REFUSED, ListPublication, Peer
+from service.store.exchange_tables import (
+    DELIVERED,
+    PENDING,
+    REFUSED,
+    ListPublication,
+    Peer,
+    ReceivedList,
+)
 from service.store.storage import Storage
 from service.store.tables import SignatoryList
 from signing.api import DocumentSigner, SigningConfig
@@ -218,3 +225,24 @@ def _outcome(answer: transport.PeerResponse, now: datetime, backoff: float) -> d
     return {"last_error": f"peer answered {answer.status}: {body[:300]}"} | {
         "next_attempt_at": now + _delay(backoff)
     }
+
+
+def overview(database: Database) -> tuple[list[ListPublication], list[ReceivedList]]:
+    """Every publication sent (newest first) and every version received (newest first)."""
+    with database.reading() as session:
+        sent = list(
+            session.execute(
+                select(ListPublication).order_by(
+                    ListPublication.created_at.desc(), ListPublication.authority
+                )
+            ).scalars()
+        )
+        received = list(
+            session.execute(
+                select(ReceivedList).order_by(
+                    ReceivedList.received_at.desc(), ReceivedList.authority
+                )
+            ).scalars()
+        )
+        session.expunge_all()
+    return sent, received

@@ -23,13 +23,15 @@ from service.exchange import inbox, transport, webhooks
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, receipt_key
 from service.exchange.errors import ExchangeUnavailable, PeerUnknown
 from service.exchange.list_registry import ExchangedListsLookup, receive_list
-from service.exchange.lists import AUTHORITY_HEADER, VERSION_HEADER
+from service.exchange.list_registry import storage_key as received_list_key
+from service.exchange.lists import AUTHORITY_HEADER, VERSION_HEADER, overview
 from service.exchange.peers import peer_by_certificate
 from service.exchange.receiving import Declared, Receiver
 from service.exchange.status import delivery_json
 from service.store.exchange_tables import Peer
 from service.store.tables import StoredDocument
 from service.web.context import services
+from service.web.officers import officer_required, page
 from service.web.openapi import error_responses, json_response, register_paths
 from service.web.principal import current_principal
 from service.web.verify import seal, verifier
@@ -130,6 +132,17 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "content": {"application/pdf": {"schema": {"type": "string"}}},
                 },
                 **error_responses(401, 404),
+            },
+        }
+    },
+    "/api/v1/exchange/lists": {
+        "get": {
+            "summary": "Signatory lists sent to the peer node and received from it "
+            "(Art. 9.3, 9.4): versions, status, when sent and received",
+            "operationId": "getExchangedLists",
+            "responses": {
+                "200": json_response({"type": "object"}, "Sent and received versions"),
+                **error_responses(401),
             },
         }
     },
@@ -434,3 +447,73 @@ def webhook_deliveries(webhook_id: str) -> Response:
             for d in webhooks.deliveries(session, hook)
         ]
     return jsonify({"items": items})
+
+
+# ----- exchanged lists of signatories -----------------------------------------------------
+
+LIST_STATUS_TITLES = {
+    "pending": "ожидает отправки",
+    "delivered": "получен другой Стороной",
+    "refused": "отклонён другой Стороной",
+}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@bp.get("/api/v1/exchange/lists")
+def exchanged_lists() -> Response:
+    current_principal()
+    sent, received = overview(services().database)
+    return jsonify(
+        {
+            "sent": [
+                {
+                    "authority": p.authority,
+                    "version": p.version,
+                    "party": p.party,
+                    "status": p.status,
+                    "attempts": p.attempts,
+                    "sent_at": _iso(p.sent_at),
+                    "received_at": _iso(p.received_at),
+                    "last_error": p.last_error,
+                }
+                for p in sent
+            ],
+            "received": [
+                {
+                    "authority": r.authority,
+                    "version": r.version,
+                    "party": r.party,
+                    "sha256": r.pdf_sha256,
+                    "signed_at": _iso(r.generated_at),
+                    "signed_by": r.signatory_id,
+                    "received_at": _iso(r.received_at),
+                    "pdf": url_for(
+                        "exchange.received_list_pdf", authority=r.authority, version=r.version
+                    ),
+                }
+                for r in received
+            ],
+        }
+    )
+
+
+@bp.get("/exchange/lists/<authority>/v<int:version>.pdf")
+def received_list_pdf(authority: str, version: int) -> Response:
+    """A received list as it arrived (API key or officer)."""
+    current_principal()
+    key = received_list_key(authority, version)
+    if not services().storage.exists(key):
+        raise NotFound(f"no version {version} of the list of {authority[:32]} was received")
+    return Response(services().storage.get(key), mimetype="application/pdf")
+
+
+@bp.get("/exchange/lists")
+@officer_required
+def exchanged_lists_page() -> tuple[str, int]:
+    sent, received = overview(services().database)
+    return page(
+        "exchange_lists.html", sent=sent, received=received, status_titles=LIST_STATUS_TITLES
+    )

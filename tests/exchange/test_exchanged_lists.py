@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select, text
 
+from service.domain.auth import add_officer
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, DeliveryWorker
 from service.exchange.lists import AUTHORITY_HEADER, LISTS_PATH, VERSION_HEADER
 from service.exchange.receipts import check_receipt
@@ -184,6 +185,43 @@ def test_lists_are_published_and_arriving_signatures_judged_by_them(nodes: Nodes
         str(unlisted["sha256"]),
     )
     assert accepted.outcome == "accepted" and accepted.incoming_number, accepted.reasons
+
+    # Both sides show when each version was sent and received.
+    shown = by.get("/api/v1/exchange/lists", "BY-MVD").get_json()
+    got = [(r["authority"], r["version"]) for r in shown["received"]]
+    assert sorted(got) == [("KZ-MTSZN", 1), ("KZ-MTSZN", 2), ("KZ-MVD", 1)]
+    newest = shown["received"][0]
+    assert (newest["authority"], newest["version"], newest["signed_by"]) == (
+        "KZ-MTSZN",
+        2,
+        "KZ-MTSZN-001",
+    )
+    pdf = by.get(newest["pdf"], "BY-MVD").data
+    assert hashlib.sha256(pdf).hexdigest() == newest["sha256"] == versions[1].pdf_sha256
+    sent_side = kz.get("/api/v1/exchange/lists", "KZ-MTSZN").get_json()["sent"]
+    by_version = {(p["authority"], p["version"]): p for p in sent_side}
+    assert by_version[("KZ-MTSZN", 2)]["status"] == DELIVERED
+    assert by_version[("KZ-MTSZN", 2)]["received_at"] == newest["received_at"]
+    assert by.client.get("/api/v1/exchange/lists").status_code == 401
+    assert by.client.get("/exchange/lists").status_code == 302  # officers log in first
+    with by.services.database.transaction() as session:
+        add_officer(session, "officer-by", "Офицер ГПК", "BY-GPK", "correct horse battery 1")
+    form = by.client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    logged = by.client.post(
+        "/login",
+        data={
+            "username": "officer-by",
+            "password": "correct horse battery 1",
+            "csrf_token": token.group(1),
+        },
+    )
+    assert logged.status_code == 302
+    page = by.client.get("/exchange/lists")
+    assert page.status_code == 200
+    text_ = page.get_data(as_text=True)
+    assert "Полученные от другой Стороны (3)" in text_ and "KZ-MTSZN-001" in text_
 
 
 def _post_list(kz: Node, by: Node, authority: str, version: str, pdf: bytes) -> tuple[int, str]:
