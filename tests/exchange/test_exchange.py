@@ -339,3 +339,39 @@ def test_two_workers_share_the_outbox_without_double_claims(nodes: Nodes) -> Non
         row = _delivery(kz, str(doc["id"]))
         assert row.status == DELIVERED and row.attempts == 1
     assert _count(by, Incoming) == 4
+
+
+def test_each_node_applies_its_own_retention_to_its_own_copies(sqlite_nodes: Nodes) -> None:
+    from service.domain import retention
+
+    kz, by = sqlite_nodes.kz, sqlite_nodes.by
+    delivered = kz.post(request_xml(), "KZ-MTSZN")
+    assert kz.worker.run_once() == 1
+    by.stop()
+    waiting = kz.post(request_xml(), "KZ-MTSZN")
+    assert kz.worker.run_once() == 1  # BY is down: still pending
+    (received,) = by.get("/api/v1/inbox", "BY-MVD").get_json()["items"]
+    later = datetime.now(UTC) + timedelta(days=40)
+    kz_policy = {"default": 1825}  # KZ keeps its copies five years
+    by_policy = {"default": 1825, "request": 30}  # BY keeps requests 30 days
+
+    destroyed_by = retention.purge(
+        by.services.database, by.services.storage, by_policy, actor="test", now=later
+    )
+    assert [d.id for d in destroyed_by] == [received["id"]]
+    assert not by.services.storage.exists(f"{received['id']}.pdf")
+    assert (
+        retention.purge(
+            kz.services.database, kz.services.storage, kz_policy, actor="test", now=later
+        )
+        == []
+    )
+    assert kz.services.storage.exists(f"{delivered['id']}.pdf")  # KZ's own copy stays
+
+    # Even under BY's short policy, a document still waiting for delivery is kept.
+    destroyed_kz = retention.purge(
+        kz.services.database, kz.services.storage, by_policy, actor="test", now=later
+    )
+    assert [d.id for d in destroyed_kz] == [delivered["id"]]
+    assert kz.services.storage.exists(f"{waiting['id']}.pdf")
+    assert _delivery(kz, str(waiting["id"])).status == PENDING
