@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,6 +49,7 @@ from signing.registry import Registry
 log = logging.getLogger("migdocs.exchange")
 
 LISTS_PATH = "/peer/v1/lists"
+REFRESH_RETRY_SECONDS = 60.0
 AUTHORITY_HEADER = "X-Migdocs-Authority"
 VERSION_HEADER = "X-Migdocs-List-Version"
 
@@ -64,6 +66,8 @@ class ListPublisher:
     storage: Storage
     _lists: SignatoryLists | None = None
     _seen: tuple[Any, ...] | None = None
+    _retry_at: float = 0.0
+    """After a failed refresh (a signer's key unusable …), not before this monotonic time."""
 
     @property
     def party(self) -> str:
@@ -97,13 +101,17 @@ class ListPublisher:
         """Make and enqueue new list versions if the registry changed; how many enqueued."""
         with self.database.reading() as session:
             state = tuple(session.execute(_REGISTRY_STATE).one())
-        if state == self._seen and not force:
+        if (state == self._seen or time.monotonic() < self._retry_at) and not force:
             return 0
         lists = self.lists()
         enqueued = 0
-        for authority in self.own_authorities():
-            lists.ensure_current(authority)
-            enqueued += self._enqueue_newest(authority)
+        try:
+            for authority in self.own_authorities():
+                lists.ensure_current(authority)
+                enqueued += self._enqueue_newest(authority)
+        except Exception:
+            self._retry_at = time.monotonic() + REFRESH_RETRY_SECONDS
+            raise
         self._seen = state
         return enqueued
 

@@ -194,6 +194,18 @@ class WebhookSender:
     rng: random.Random = field(default_factory=random.Random)
 
     def claim(self, now: datetime, limit: int) -> list[_Due]:
+        with self.database.reading() as session:  # no write transaction when idle
+            if (
+                session.execute(
+                    select(WebhookDelivery.id)
+                    .where(
+                        WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now
+                    )
+                    .limit(1)
+                ).first()
+                is None
+            ):
+                return []
         lease = now + timedelta(seconds=self.settings.delivery_lease_seconds)
         found: list[_Due] = []
         with self.database.transaction() as session:

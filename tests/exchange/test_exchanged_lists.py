@@ -9,6 +9,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -17,6 +18,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select, text
 
 from service.domain.auth import add_officer
+from service.domain.signatory_lists import SignatoryLists
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, DeliveryWorker
 from service.exchange.lists import AUTHORITY_HEADER, LISTS_PATH, VERSION_HEADER
 from service.exchange.receipts import check_receipt
@@ -263,3 +265,29 @@ def test_lists_that_cannot_be_trusted_are_refused(sqlite_nodes: Nodes, tmp_path:
     status, body = _post_list(kz, by, "KZ-MVD", "1", other)
     assert status == 422  # another PDF under a version already received
     assert len(_received(by, "KZ-MVD")) == 1
+
+
+def test_a_list_that_cannot_be_made_does_not_stop_the_worker(
+    sqlite_nodes: Nodes, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kz, by = sqlite_nodes.kz, sqlite_nodes.by
+    sent = kz.post(request_xml(), "KZ-MTSZN")
+    attempts: list[str] = []
+
+    def broken(self: SignatoryLists, authority: str) -> bool:
+        attempts.append(authority)
+        raise OSError("the signer's token is unplugged")
+
+    monkeypatch.setattr(SignatoryLists, "ensure_current", broken)
+    assert kz.worker.run_once() == 1  # the document still goes
+    assert "ListPublisher failed" in caplog.text and len(attempts) == 1
+    assert _received(by, "KZ-MTSZN") == []
+    assert kz.worker.run_once() == 0
+    assert len(attempts) == 1  # not again at once: after REFRESH_RETRY_SECONDS
+    meta = kz.get(f"/api/v1/documents/{sent['id']}/delivery", "KZ-MTSZN").get_json()
+    assert meta["status"] == REFUSED  # BY has no list of KZ-MTSZN: not judged authorised
+
+    monkeypatch.undo()
+    assert kz.worker.publisher.refresh(force=True) == 2
+    kz.worker.publisher.run_once()
+    assert [r.version for r in _received(by, "KZ-MTSZN")] == [1]
