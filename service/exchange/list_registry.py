@@ -14,7 +14,9 @@ restricted to the entries recorded (``recorded_at``) at or before the signing ti
 registry is append-only, so this is the list as the sending Party kept it then.  A
 signatory absent from it, or not authorised in it at signing time for that document type,
 fails the check and the document gets a negative receipt.  This node's own registry plays
-no part in judging the other Party's signatures.
+no part in judging the other Party's signatures — neither on receipt nor when the node's
+public verifier checks one of the other Party's documents later
+(:class:`PartyRegistryLookup`).
 """
 
 from __future__ import annotations
@@ -298,3 +300,21 @@ class ExchangedListsLookup(SessionRegistryLookup):
                 reason=finding.reason,
             )
         return finding
+
+
+class PartyRegistryLookup(ExchangedListsLookup):
+    """A node's verifier on a node of a Party: signatures of its own Party's authorities
+    against its own registry, those of the other Party's against the exchanged lists."""
+
+    def __init__(self, database: Database, party: str) -> None:
+        super().__init__(database)
+        self.party = party
+
+    def __call__(self, query: RegistryQuery) -> RegistryFinding:
+        other = query.authority is not None and party_of(query.authority) not in (
+            None,
+            self.party,
+        )
+        if other:
+            return super().__call__(query)
+        return SessionRegistryLookup.__call__(self, query)

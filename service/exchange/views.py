@@ -18,11 +18,16 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from service.domain.verification import build_verifier
 from service.errors import Forbidden, InputError, NotFound, UnsupportedMediaType, Violation
 from service.exchange import inbox, transport, webhooks
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, receipt_key
 from service.exchange.errors import ExchangeUnavailable, PeerUnknown
-from service.exchange.list_registry import ExchangedListsLookup, receive_list
+from service.exchange.list_registry import (
+    ExchangedListsLookup,
+    PartyRegistryLookup,
+    receive_list,
+)
 from service.exchange.list_registry import storage_key as received_list_key
 from service.exchange.lists import AUTHORITY_HEADER, VERSION_HEADER, overview
 from service.exchange.peers import peer_by_certificate
@@ -200,6 +205,24 @@ OPENAPI_PATHS: dict[str, Any] = {
 register_paths(__name__, OPENAPI_PATHS)
 
 _lock = threading.Lock()
+
+
+@bp.before_app_request
+def _party_verifier() -> None:
+    """On a node of a Party, the app's verifier (``/verify``, ``/api/v1/verifications``)
+    judges the other Party's signatures by the exchanged lists, as the receiver does."""
+    app = current_app
+    if "migdocs.verifier" in app.extensions:
+        return
+    s = services()
+    if s.settings.party is None:
+        return
+    with _lock:
+        if "migdocs.verifier" not in app.extensions:
+            app.extensions["migdocs.verifier"] = dataclasses.replace(
+                build_verifier(s.settings, s.database),
+                registry=PartyRegistryLookup(s.database, s.settings.party),
+            )
 
 
 def receiver() -> Receiver:

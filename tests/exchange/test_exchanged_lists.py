@@ -150,6 +150,12 @@ def test_lists_are_published_and_arriving_signatures_judged_by_them(nodes: Nodes
         assert session.execute(select(ListPublication)).scalars().all()
     meta = kz.get(f"/api/v1/documents/{ok['id']}/delivery", "KZ-MTSZN").get_json()
     assert meta["status"] == DELIVERED, meta["last_error"]
+    # BY's public verifier judges KZ's signatures by the exchanged list too.
+    copy = kz.services.storage.get(f"{ok['id']}.pdf")
+    checked = by.client.post(
+        "/api/v1/verifications", data=copy, headers={"Content-Type": "application/pdf"}
+    ).get_json()
+    assert checked["indication"] == "TOTAL_PASSED", checked["summary"]
 
     # A new KZ signatory whose list has not reached BY yet: a signed negative receipt.
     _new_signatory(kz, "KZ-MTSZN-002", "KZ-MTSZN")
@@ -172,6 +178,12 @@ def test_lists_are_published_and_arriving_signatures_judged_by_them(nodes: Nodes
     assert receipt.outcome == "refused" and receipt.incoming_number is None
     with by.services.database.reading() as session:
         assert session.query(Incoming).count() == 1
+    checked = by.client.post(
+        "/api/v1/verifications",
+        data=kz.services.storage.get(f"{unlisted['id']}.pdf"),
+        headers={"Content-Type": "application/pdf"},
+    ).get_json()
+    assert checked["indication"] != "TOTAL_PASSED"
 
     # The worker's next round sends version 2 (registry changed); BY keeps both versions,
     # and the same document, sent again, is now accepted.
