@@ -142,7 +142,7 @@ def main() -> None:
                 f"{_p(latencies, 0.95) * 1000:.0f} ms"
             )
             print(
-                f"store → receipt (backlog, includes queueing): median "
+                f"store → receipt ({'live stream' if args.concurrent else 'backlog, includes queueing'}): median "
                 f"{statistics.median(store_to_receipt):.1f} s, p95 "
                 f"{_p(store_to_receipt, 0.95):.1f} s"
             )
