@@ -141,8 +141,9 @@ def main() -> None:
                 f"{statistics.median(latencies) * 1000:.0f} ms, p95 "
                 f"{_p(latencies, 0.95) * 1000:.0f} ms"
             )
+            mode = "live stream" if args.concurrent else "backlog, includes queueing"
             print(
-                f"store → receipt ({'live stream' if args.concurrent else 'backlog, includes queueing'}): median "
+                f"store → receipt ({mode}): median "
                 f"{statistics.median(store_to_receipt):.1f} s, p95 "
                 f"{_p(store_to_receipt, 0.95):.1f} s"
             )
