@@ -7,7 +7,7 @@
 #                                  BY on http://127.0.0.1:8001 (instance/by),
 #                                  peered over mTLS on 127.0.0.1:8443 and 127.0.0.1:8444
 #   bash scripts/run.sh --single   one node for both Parties on http://127.0.0.1:8000
-#                                  (instance/), nothing delivered
+#                                  (instance/, port KZ_PORT), nothing delivered
 #
 # Each node has its own instance directory: SQLite database, documents, demo PKI, node
 # TLS certificate and receipt seal, API keys.  Ports: KZ_PORT, BY_PORT, KZ_PEER_PORT,
@@ -49,10 +49,11 @@ if [ "${1:-}" = "--single" ]; then
   echo
   echo "API keys (one per authority, header X-API-Key), also in $BASE/demo-api-keys.env:"
   cat "$BASE/demo-api-keys.env"
-  echo "Officer login: http://127.0.0.1:8000/login  user demo-kz  password demo-password-kz"
-  echo "Post every sample:  $PY scripts/post_samples.py --single"
+  port=${KZ_PORT:-8000}
+  echo "Officer login: http://127.0.0.1:$port/login  user demo-kz  password demo-password-kz"
+  echo "Post every sample:  $PY scripts/post_samples.py --single --base http://127.0.0.1:$port"
   echo
-  exec "$PY" -m service serve --bind 127.0.0.1:8000 --workers 2
+  exec "$PY" -m service serve --bind "127.0.0.1:$port" --workers 2
 fi
 
 KZ_PORT=${KZ_PORT:-8000}
