@@ -1,12 +1,21 @@
-"""POST every valid sample to a running migdocs with its sender's API key.
+"""POST every valid sample with its sender's API key; on two nodes, wait for each receipt.
+
+Two nodes (``scripts/run.sh``, the default): each sample goes to its sender's node (KZ on
+:8000, BY on :8001); the script then waits until the sender's node holds the peer's
+signed receipt (``GET …/delivery``) and prints the incoming number given by the
+recipient's node and the time from store to receipt.  ``--single``: one node for both
+Parties (``scripts/run.sh --single``), nothing is delivered.
 
 Replies (response, refusal and the other notices of Art. 10–11) must answer a request the
 service knows, so each reply is preceded by a fresh request from its recipient to its
-sender (made from samples/request-photo.xml, dated as the sample's ``inReplyTo`` says),
-and the reply's ``inReplyTo`` is pointed at that request.  Each returned PDF is checked
-with ``pdfsig``.  Exit status 1 if any POST did not return 201 or any signature is invalid.
+sender (made from samples/request-photo.xml, dated as the sample's ``inReplyTo`` says;
+on two nodes delivered first), and the reply's ``inReplyTo`` is pointed at that request.
+Each returned PDF is checked with ``pdfsig``.  Exit status 1 if any POST did not return
+201, any signature is invalid or (two nodes) any delivery did not end with a positive
+receipt.
 
-    .venv/bin/python scripts/post_samples.py [--base http://127.0.0.1:8000]
+    .venv/bin/python scripts/post_samples.py [--kz URL] [--by URL] [--timeout S]
+    .venv/bin/python scripts/post_samples.py --single [--base http://127.0.0.1:8000]
 """
 
 from __future__ import annotations
@@ -14,12 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -36,9 +48,9 @@ REPLY_ROOTS = {
 }
 
 
-def load_keys(instance: Path) -> dict[str, str]:
+def load_keys(path: Path) -> dict[str, str]:
     keys = {}
-    for line in (instance / "demo-api-keys.env").read_text().splitlines():
+    for line in path.read_text().splitlines():
         name, _, value = line.partition("=")
         keys[name.removeprefix("KEY_").replace("_", "-")] = value.strip()
     return keys
@@ -76,42 +88,97 @@ def request_from(sender: str, recipient: str, date: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def post(base: str, keys: dict[str, str], raw: bytes) -> tuple[int, dict[str, object]]:
+@dataclass
+class Nodes:
+    """Where each authority's documents are posted, with which key."""
+
+    bases: dict[str, str]
+    """Party (or ``*`` for a single node) → base URL."""
+    keys: dict[str, str]
+    timeout: float = 180.0
+    waits: list[float] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def single(self) -> bool:
+        return "*" in self.bases
+
+    def base(self, authority: str) -> str:
+        return self.bases.get("*") or self.bases[authority[:2]]
+
+
+def post(nodes: Nodes, raw: bytes) -> tuple[int, dict[str, object]]:
     sender = text(etree.fromstring(raw), "m:header/m:sender")
-    status, body = call("POST", f"{base}/api/v1/documents", keys[sender], raw)
+    status, body = call("POST", f"{nodes.base(sender)}/api/v1/documents", nodes.keys[sender], raw)
     return status, json.loads(body)
 
 
+def await_receipt(nodes: Nodes, sender: str, stored: dict[str, object]) -> str:
+    """Wait until the sender's node has the receipt; a one-line account of it."""
+    if nodes.single:
+        return ""
+    url = f"{nodes.base(sender)}/api/v1/documents/{stored['id']}/delivery"
+    started = time.monotonic()
+    deadline = started + nodes.timeout
+    delivery: dict[str, object] = {"status": "pending"}
+    while time.monotonic() < deadline:
+        _, body = call("GET", url, nodes.keys[sender])
+        delivery = json.loads(body)
+        if delivery.get("status") not in ("pending", None):
+            break
+        time.sleep(0.2)
+    waited = time.monotonic() - started
+    status = str(delivery.get("status"))
+    nodes.outcomes[status] = nodes.outcomes.get(status, 0) + 1
+    if status != "delivered":
+        return f" → {status}: {delivery.get('last_error') or 'no receipt in time'}"
+    nodes.waits.append(waited)
+    receipt = delivery["receipt"]
+    assert isinstance(receipt, dict)
+    return f" → receipt: вх. № {receipt['incoming_number']} ({waited:.1f} s)"
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--single", action="store_true", help="one node for both Parties")
     parser.add_argument("--base", default=os.environ.get("BASE", "http://127.0.0.1:8000"))
+    parser.add_argument("--kz", default="http://127.0.0.1:8000", help="KZ node (two nodes)")
+    parser.add_argument("--by", default="http://127.0.0.1:8001", help="BY node (two nodes)")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per receipt")
     args = parser.parse_args()
     instance = Path(os.environ.get("MIGDOCS_INSTANCE", ROOT / "instance"))
-    keys = load_keys(instance)
+    if args.single:
+        nodes = Nodes({"*": args.base}, load_keys(instance / "demo-api-keys.env"))
+    else:
+        keys = load_keys(instance / "kz" / "demo-api-keys.env")
+        keys.update(load_keys(instance / "by" / "demo-api-keys.env"))
+        nodes = Nodes({"KZ": args.kz, "BY": args.by}, keys, args.timeout)
     failures = 0
     for path in sorted((ROOT / "samples").glob("*.xml")):
         raw = path.read_bytes()
         root = etree.fromstring(raw)
+        sender = text(root, "m:header/m:sender")
         if etree.QName(root).localname in REPLY_ROOTS:
-            sender, recipient = text(root, "m:header/m:sender"), text(root, "m:header/m:recipient")
+            recipient = text(root, "m:header/m:recipient")
             status, opened = post(
-                args.base, keys, request_from(recipient, sender, text(root, "m:inReplyTo/m:date"))
+                nodes, request_from(recipient, sender, text(root, "m:inReplyTo/m:date"))
             )
             if status != 201:
                 print(f"{status} request for {path.name}: {opened.get('message')}")
                 failures += 1
                 continue
+            account = await_receipt(nodes, recipient, opened)
+            print(f"201 request {opened['registration_number']} for {path.name}{account}")
             set_text(root, "m:inReplyTo/m:registrationNumber", str(opened["registration_number"]))
             raw = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-        status, body = post(args.base, keys, raw)
+        status, body = post(nodes, raw)
         if status != 201:
             print(f"{status} {path.name}: {body.get('message')}")
             failures += 1
             continue
         links = body["links"]
         assert isinstance(links, dict)
-        sender = text(root, "m:header/m:sender")
-        _, pdf = call("GET", args.base + links["pdf"], keys[sender])
+        _, pdf = call("GET", nodes.base(sender) + links["pdf"], nodes.keys[sender])
         with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
             handle.write(pdf)
             handle.flush()
@@ -120,7 +187,19 @@ def main() -> int:
             )
         verdict = "Signature is Valid" if "Signature is Valid" in out else "SIGNATURE INVALID"
         failures += verdict != "Signature is Valid"
-        print(f"{status} {path.name} → {body['registration_number']}: {verdict}")
+        account = await_receipt(nodes, sender, body)
+        print(f"{status} {path.name} → {body['registration_number']}: {verdict}{account}")
+    if not nodes.single:
+        failures += sum(n for status, n in nodes.outcomes.items() if status != "delivered")
+        done = nodes.outcomes.get("delivered", 0)
+        line = f"{done} delivered with a positive receipt"
+        if nodes.waits:
+            line += (
+                f"; wait for the receipt: median {statistics.median(nodes.waits):.1f} s, "
+                f"max {max(nodes.waits):.1f} s"
+            )
+        others = {s: n for s, n in nodes.outcomes.items() if s != "delivered"}
+        print(line + (f"; not delivered: {others}" if others else ""))
     print(f"{failures} failure(s)")
     return 1 if failures else 0
 

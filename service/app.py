@@ -192,6 +192,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Cookies ignore ports: two nodes on one host must not overwrite each other's.
+        SESSION_COOKIE_NAME=f"session-{settings.party.lower()}" if settings.party else "session",
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_absolute_minutes),
         TESTING=settings.testing,
     )

@@ -127,7 +127,10 @@ class Settings:
     single-node mode, both Parties on this node, nothing is delivered."""
     peer_bind: str | None = None
     """``host:port`` of the mutually authenticated TLS listener for the peer node
-    (``migdocs peer listen``); ``None``: no peer listener."""
+    (``migdocs serve`` starts it, or ``migdocs peer listen``); ``None``: no peer listener."""
+    delivery_workers: int = 1
+    """Delivery worker processes ``migdocs serve`` starts on a node of a Party (0: none —
+    run ``migdocs worker`` separately, one or many)."""
     node_cert: Path | None = None
     """PEM certificate of this node: server certificate of the peer listener and client
     certificate of deliveries (the peer registers it with ``migdocs peer add``)."""

@@ -300,12 +300,26 @@ def fsck_command(repair: bool, stuck_after: int) -> None:
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
-def serve(bind: str, workers: int, dev: bool) -> None:
+@click.option(
+    "--peer-bind",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve the mTLS peer endpoint here too (default: the peer_bind setting).",
+)
+def serve(bind: str, workers: int, dev: bool, peer_bind: str | None) -> None:
     """Run the service (gunicorn: WORKERS processes × `threads` threads, read deadlines,
     worker recycling; see README "Running in production behind a proxy"); applies
-    migrations first."""
+    migrations first.  On a node of a Party (setting ``party``) it also starts the mTLS
+    peer listener (``--peer-bind``) and ``delivery_workers`` delivery workers."""
+    from service.exchange.companions import companion_commands, start_companions
+
+    settings = load_settings()
     with configured_database() as database:
         upgrade(database)
+    start_companions(
+        companion_commands(settings, peer_bind or settings.peer_bind),
+        grace=float(settings.graceful_timeout),
+    )
     if dev:
         from service.app import create_app
 

@@ -7,6 +7,12 @@ registration number, both hashes, the dates and who purged.  The row stays, so
 verification can still answer "issued by this service, destroyed on DATE".  Purging twice
 does nothing the second time; a crash between files and row is repaired by the next run
 (deleting a missing file is not an error).
+
+On a node of a Party (issue 11) the node's own ``retention_days`` govern its own copies —
+what it issued and what it received (a received copy counts from its receipt) — so each
+Party's policy applies on its own node.  A document still waiting for delivery to the
+peer is kept until the delivery ends (delivered, refused or failed): destroying it would
+lose it for the recipient too.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy import select
 
 from service.store import audit
 from service.store.db import Database
+from service.store.exchange_tables import PENDING, Delivery
 from service.store.storage import Storage
 from service.store.tables import StoredDocument
 
@@ -43,7 +50,12 @@ def due(database: Database, retention_days: Mapping[str, int], now: datetime) ->
     with database.reading() as session:
         rows = session.execute(
             select(StoredDocument)
-            .where(StoredDocument.destroyed_at.is_(None))
+            .where(
+                StoredDocument.destroyed_at.is_(None),
+                StoredDocument.id.not_in(
+                    select(Delivery.document_id).where(Delivery.status == PENDING)
+                ),
+            )
             .order_by(StoredDocument.created_at)
         ).scalars()
         result = []

@@ -94,37 +94,92 @@ def peer_remove(party: str) -> None:
     click.echo(f"peer {party} removed")
 
 
+@peer_group.command("identity")
+@click.option("--renew", is_flag=True, help="Issue new ones even if they exist.")
+def peer_identity(renew: bool) -> None:
+    """Issue this node's demo TLS certificate and receipt seal (from its Party's demo root
+    in <instance>/pki; production nodes get them from their Party's PKI)."""
+    from service.cli.common import fail
+    from service.config import load_settings
+    from service.exchange.nodecert import issue_node_identity
+
+    settings = load_settings()
+    if settings.party is None:
+        raise click.UsageError("set party (KZ or BY) first")
+    pki = settings.instance_dir / "pki"
+    name = f"node-{settings.party.lower()}"
+    cert, key, seal = pki / f"{name}.pem", pki / f"{name}.key.pem", pki / f"{name}-seal.p12"
+    if renew or not all(p.is_file() for p in (cert, key, seal)):
+        try:
+            issue_node_identity(settings.instance_dir, settings.party)
+        except MigdocsError as exc:
+            fail(exc, "peer identity")
+        click.echo(f"issued the node identity of {settings.party}:")
+    click.echo(f"  node_cert    = {cert}\n  node_key     = {key}\n  seal_pkcs12  = {seal}")
+    click.echo(f"  trust root   = {pki / (settings.party.lower() + '-root.pem')}")
+
+
 @peer_group.command("listen")
 @click.option("--bind", default=None, help="host:port; default: the peer_bind setting.")
 @click.option("--with-worker", is_flag=True, help="Run a delivery worker thread too.")
-def peer_listen(bind: str | None, with_worker: bool) -> None:
-    """Serve the peer endpoint over mutually authenticated TLS (node certificate)."""
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="With no peer registered yet, wait for `migdocs peer add` instead of failing.",
+)
+def peer_listen(bind: str | None, with_worker: bool, wait: bool) -> None:
+    """Serve the peer endpoint over mutually authenticated TLS (node certificate).
+
+    The client certificates accepted are those of the peers registered at start: after
+    `migdocs peer add` replaces a peer's trust roots, restart the listener."""
     from service.app import create_app
     from service.cli.common import fail
     from service.exchange.transport import make_peer_server, server_context
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         app = create_app()
         s = app.extensions["migdocs"]
         address = bind or s.settings.peer_bind
         if not address:
             raise click.UsageError("give --bind or set peer_bind")
-        with s.database.reading() as session:
-            roots = "".join(p.trust_roots_pem for p in peers.list_peers(session))
+        roots = _peer_roots(app, wait, stop)
+        if roots is None:
+            return
         context = server_context(s.settings.node_cert, s.settings.node_key, roots)
         server = make_peer_server(app, address, context)
     except MigdocsError as exc:
         fail(exc, "peer listen")
-    stop = threading.Event()
     if with_worker:
         worker = _worker(app)
         threading.Thread(target=worker.run_forever, args=(stop,), daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
     click.echo(f"peer listener on https://{address} (mTLS)")
-    try:
-        server.serve_forever()
-    finally:
-        stop.set()
+    while not stop.wait(1.0):  # SIGTERM / SIGINT (``shutdown`` in a handler would hang)
+        pass
+    server.shutdown()
+    serving.join(30)
+
+
+def _peer_roots(app: Flask, wait: bool, stop: threading.Event) -> str | None:
+    """The registered peers' trust roots (PEM); with ``wait``, poll until there are some
+    (``None`` if stopped meanwhile)."""
+    database = app.extensions["migdocs"].database
+    told = False
+    while True:
+        with database.reading() as session:
+            roots = "".join(p.trust_roots_pem for p in peers.list_peers(session))
+        if roots or not wait:
+            return roots
+        if not told:
+            click.echo("peer listener: no peer registered yet; waiting for `migdocs peer add`")
+            told = True
+        if stop.wait(2.0):
+            return None
 
 
 def _worker(app: Flask) -> DeliveryWorker:

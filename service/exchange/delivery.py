@@ -30,7 +30,9 @@ from service.config import Settings
 from service.errors import MigdocsError
 from service.exchange import transport
 from service.exchange.errors import DeliveryFailed, ReceiptInvalid
+from service.exchange.lists import ListPublisher
 from service.exchange.receipts import ACCEPTED, Receipt, check_receipt
+from service.exchange.webhooks import WebhookSender
 from service.store.db import Database
 from service.store.exchange_tables import DELIVERED, FAILED, PENDING, REFUSED, Delivery, Peer
 from service.store.storage import Storage
@@ -64,7 +66,23 @@ class DeliveryWorker:
     database: Database
     storage: Storage
     rng: random.Random = field(default_factory=random.Random)
+    publish_lists: bool = True
+    """Send this Party's new signatory lists before the documents of each round."""
     _contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
+    _publisher: ListPublisher | None = None
+    _webhooks: WebhookSender | None = None
+
+    @property
+    def publisher(self) -> ListPublisher:
+        if self._publisher is None:
+            self._publisher = ListPublisher(self.settings, self.database, self.storage)
+        return self._publisher
+
+    @property
+    def webhooks(self) -> WebhookSender:
+        if self._webhooks is None:
+            self._webhooks = WebhookSender(self.settings, self.database)
+        return self._webhooks
 
     # ----- claiming -------------------------------------------------------------------------
 
@@ -214,7 +232,15 @@ class DeliveryWorker:
         self._finish(item, receipt, pdf, datetime.now(UTC))
 
     def run_once(self, now: datetime | None = None, limit: int = 10) -> int:
-        """Claim and process the rows due at ``now`` (default: now); returns how many."""
+        """Publish new signatory lists, send due webhook deliveries, then claim and process
+        the document rows due at ``now`` (default: now); returns how many documents."""
+        for side_task in (
+            (self.publisher, self.webhooks) if self.publish_lists else (self.webhooks,)
+        ):
+            try:
+                side_task.run_once(now)
+            except Exception:  # never let them stop the documents
+                log.exception("%s failed", type(side_task).__name__)
         items = self.claim(now or datetime.now(UTC), limit)
         for item in items:
             self.process(item)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.errors import Forbidden, InputError, MigdocsError
+from service.errors import Forbidden, InconsistentDocument, InputError, MigdocsError
 
 
 class PeerInvalid(InputError):
@@ -33,3 +33,9 @@ class ReceiptInvalid(DeliveryFailed):
     """The peer's answer is not a receipt we can accept as evidence."""
 
     code = "receipt_invalid"
+
+
+class ListRefused(InconsistentDocument):
+    """A signatory list from the peer that cannot be accepted (signature, content)."""
+
+    code = "list_refused"

@@ -22,7 +22,7 @@ from service.domain import cases
 from service.domain.documents import next_number
 from service.domain.verification import Verifier
 from service.errors import Forbidden, InputError, MigdocsError
-from service.exchange import receipts
+from service.exchange import receipts, webhooks
 from service.exchange.outbox import party_of
 from service.exchange.receipts import ACCEPTED, REFUSED, Receipt
 from service.pipeline.document import Document
@@ -35,7 +35,7 @@ from service.store.exchange_tables import Incoming, Peer
 from service.store.storage import Storage
 from service.store.tables import StoredDocument
 from signing.seal import Seal
-from signing.verification import Indication, VerificationReport
+from signing.verification import CheckStatus, Indication, VerificationReport
 
 SOURCE_XML_NAME = "source.xml"
 REGISTRATION_NUMBER = re.compile(r"[A-Z]{2}-[A-Z]+-[0-9]{4}-[0-9]{6}")
@@ -127,6 +127,12 @@ class Receiver:
                 f"проверка подписи: {report.indication.value}"
                 f"{' / ' + report.sub_indication if report.sub_indication else ''} — "
                 f"{report.summary}"
+            )
+            reasons.extend(
+                f"{check.title}: {check.message}"
+                for signature in report.signatures
+                for check in signature.checks
+                if check.status is CheckStatus.FAILED
             )
         if not REGISTRATION_NUMBER.fullmatch(declared.sender_number):
             reasons.append(f"заявленный номер {declared.sender_number!r} не является номером")
@@ -244,6 +250,13 @@ class Receiver:
                         indication=report.indication.value,
                     )
                 )
+                webhooks.enqueue(
+                    session,
+                    webhooks.EVENT_RECEIVED,
+                    doc_id,
+                    header.recipient,
+                    {"document": _announcement(doc_id, stored, number, received_at)},
+                )
                 audit.record(
                     session,
                     actor=actor,
@@ -324,3 +337,21 @@ def _document_row(
         signed_at=signed_at,
         created_at=datetime.now(UTC),
     )
+
+
+def _announcement(
+    doc_id: str, stored: StoredDocument, number: str, received_at: datetime
+) -> dict[str, object]:
+    """What a webhook says about a received document (links relative to the node)."""
+    base = f"/api/v1/documents/{doc_id}"
+    return {
+        "id": doc_id,
+        "registration_number": stored.registration_number,
+        "incoming_number": number,
+        "received_at": received_at.isoformat(),
+        "document_type": stored.document_type,
+        "sender": stored.sender,
+        "recipient": stored.recipient,
+        "sha256": stored.pdf_sha256,
+        "links": {"self": base, "pdf": f"{base}/pdf", "receipt": f"{base}/receipt"},
+    }

@@ -12,15 +12,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from service.errors import InputError, NotFound, UnsupportedMediaType, Violation
-from service.exchange import inbox, transport
+from service.domain.verification import build_verifier
+from service.errors import Forbidden, InputError, NotFound, UnsupportedMediaType, Violation
+from service.exchange import inbox, transport, webhooks
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, receipt_key
 from service.exchange.errors import ExchangeUnavailable, PeerUnknown
+from service.exchange.list_registry import (
+    ExchangedListsLookup,
+    PartyRegistryLookup,
+    receive_list,
+)
+from service.exchange.list_registry import storage_key as received_list_key
+from service.exchange.lists import AUTHORITY_HEADER, VERSION_HEADER, overview
 from service.exchange.peers import peer_by_certificate
 from service.exchange.receiving import Declared, Receiver
 from service.exchange.status import delivery_json
@@ -28,12 +37,14 @@ from service.store.exchange_tables import Peer
 from service.store.tables import StoredDocument
 from service.web.context import services
 from service.web.httpinput import ascii_int
+from service.web.officers import officer_required, page
 from service.web.openapi import error_responses, json_response, register_paths
 from service.web.principal import current_principal
 from service.web.verify import seal, verifier
 
 bp = Blueprint("exchange", __name__)
 
+_HOOK_ID = {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _DOC_ID = {"name": "document_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _RECEIPT = {
     "type": ["object", "null"],
@@ -134,11 +145,89 @@ OPENAPI_PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/v1/exchange/lists": {
+        "get": {
+            "summary": "Signatory lists sent to the peer node and received from it "
+            "(Art. 9.3, 9.4): versions, status, when sent and received",
+            "operationId": "getExchangedLists",
+            "responses": {
+                "200": json_response({"type": "object"}, "Sent and received versions"),
+                **error_responses(401),
+            },
+        }
+    },
+    "/api/v1/webhooks": {
+        "get": {
+            "summary": "This API key's webhooks",
+            "operationId": "listWebhooks",
+            "responses": {
+                "200": json_response({"type": "object"}, "Webhooks"),
+                **error_responses(401, 403),
+            },
+        },
+        "post": {
+            "summary": "Register a URL told of every document received for this key's "
+            "authority (POST, HMAC-SHA256 signature header); the secret is shown once",
+            "operationId": "addWebhook",
+            "requestBody": {
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["url"],
+                            "properties": {"url": {"type": "string"}},
+                        }
+                    }
+                }
+            },
+            "responses": {
+                "201": json_response({"type": "object"}, "The webhook, with its secret"),
+                **error_responses(400, 401, 403),
+            },
+        },
+    },
+    "/api/v1/webhooks/{webhook_id}": {
+        "delete": {
+            "summary": "Remove a webhook (its pending deliveries are dropped)",
+            "operationId": "removeWebhook",
+            "parameters": [_HOOK_ID],
+            "responses": {"204": {"description": "Removed"}, **error_responses(401, 403, 404)},
+        }
+    },
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        "get": {
+            "summary": "The latest deliveries of a webhook (status, attempts, last answer)",
+            "operationId": "listWebhookDeliveries",
+            "parameters": [_HOOK_ID],
+            "responses": {
+                "200": json_response({"type": "object"}, "Deliveries, newest first"),
+                **error_responses(401, 403, 404),
+            },
+        }
+    },
 }
 """This blueprint's API routes in the OpenAPI document (the peer endpoint is not public)."""
 register_paths(__name__, OPENAPI_PATHS)
 
 _lock = threading.Lock()
+
+
+@bp.before_app_request
+def _party_verifier() -> None:
+    """On a node of a Party, the app's verifier (``/verify``, ``/api/v1/verifications``)
+    judges the other Party's signatures by the exchanged lists, as the receiver does."""
+    app = current_app
+    if "migdocs.verifier" in app.extensions:
+        return
+    s = services()
+    if s.settings.party is None:
+        return
+    with _lock:
+        if "migdocs.verifier" not in app.extensions:
+            app.extensions["migdocs.verifier"] = dataclasses.replace(
+                build_verifier(s.settings, s.database),
+                registry=PartyRegistryLookup(s.database, s.settings.party),
+            )
 
 
 def receiver() -> Receiver:
@@ -147,7 +236,9 @@ def receiver() -> Receiver:
         s = services()
         if s.settings.party is None:
             raise ExchangeUnavailable("this node serves no party (setting party is unset)")
-        the_verifier, the_seal = verifier(), seal()
+        # The other Party's signatures are judged against its exchanged lists only.
+        the_verifier = dataclasses.replace(verifier(), registry=ExchangedListsLookup(s.database))
+        the_seal = seal()
         with _lock:
             found = current_app.extensions.get("migdocs.exchange.receiver")
             if found is None:
@@ -198,6 +289,34 @@ def receive_delivery() -> Response:
     if answer.incoming_number:
         response.headers["X-Migdocs-Incoming-Number"] = answer.incoming_number
     return response
+
+
+@bp.post("/peer/v1/lists")
+def receive_signatory_list() -> Response:
+    """A signed list of authorised signatories of the peer's Party (Art. 9.3, 9.4)."""
+    peer = _calling_peer()
+    if request.mimetype != "application/pdf":
+        raise UnsupportedMediaType(f"send the PDF as application/pdf, not {request.mimetype}")
+    authority = (request.headers.get(AUTHORITY_HEADER) or "").strip()[:32]
+    version = (request.headers.get(VERSION_HEADER) or "").strip()
+    if not authority or not version.isdigit():
+        raise InputError(
+            "a list without its authority and version",
+            (Violation(None, f"header {AUTHORITY_HEADER} / {VERSION_HEADER}", "missing"),),
+        )
+    s = services()
+    got = receive_list(
+        s.database, s.storage, peer, authority, int(version), request.get_data(cache=False)
+    )
+    return jsonify(
+        {
+            "authority": got.authority,
+            "version": got.version,
+            "sha256": got.sha256,
+            "received_at": got.received_at.isoformat(),
+            "repeated": got.repeated,
+        }
+    )
 
 
 # ----- recipient's API --------------------------------------------------------------------
@@ -276,4 +395,153 @@ def get_receipt(document_id: str) -> Response:
         headers={
             "Content-Disposition": f'attachment; filename="{row.registration_number}-receipt.pdf"'
         },
+    )
+
+
+# ----- webhooks (per API key) -------------------------------------------------------------
+
+
+def _api_key() -> tuple[str, str]:
+    principal = current_principal()
+    if principal.kind != "apikey":
+        raise Forbidden("webhooks belong to API keys: call with X-API-Key")
+    return principal.name, principal.authority
+
+
+def _hook_json(hook: Any, secret: bool = False) -> dict[str, Any]:
+    found = {
+        "id": hook.id,
+        "url": hook.url,
+        "authority": hook.authority,
+        "events": [webhooks.EVENT_RECEIVED],
+        "created_at": hook.created_at.isoformat(),
+        "links": {"deliveries": url_for("exchange.webhook_deliveries", webhook_id=hook.id)},
+    }
+    if secret:
+        found["secret"] = hook.secret
+    return found
+
+
+@bp.get("/api/v1/webhooks")
+def list_webhooks() -> Response:
+    key, _ = _api_key()
+    with services().database.reading() as session:
+        items = [_hook_json(h) for h in webhooks.list_webhooks(session, key)]
+    return jsonify({"items": items})
+
+
+@bp.post("/api/v1/webhooks")
+def add_webhook() -> Response:
+    key, authority = _api_key()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+        raise InputError(
+            'send JSON {"url": "https://…"}', (Violation(None, "url", "missing or not text"),)
+        )
+    with services().database.transaction() as session:
+        hook = webhooks.add_webhook(session, key, authority, body["url"].strip())
+        created = _hook_json(hook, secret=True)
+    response = jsonify(created)
+    response.status_code = 201
+    return response
+
+
+@bp.delete("/api/v1/webhooks/<webhook_id>")
+def remove_webhook(webhook_id: str) -> Response:
+    key, _ = _api_key()
+    with services().database.transaction() as session:
+        webhooks.remove_webhook(session, key, webhook_id)
+    return Response(status=204)
+
+
+@bp.get("/api/v1/webhooks/<webhook_id>/deliveries")
+def webhook_deliveries(webhook_id: str) -> Response:
+    key, _ = _api_key()
+    with services().database.reading() as session:
+        hook = webhooks.own_webhook(session, key, webhook_id)
+        items = [
+            {
+                "id": d.id,
+                "event": d.event,
+                "document_id": d.document_id,
+                "status": d.status,
+                "attempts": d.attempts,
+                "created_at": d.created_at.isoformat(),
+                "next_attempt_at": d.next_attempt_at.isoformat(),
+                "finished_at": d.finished_at.isoformat() if d.finished_at else None,
+                "last_status": d.last_status,
+                "last_error": d.last_error,
+            }
+            for d in webhooks.deliveries(session, hook)
+        ]
+    return jsonify({"items": items})
+
+
+# ----- exchanged lists of signatories -----------------------------------------------------
+
+LIST_STATUS_TITLES = {
+    "pending": "ожидает отправки",
+    "delivered": "получен другой Стороной",
+    "refused": "отклонён другой Стороной",
+}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@bp.get("/api/v1/exchange/lists")
+def exchanged_lists() -> Response:
+    current_principal()
+    sent, received = overview(services().database)
+    return jsonify(
+        {
+            "sent": [
+                {
+                    "authority": p.authority,
+                    "version": p.version,
+                    "party": p.party,
+                    "status": p.status,
+                    "attempts": p.attempts,
+                    "sent_at": _iso(p.sent_at),
+                    "received_at": _iso(p.received_at),
+                    "last_error": p.last_error,
+                }
+                for p in sent
+            ],
+            "received": [
+                {
+                    "authority": r.authority,
+                    "version": r.version,
+                    "party": r.party,
+                    "sha256": r.pdf_sha256,
+                    "signed_at": _iso(r.generated_at),
+                    "signed_by": r.signatory_id,
+                    "received_at": _iso(r.received_at),
+                    "pdf": url_for(
+                        "exchange.received_list_pdf", authority=r.authority, version=r.version
+                    ),
+                }
+                for r in received
+            ],
+        }
+    )
+
+
+@bp.get("/exchange/lists/<authority>/v<int:version>.pdf")
+def received_list_pdf(authority: str, version: int) -> Response:
+    """A received list as it arrived (API key or officer)."""
+    current_principal()
+    key = received_list_key(authority, version)
+    if not services().storage.exists(key):
+        raise NotFound(f"no version {version} of the list of {authority[:32]} was received")
+    return Response(services().storage.get(key), mimetype="application/pdf")
+
+
+@bp.get("/exchange/lists")
+@officer_required
+def exchanged_lists_page() -> tuple[str, int]:
+    sent, received = overview(services().database)
+    return page(
+        "exchange_lists.html", sent=sent, received=received, status_titles=LIST_STATUS_TITLES
     )

@@ -84,3 +84,88 @@ class Incoming(Base):
     receipt_sha256: Mapped[str] = mapped_column(String(64))
     """The signed receipt is in storage as ``<document id>.receipt.pdf``."""
     indication: Mapped[str] = mapped_column(String(32))
+
+
+class ListPublication(Base):
+    """A version of one of this Party's signatory lists on its way to the peer (Art. 9.3,
+    9.4: "незамедлительно"), an outbox row like :class:`Delivery`."""
+
+    __tablename__ = "exchange_list_publications"
+    __table_args__ = (Index("ix_exchange_list_publications_due", "status", "next_attempt_at"),)
+
+    authority: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    party: Mapped[str] = mapped_column(String(2))
+    """The Party (peer) it goes to."""
+    status: Mapped[str] = mapped_column(String(16))
+    """``pending``, ``delivered`` (the peer acknowledged it) or ``refused``."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the peer's acknowledgement arrived."""
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the peer received it (its acknowledgement says)."""
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReceivedList(Base):
+    """A version of a signatory list of the other Party, as received from its node and
+    verified against its Party's trust roots.  Every version is kept."""
+
+    __tablename__ = "exchange_received_lists"
+    __table_args__ = (UniqueConstraint("authority", "version", name="uq_exchange_received_list"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    party: Mapped[str] = mapped_column(String(2))
+    authority: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    """The signed PDF is in storage as ``received-list-<authority>-v<version>.pdf``."""
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """Its signing time."""
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    signatory_id: Mapped[str] = mapped_column(String(64))
+    """Who signed it (one of the authority's request signatories in it)."""
+    snapshot: Mapped[str] = mapped_column(Text)
+    """The list's machine-readable registry extract (``signatories.json``)."""
+
+
+class Webhook(Base):
+    """A URL an upstream system (one API key) wants told of documents received for its
+    authority; each POST carries an HMAC-SHA256 of the body made with ``secret``."""
+
+    __tablename__ = "exchange_webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    authority: Mapped[str] = mapped_column(String(32), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(128))
+    """Shared with the API key's holder once, at creation (it must be able to sign)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: an outbox row, written with the event, sent by the
+    delivery workers and retried like a document delivery."""
+
+    __tablename__ = "exchange_webhook_deliveries"
+    __table_args__ = (Index("ix_exchange_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("exchange_webhooks.id"), index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[str] = mapped_column(String(36))
+    payload: Mapped[str] = mapped_column(Text)
+    """The exact JSON body that is signed and sent."""
+    status: Mapped[str] = mapped_column(String(16))
+    """``pending``, ``delivered`` (a 2xx answer) or ``failed`` (gave up)."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """HTTP status of the last answer (``None``: no answer)."""
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -182,3 +182,9 @@ def nodes(
 def sqlite_nodes(demo_template: Path, tmp_path: Path) -> Iterator[Nodes]:  # noqa: F811
     """KZ and BY nodes on two SQLite files."""
     yield from _nodes("sqlite", demo_template, tmp_path)
+
+
+@pytest.fixture
+def postgres_nodes(demo_template: Path, tmp_path: Path) -> Iterator[Nodes]:  # noqa: F811
+    """KZ and BY nodes on two PostgreSQL databases."""
+    yield from _nodes("postgresql", demo_template, tmp_path)

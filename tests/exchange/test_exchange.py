@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, DeliveryWorker
 from service.exchange.nodecert import issue_node_identity
@@ -24,7 +24,7 @@ from service.exchange.receipts import check_receipt, roots_der
 from service.exchange.receiving import Receiver
 from service.exchange.transport import client_context, post
 from service.paths import SAMPLES_DIR
-from service.store.exchange_tables import DELIVERED, PENDING, REFUSED, Delivery, Incoming
+from service.store.exchange_tables import DELIVERED, PENDING, Delivery, Incoming
 from service.store.tables import StoredDocument
 from signing.verify_basic import verify_pdf
 from tests.cases.xmltools import rewrite
@@ -234,31 +234,6 @@ def test_only_the_registered_peer_certificate_is_accepted(nodes: Nodes) -> None:
     assert response.get_json()["error"] == "peer_unknown"
 
 
-def test_signatory_missing_from_the_exchanged_list_is_refused_with_a_signed_receipt(
-    nodes: Nodes,
-) -> None:
-    kz, by = nodes.kz, nodes.by
-    with by.services.database.transaction() as session:  # BY never got KZ-MTSZN-001
-        session.execute(text("DELETE FROM signatory_versions WHERE signatory_id = 'KZ-MTSZN-001'"))
-    sent = kz.post(request_xml(), "KZ-MTSZN")
-    assert kz.worker.run_once() == 1
-    meta = kz.get(f"/api/v1/documents/{sent['id']}/delivery", "KZ-MTSZN").get_json()
-    assert meta["status"] == REFUSED  # final: not retried
-    assert meta["attempts"] == 1
-    assert "INDETERMINATE" in meta["last_error"] or "TOTAL_FAILED" in meta["last_error"]
-    assert meta["receipt"]["incoming_number"] is None
-    receipt_pdf = kz.get(meta["receipt"]["links"]["pdf"], "KZ-MTSZN").data
-    receipt = check_receipt(
-        receipt_pdf,
-        by.identity.root.read_text(),
-        str(sent["registration_number"]),
-        str(sent["sha256"]),
-    )
-    assert receipt.outcome == "refused" and receipt.reasons
-    assert _count(by, Incoming) == 0
-    assert kz.worker.run_once(now=datetime.now(UTC) + timedelta(days=1)) == 0
-
-
 def test_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(
     nodes: Nodes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -364,3 +339,39 @@ def test_two_workers_share_the_outbox_without_double_claims(nodes: Nodes) -> Non
         row = _delivery(kz, str(doc["id"]))
         assert row.status == DELIVERED and row.attempts == 1
     assert _count(by, Incoming) == 4
+
+
+def test_each_node_applies_its_own_retention_to_its_own_copies(sqlite_nodes: Nodes) -> None:
+    from service.domain import retention
+
+    kz, by = sqlite_nodes.kz, sqlite_nodes.by
+    delivered = kz.post(request_xml(), "KZ-MTSZN")
+    assert kz.worker.run_once() == 1
+    by.stop()
+    waiting = kz.post(request_xml(), "KZ-MTSZN")
+    assert kz.worker.run_once() == 1  # BY is down: still pending
+    (received,) = by.get("/api/v1/inbox", "BY-MVD").get_json()["items"]
+    later = datetime.now(UTC) + timedelta(days=40)
+    kz_policy = {"default": 1825}  # KZ keeps its copies five years
+    by_policy = {"default": 1825, "request": 30}  # BY keeps requests 30 days
+
+    destroyed_by = retention.purge(
+        by.services.database, by.services.storage, by_policy, actor="test", now=later
+    )
+    assert [d.id for d in destroyed_by] == [received["id"]]
+    assert not by.services.storage.exists(f"{received['id']}.pdf")
+    assert (
+        retention.purge(
+            kz.services.database, kz.services.storage, kz_policy, actor="test", now=later
+        )
+        == []
+    )
+    assert kz.services.storage.exists(f"{delivered['id']}.pdf")  # KZ's own copy stays
+
+    # Even under BY's short policy, a document still waiting for delivery is kept.
+    destroyed_kz = retention.purge(
+        kz.services.database, kz.services.storage, by_policy, actor="test", now=later
+    )
+    assert [d.id for d in destroyed_kz] == [delivered["id"]]
+    assert kz.services.storage.exists(f"{waiting['id']}.pdf")
+    assert _delivery(kz, str(waiting["id"])).status == PENDING

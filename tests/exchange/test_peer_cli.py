@@ -99,3 +99,20 @@ def test_party_setting_is_checked() -> None:
     assert load_settings({}, environ={}).party is None
     with pytest.raises(ConfigError, match="'RU' is not KZ or BY"):
         load_settings({"party": "RU"}, environ={})
+
+
+def test_peer_identity_issues_once(cli_env: dict[str, str]) -> None:
+    instance = Path(cli_env["MIGDOCS_INSTANCE"])
+    runner = CliRunner(env=cli_env)
+    refused = runner.invoke(main, ["peer", "identity"])
+    assert refused.exit_code == 2 and "set party" in refused.output
+    env = cli_env | {"MIGDOCS_PARTY": "KZ"}
+    first = CliRunner(env=env).invoke(main, ["peer", "identity"], catch_exceptions=False)
+    assert first.exit_code == 0 and "issued the node identity of KZ" in first.output
+    cert = instance / "pki" / "node-kz.pem"
+    issued = cert.read_bytes()
+    again = CliRunner(env=env).invoke(main, ["peer", "identity"], catch_exceptions=False)
+    assert "issued" not in again.output and str(cert) in again.output
+    assert cert.read_bytes() == issued  # kept
+    renewed = CliRunner(env=env).invoke(main, ["peer", "identity", "--renew"])
+    assert renewed.exit_code == 0 and cert.read_bytes() != issued
