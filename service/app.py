@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import errors
 from service.config import load_settings
-from service.domain import fsck
+from service.domain import fsck, search
 from service.domain.auth import Unauthenticated
 from service.domain.documents import DocumentService
 from service.domain.issuance import IssuanceAbandoned
@@ -204,6 +204,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
     )
     documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
+    documents.on_stored.append(search.indexer(storage.get))
     if settings.party is not None:
         from service.exchange.outbox import outbox_hook
 
