@@ -112,18 +112,18 @@ def indexer(read_xml: Callable[[str], bytes]) -> Callable[[Session, StoredDocume
 def backfill(database: Database, read_xml: Callable[[str], bytes], limit: int = 500) -> int:
     """Index documents stored before the index existed, or by another path (the exchange).
 
-    Cheap when nothing is missing (one anti-join); returns how many it indexed."""
+    Cheap when nothing is missing (one read-only anti-join); returns how many it indexed."""
+    query = (
+        select(StoredDocument)
+        .outerjoin(SearchEntry, SearchEntry.document_id == StoredDocument.id)
+        .where(SearchEntry.document_id.is_(None))
+        .limit(limit)
+    )
+    with database.reading() as session:
+        if session.execute(query.with_only_columns(StoredDocument.id)).first() is None:
+            return 0
     with database.transaction() as session:
-        missing = (
-            session.execute(
-                select(StoredDocument)
-                .outerjoin(SearchEntry, SearchEntry.document_id == StoredDocument.id)
-                .where(SearchEntry.document_id.is_(None))
-                .limit(limit)
-            )
-            .scalars()
-            .all()
-        )
+        missing = session.execute(query).scalars().all()
         for row in missing:
             xml = None
             if row.destroyed_at is None:
