@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from lxml import etree
 from sqlalchemy import or_, select
@@ -95,6 +95,8 @@ REPLY_SAMPLES = {
     "refusal-notice": "refusal-notice-partial.xml",
 }
 """The sample each pre-filled reply starts from (its content is the officer's to edit)."""
+FUTURE_DATES = {"delay-notice": ("m:expectedDate",)}
+"""Dates a reply must set after its own date: pre-filled as the date + 30 days."""
 
 
 def allowed_replies(v: CaseView, authority: str) -> list[str]:
@@ -129,6 +131,8 @@ def reply_template(database: Database, v: CaseView, reply_type: str, today: date
         "m:inReplyTo/m:registrationNumber": v.case.request_number,
         "m:inReplyTo/m:date": v.request.document_date,
     }
+    for path in FUTURE_DATES.get(reply_type, ()):
+        values[path] = (today + timedelta(days=cases.DEADLINE_DAYS)).isoformat()
     for path, value in values.items():
         elem = root.find(path, ns)
         assert elem is not None, path

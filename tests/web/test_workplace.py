@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from lxml import etree
 from sqlalchemy import select
 
+from service.domain.workplace import REPLY_SAMPLES
 from service.pipeline.xmlinput import NAMESPACE
 from service.store.tables import AuditEntry, StoredDocument, Transfer
 from service.web.pagekit import days_phrase, ru_number, ru_size
@@ -214,3 +215,17 @@ def test_russian_numbers_and_sizes() -> None:
         f"21{NBSP}день",
         f"22{NBSP}дня",
     ]
+
+
+def test_every_prefilled_reply_passes_the_check(sqlite_env: Env) -> None:
+    env = sqlite_env
+    post(env, REQUEST, "KZ-MVD")
+    case_id = env.client.get("/api/v1/cases", headers={"X-API-Key": env.keys["BY-MVD"]}).json[
+        "items"
+    ][0]["id"]
+    client, token = officer(env, "officer-by-mvd")
+    for code in REPLY_SAMPLES:
+        template = client.get(f"/cases/{case_id}/reply/{code}.xml")
+        assert template.status_code == 200, code
+        checked = check(client, token, template.data)
+        assert checked.status_code == 200, (code, checked.get_data(as_text=True))
