@@ -108,6 +108,8 @@ class PageChecks:
             "const d = document.documentElement;"
             "return [d.scrollWidth, d.clientWidth, window.innerWidth];"
         )
+        if overflow[2] != self.width:
+            self.problems.append(f"{name}: viewport {overflow[2]} px, not {self.width} px")
         if overflow[0] > overflow[1]:
             wide = driver.execute_script(
                 "const w = document.documentElement.clientWidth; return Array.from("

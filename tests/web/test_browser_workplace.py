@@ -270,3 +270,24 @@ def test_anonymous_visitor_uses_the_public_pages(
     assert outline != "none"
 
     assert checks.problems == [], "\n".join(checks.problems)
+
+
+def test_the_page_checks_catch_overflow_and_accessibility_faults(
+    browser: tuple[WebDriver, Path, int],
+) -> None:
+    """The harness itself: a page with known faults must be reported."""
+    driver, _, width = browser
+    faulty = (
+        "<!doctype html><html lang='en'><head><title>x</title></head><body>"
+        "<div style='width: 2000px'>wide</div><img src='data:,'>"
+        "<input type='text'><p style='color:%23eee;background:%23fff'>pale</p></body></html>"
+    )
+    driver.get("data:text/html;charset=utf-8," + faulty)
+    checks = PageChecks(driver, width, "selftest")
+    checks.check("faulty")
+    found = "\n".join(checks.problems)
+    assert "lang='en'" in found
+    assert "px wide at" in found
+    if width < 600:  # no <meta name=viewport>: a phone lays the page out wider
+        assert f"not {width} px" in found
+    assert "image-alt" in found and "label" in found and "color-contrast" in found
