@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=docs/screenshots
 rm -rf "$out" && mkdir -p "$out"
-MIGDOCS_SCREENSHOTS="$PWD/$out" PYTHONPATH="$PWD" "${PYTHON:-.venv/bin/python}" -m pytest -q \
+PAGE_SCREENSHOTS="$PWD/$out" PYTHONPATH="$PWD" "${PYTHON:-.venv/bin/python}" -m pytest -q \
   tests/web/test_browser_workplace.py -k "officer or anonymous" -p no:cacheprovider
 ls "$out"

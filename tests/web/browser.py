@@ -22,7 +22,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text("utf-8")
 TIMEOUT = 60
-SCREENSHOTS_ENV = "MIGDOCS_SCREENSHOTS"
+SCREENSHOTS_ENV = "PAGE_SCREENSHOTS"
 """Directory to save a full-page PNG of every page visited (``scripts/screenshots.sh``)."""
 
 

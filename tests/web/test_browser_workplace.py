@@ -4,7 +4,7 @@ An officer of МВД РБ logs in, finds documents by surname, signs an uploaded
 a request from its case with the pre-filled XML, records a transfer under a consent and
 lists transfers; an anonymous visitor uses the public pages and verifies a signed PDF.
 Every page visited is checked by axe-core (no serious or critical violation) and, at
-375 px, for horizontal overflow.  With ``MIGDOCS_SCREENSHOTS=<dir>`` every page is also
+375 px, for horizontal overflow.  With ``PAGE_SCREENSHOTS=<dir>`` every page is also
 saved as a full-page PNG (``scripts/screenshots.sh`` regenerates ``docs/screenshots``).
 """
 
