@@ -173,3 +173,26 @@ def wait_for_download(directory: Path, suffix: str) -> Path:
             return done[0]
         time.sleep(0.1)
     raise AssertionError(f"no {suffix} download in {TIMEOUT} s: {sorted(directory.iterdir())}")
+
+
+RECORD_PROGRESS = """
+const id = arguments[0];
+sessionStorage.removeItem('progress:' + id);
+new MutationObserver((changes, observer) => {
+  const box = document.getElementById(id);
+  if (box) { sessionStorage.setItem('progress:' + id, box.textContent); observer.disconnect(); }
+}).observe(document.body, {childList: true, subtree: true});
+"""
+
+
+def record_progress(driver: WebDriver, element_id: str) -> None:
+    """Remember the progress box ``element_id`` when it appears, in ``sessionStorage``
+    (which outlives the page the form's answer replaces): no race with a fast server."""
+    driver.execute_script(RECORD_PROGRESS, element_id)
+
+
+def recorded_progress(driver: WebDriver, element_id: str) -> str | None:
+    value = driver.execute_script(
+        "return sessionStorage.getItem(arguments[0])", f"progress:{element_id}"
+    )
+    return None if value is None else str(value)

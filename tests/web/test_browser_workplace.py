@@ -32,6 +32,8 @@ from tests.web.browser import (
     PageChecks,
     chromium,
     live_server,
+    record_progress,
+    recorded_progress,
     screenshot_dir,
     wait_for_download,
 )
@@ -160,11 +162,17 @@ def test_officer_walks_every_action(
     upload = tmp_path / "unsolicited.xml"
     upload.write_bytes(rewrite(UNSOLICITED))
     driver.find_element(By.ID, "file").send_keys(str(upload))
+    record_progress(driver, "upload-form-progress")
     walk.click("upload-submit")
     walk.until("check-ok")
+    assert "Загрузка и проверка документа" in (
+        recorded_progress(driver, "upload-form-progress") or ""
+    )
     checks.check("preview")
+    record_progress(driver, "sign-form-progress")
     walk.click("sign-submit")
     assert "подписан и зарегистрирован" in walk.text("done-message")
+    assert "Регистрация и подписание" in (recorded_progress(driver, "sign-form-progress") or "")
     checks.check("document-signed")
     signed_number = walk.text("registration-number")
     with env.services.database.reading() as db:
@@ -240,10 +248,11 @@ def test_anonymous_visitor_uses_the_public_pages(
     assert "Дела и сроки" not in nav
     # The check shows that it is running, then the report.
     driver.find_element(By.ID, "file").send_keys(str(pdf))
+    record_progress(driver, "verify-form-progress")
     walk.click("verify-submit")
-    walk.until("verify-form-progress")
-    assert "проверка подписи" in walk.text("verify-form-progress").lower()
     walk.wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".verdict-card")))
+    shown = recorded_progress(driver, "verify-form-progress") or ""
+    assert "Идёт проверка подписи" in shown, shown
     checks.check("verify-report")
     walk.open(
         f"/verify?document={document['registration_number']}&sha256={document['sha256']}",
