@@ -131,7 +131,10 @@ def backfill(database: Database, read_xml: Callable[[str], bytes], limit: int = 
                     xml = read_xml(f"{row.id}.xml")
                 except (OSError, KeyError):
                     xml = None  # fsck reports a missing file; the number still finds it
-            index_document(session, row, xml)
+            try:
+                index_document(session, row, xml)
+            except etree.XMLSyntaxError:
+                index_document(session, row, None)  # unreadable XML: found by its number
     return len(missing)
 
 
