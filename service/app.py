@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import errors
 from service.config import load_settings
-from service.domain import fsck
+from service.domain import fsck, search
 from service.domain.auth import Unauthenticated
 from service.domain.documents import DocumentService
 from service.domain.issuance import IssuanceAbandoned
@@ -26,8 +26,10 @@ from service.paths import TEMPLATE_DIR
 from service.pipeline.rendering import default_renderer
 from service.store.db import Database
 from service.store.storage import LocalStorage
+from service.web import errorpages
 from service.web.bodylimit import BODY_TOO_LARGE, ChunkedBodyLimit
 from service.web.context import Services
+from service.web.errorpages import wants_html
 from service.web.httpinput import request_id
 from signing.api import DocumentSigner, SigningConfig
 from signing.errors import (
@@ -62,6 +64,8 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
 def error_response(
     status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
 ) -> Response:
+    if has_request_context() and wants_html():
+        return errorpages.html_error(status, message if status < 500 else None)
     response = jsonify({"error": code, "message": message, "details": details or []})
     response.status_code = status
     return response
@@ -147,7 +151,8 @@ def _register_request_logging(app: Flask) -> None:
 
 HTML_SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+        "connect-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -155,7 +160,7 @@ HTML_SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 """On every HTML page (a view may set a stricter CSP first).  No inline script or style
-anywhere: the templates use only ``/static`` stylesheets."""
+anywhere: the templates use only ``/static`` stylesheets and ``/static/migdocs.js``."""
 
 
 def _register_security_headers(app: Flask) -> None:
@@ -210,6 +215,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
     )
     documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
+    documents.on_stored.append(search.indexer(storage.get))
     if settings.party is not None:
         from service.exchange.outbox import outbox_hook
 

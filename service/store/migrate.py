@@ -12,6 +12,16 @@ from service.store.audit import ensure_head
 from service.store.db import Database
 from signing.db import Base
 
+UNMODELLED = ("search_fts", "ix_search_index_tsv")
+"""Database objects the migrations make but SQLAlchemy does not model: the full-text
+machinery of :mod:`service.domain.search` (SQLite's FTS5 table and its shadow tables,
+PostgreSQL's expression index).  Schema comparisons skip them."""
+
+
+def include_name(name: str | None, type_: str, _parent: object) -> bool:
+    """Alembic ``include_name`` hook: leave :data:`UNMODELLED` objects alone."""
+    return not (name and name.startswith(UNMODELLED))
+
 
 def alembic_config(url: str) -> Config:
     config = Config()

@@ -256,3 +256,30 @@ class LoginThrottle(Base):
     """Consecutive failures (reset by a success of the account, or after a quiet period)."""
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SearchEntry(Base):
+    """What an officer searches a document by (see :mod:`service.domain.search`).
+
+    ``terms`` is normalised (lower case, ``ё`` → ``е``, words split at any non-letter):
+    surnames and names in Cyrillic and Latin, passport and permit numbers, the upstream
+    documentId, the registration number.  The full-text index over it is the database's
+    own (PostgreSQL GIN on ``to_tsvector``, SQLite FTS5) and made by migration 0010.
+    """
+
+    __tablename__ = "search_index"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    terms: Mapped[str] = mapped_column(Text)
+    persons: Mapped[str] = mapped_column(Text)
+    """The persons' names as written (Cyrillic), ``; ``-separated, for result lists."""
+
+
+class OfficerVisit(Base):
+    """When an officer logged in last and the time before: "new since my last visit"."""
+
+    __tablename__ = "officer_visits"
+
+    username: Mapped[str] = mapped_column(ForeignKey("officers.username"), primary_key=True)
+    previous_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    current_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -56,12 +56,26 @@ def test_dashboard_and_csv_list_overdue_and_due_soon_cases(sqlite_env: Env) -> N
     _age(env, soon, 27)
     _age(env, answered, 40)
     login(env.client, "officer-by-mvd")  # the requested authority sees them too
+    # Every case is listed: open ones by deadline (earliest first), closed ones after them.
     text = env.client.get("/cases").get_data(as_text=True)
-    assert overdue in text and soon in text
-    assert fresh not in text and answered not in text
-    assert "просрочен на 10" in text
-    assert text.index('id="overdue"') < text.index(overdue) < text.index('id="due-soon"')
-    assert text.index('id="due-soon"') < text.index(soon)
+    assert text.index(overdue) < text.index(soon) < text.index(fresh) < text.index(answered)
+    assert "просрочен на 10\u00a0дней" in text and "3\u00a0дня" in text
+    assert "Просрочено: 1" in text and "ближайшие 5 дней: 1" in text
+    # Overdue / due soon are filters of the same list.
+    only_overdue = env.client.get("/cases?attention=overdue").get_data(as_text=True)
+    assert overdue in only_overdue and soon not in only_overdue and fresh not in only_overdue
+    attention = env.client.get("/cases?attention=due-soon").get_data(as_text=True)
+    assert overdue in attention and soon in attention
+    assert fresh not in attention and answered not in attention
+    closed = env.client.get("/cases?status=answered").get_data(as_text=True)
+    assert answered in closed and overdue not in closed
+    incoming = env.client.get("/cases?direction=incoming&counterpart=KZ-MVD").get_data(as_text=True)
+    assert all(n in incoming for n in (overdue, soon, fresh, answered))
+    outgoing = env.client.get("/cases?direction=outgoing").get_data(as_text=True)
+    assert 'id="no-cases"' in outgoing
+    bad = env.client.get("/cases?status=nonsense&attention=late").get_data(as_text=True)
+    assert "Неизвестное состояние" in bad and "Неизвестный фильтр по сроку" in bad
+    assert overdue in bad and answered in bad
     exported = env.client.get("/cases.csv")
     assert exported.mimetype == "text/csv"
     body = exported.get_data()
@@ -75,5 +89,5 @@ def test_dashboard_and_csv_list_overdue_and_due_soon_cases(sqlite_env: Env) -> N
     assert rows[0]["Статус"] == STATUS_TITLES["open"]
     other = env.app.test_client()
     login(other, "officer-by-gpk")
-    assert "Просроченных запросов нет." in other.get("/cases").get_data(as_text=True)
+    assert 'id="no-cases"' in other.get("/cases").get_data(as_text=True)
     assert other.get("/cases.csv").get_data(as_text=True).count("\n") == 1

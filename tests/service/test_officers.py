@@ -106,7 +106,8 @@ def test_wrong_password_or_unknown_user_is_401(env: Env) -> None:
 
 
 def test_unauthenticated_pages_redirect_to_login(env: Env) -> None:
-    assert env.client.get("/").headers["Location"] == "/login"
+    # Anonymous visitors start at the public verification page (issue 13).
+    assert env.client.get("/").headers["Location"] == "/verify"
     for path in ("/documents", "/documents/00000000-0000-0000-0000-000000000000/pdf"):
         response = env.client.get(path)
         assert response.status_code == 302
