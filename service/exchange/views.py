@@ -37,8 +37,8 @@ from service.store.exchange_tables import Peer
 from service.store.tables import StoredDocument
 from service.web.context import services
 from service.web.httpinput import ascii_int
-from service.web.officers import officer_required, page
 from service.web.openapi import error_responses, json_response, register_paths
+from service.web.pagekit import officer_required, page
 from service.web.principal import current_principal
 from service.web.verify import seal, verifier
 
