@@ -109,6 +109,12 @@ class DocumentService:
         limits = dataclasses.replace(self.renderer.limits, max_xml_bytes=self.max_xml_bytes)
         return intake(raw, self.renderer.printable, limits)
 
+    def load(self, row: StoredDocument) -> Document:
+        """A stored document read back from its XML (its typed model)."""
+        if row.destroyed_at is not None:
+            raise Gone(f"{row.registration_number} was destroyed (Art. 11.5)")
+        return self.parse(self.storage.get(f"{row.id}.xml"))[0]
+
     def _existing(
         self, session: Session, sender: str, upstream_id: str, xml_sha256: str
     ) -> StoredDocument | None:
@@ -227,7 +233,7 @@ class DocumentService:
                 if earlier is not None:
                     return self._repeat(session, earlier, xml_sha256)
                 # Case checks (Art. 8-10) before the number is taken: a refusal consumes none.
-                cases.plan(session, doc, root)
+                cases.plan(session, doc, root, self.load)
                 seq = next_number(session, header.sender, year)
                 number = registration_number(header.sender, year, seq)
                 return journal.reserve(
@@ -270,7 +276,7 @@ class DocumentService:
         with self.database.transaction() as session:
             journal.mark_issued(session, stored.id, stored.created_at)
             # The cases may have moved on while the document rendered: check again.
-            planned = cases.plan(session, doc, root)
+            planned = cases.plan(session, doc, root, self.load)
             session.add(stored)
             session.flush()
             case = cases.attach(session, planned, stored)

@@ -50,6 +50,10 @@ ROOT_TO_TYPE: dict[str, str] = {
     "confidentialityNotice": "confidentiality-notice",
     "thirdPartyConsentRequest": "third-party-consent-request",
     "thirdPartyConsent": "third-party-consent",
+    "additionalInformation": "additional-information",
+    "conditionsDecision": "conditions-decision",
+    "confidentialityDecision": "confidentiality-decision",
+    "requestWithdrawal": "request-withdrawal",
 }
 """Root element local name → document type code used everywhere else."""
 

@@ -294,6 +294,17 @@ def _core_document() -> dict[str, Any]:
                 }
             },
             "/api/v1/documents/{document_id}/transfers": {
+                "get": {
+                    "summary": "Transfers of a document to third parties (Art. 11.3), audited",
+                    "description": "Visible to both authorities of the document: the one that "
+                    "passed it on and the one whose consent it relied on.",
+                    "operationId": "listTransfers",
+                    "parameters": [_DOC_ID],
+                    "responses": {
+                        "200": _json({"type": "object"}, "The transfers, oldest first"),
+                        **_errors(401, 404),
+                    },
+                },
                 "post": {
                     "summary": "Record that a document was passed to a third party (Art. 11.3)",
                     "description": "Refused with 422 unless a granted third-party consent "
@@ -319,7 +330,7 @@ def _core_document() -> dict[str, Any]:
                         "201": _json({"type": "object"}, "Transfer recorded"),
                         **_errors(400, 401, 404, 422),
                     },
-                }
+                },
             },
             "/api/v1/openapi.json": {
                 "get": {
