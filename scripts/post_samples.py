@@ -1,9 +1,11 @@
 """POST every valid sample to a running migdocs with its sender's API key.
 
-Replies (response, refusal and the other notices of Art. 10–11) must answer a request the
-service knows, so each reply is preceded by a fresh request from its recipient to its
-sender (made from samples/request-photo.xml, dated as the sample's ``inReplyTo`` says),
-and the reply's ``inReplyTo`` is pointed at that request.  Each returned PDF is checked
+A document that names others (a reply its request, an authenticity request its questioned
+document, a consent its consent request, the requesting side's answers their request and
+notice) must name documents the service holds, with their dates; so the documents each
+sample names are posted first, made from other samples and dated as the sample's
+references say, and the sample's references are pointed at them
+(``tests.cases.xmltools.prepared``).  Each returned PDF is checked
 with ``pdfsig``.  Exit status 1 if any POST did not return 201 or any signature is invalid.
 
     .venv/bin/python scripts/post_samples.py [--base http://127.0.0.1:8000]
@@ -19,21 +21,14 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = {"m": "urn:migdocs:kz-by-migration:v1"}
-REPLY_ROOTS = {
-    "response",
-    "refusalNotice",
-    "additionalInformationRequest",
-    "delayNotice",
-    "postponementNotice",
-    "confidentialityNotice",
-}
+sys.path.insert(0, str(ROOT))
+from tests.cases.xmltools import prepared  # noqa: E402  (the project root is on the path now)
 
 
 def load_keys(instance: Path) -> dict[str, str]:
@@ -60,22 +55,6 @@ def text(root: etree._Element, path: str) -> str:
     return found.text if found is not None and found.text else ""
 
 
-def set_text(root: etree._Element, path: str, value: str) -> None:
-    found = root.find(path, NS)
-    assert found is not None, path
-    found.text = value
-
-
-def request_from(sender: str, recipient: str, date: str) -> bytes:
-    root = etree.fromstring((ROOT / "samples" / "request-photo.xml").read_bytes())
-    set_text(root, "m:header/m:documentId", str(uuid.uuid4()))
-    set_text(root, "m:header/m:documentDate", date)
-    set_text(root, "m:header/m:sender", sender)
-    set_text(root, "m:header/m:recipient", recipient)
-    set_text(root, "m:header/m:signatory", f"{sender}-001")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
 def post(base: str, keys: dict[str, str], raw: bytes) -> tuple[int, dict[str, object]]:
     sender = text(etree.fromstring(raw), "m:header/m:sender")
     status, body = call("POST", f"{base}/api/v1/documents", keys[sender], raw)
@@ -90,19 +69,20 @@ def main() -> int:
     keys = load_keys(instance)
     failures = 0
     for path in sorted((ROOT / "samples").glob("*.xml")):
-        raw = path.read_bytes()
-        root = etree.fromstring(raw)
-        if etree.QName(root).localname in REPLY_ROOTS:
-            sender, recipient = text(root, "m:header/m:sender"), text(root, "m:header/m:recipient")
-            status, opened = post(
-                args.base, keys, request_from(recipient, sender, text(root, "m:inReplyTo/m:date"))
-            )
+
+        def earlier(raw: bytes, authority: str) -> dict[str, object]:
+            status, body = post(args.base, keys, raw)
             if status != 201:
-                print(f"{status} request for {path.name}: {opened.get('message')}")
-                failures += 1
-                continue
-            set_text(root, "m:inReplyTo/m:registrationNumber", str(opened["registration_number"]))
-            raw = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+                raise RuntimeError(f"{status} {body.get('message')} {body.get('details')}")
+            return body
+
+        try:
+            raw = prepared(path.read_bytes(), earlier)
+        except RuntimeError as exc:
+            print(f"a document named by {path.name} was refused: {exc}")
+            failures += 1
+            continue
+        root = etree.fromstring(raw)
         status, body = post(args.base, keys, raw)
         if status != 201:
             print(f"{status} {path.name}: {body.get('message')}")

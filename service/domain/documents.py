@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 from service.domain import cases
 from service.domain import issuance as journal
 from service.domain.auth import Principal
-from service.errors import Conflict, Forbidden, Gone, NotFound
+from service.errors import Conflict, Forbidden, Gone, NotFound, Violation
+from service.pipeline import personal_data
 from service.pipeline.document import Document
 from service.pipeline.rendering import FORM_VERSION, Renderer
 from service.pipeline.stages import intake
@@ -48,6 +49,8 @@ class Created:
     document: StoredDocument
     created: bool
     """False when the same document had been posted before (idempotent repeat)."""
+    warnings: tuple[Violation, ...] = ()
+    """Free text that looks like personal data outside the person blocks (Art. 6)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ class DocumentService:
         ``issued``.  Any failure in between marks the number ``void`` with the reason.
         """
         doc, root = self.parse(raw)
+        found = personal_data.warnings(root)
         header = doc.header
         if header.sender != principal.authority:
             raise Forbidden(
@@ -149,7 +153,7 @@ class DocumentService:
         with self.database.reading() as session:
             existing = self._existing(session, header.sender, header.document_id, xml_sha256)
         if existing is not None:
-            return Created(existing, created=False)
+            return Created(existing, created=False, warnings=found)
         now = self.signer.signing_time()
         request = SignRequest(
             pdf=b"",
@@ -163,7 +167,7 @@ class DocumentService:
         self.signer.prepare_block(request, now, None)
         reserved = self._reserve(doc, root, xml_sha256, now.year)
         if isinstance(reserved, Created):
-            return reserved
+            return dataclasses.replace(reserved, warnings=found)
         written: list[str] = []
         try:
             stored, level = self._produce(doc, raw, request, now, reserved, xml_sha256, written)
@@ -175,7 +179,7 @@ class DocumentService:
                     self.storage.delete(key)
             journal.void_after_failure(self.database, reserved.id, exc, principal, address)
             raise
-        return Created(stored, created=True)
+        return Created(stored, created=True, warnings=found)
 
     def _produce(
         self,

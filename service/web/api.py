@@ -60,6 +60,7 @@ def create_document() -> tuple[Response, int, dict[str, str]]:
     check_xml_charset(request.mimetype_params.get("charset"), raw)
     result = services().documents.create(raw, principal, client_address())
     body = document_json(result.document)
+    body["warnings"] = [w.as_dict() for w in result.warnings]
     status = 201 if result.created else 200
     return jsonify(body), status, {"Location": body["links"]["self"]}
 
