@@ -73,6 +73,7 @@ _CASE_STATUSES = (
     "answered",
     "partially-refused",
     "refused",
+    "withdrawn",
 )
 _CASE = {
     "type": "object",
@@ -175,6 +176,20 @@ def _core_document() -> dict[str, Any]:
                         "page_count": {"type": "integer"},
                         "form_version": {"type": "string"},
                         "signed_at": {"type": "string", "format": "date-time"},
+                        "warnings": {
+                            "type": "array",
+                            "description": "Only in the answer to a POST: free text that "
+                            "looks like personal data outside the person blocks (Art. 6). "
+                            "The document is issued; the sender's officer should check it.",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "line": {"type": ["integer", "null"]},
+                                    "path": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                        },
                         "signatory": {
                             "type": "object",
                             "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
