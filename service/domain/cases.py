@@ -13,7 +13,8 @@ request's registration number:
   ``authenticity-confirmation`` (its confirmation request or questioned document),
   ``third-party-consent-request`` (the documents it covers), ``third-party-consent`` (its
   consent request) — join the case of the document they name when they travel between the
-  case's two authorities; otherwise they belong to no case (never an error);
+  case's two authorities; otherwise they belong to no case (not a case error: their
+  references are still checked, see below);
 - **the requesting side's answers** — ``additional-information`` (Art. 10.1),
   ``conditions-decision`` (Art. 10.2), ``confidentiality-decision`` (Art. 11.1),
   ``request-withdrawal`` — name the request in ``request`` and (but the withdrawal) the
@@ -57,7 +58,7 @@ status.
 
 The deadline (Art. 10.3) is the receipt of the request — the UTC date it was stored
 here — plus 30 calendar days.  A case is *overdue* when it is not closed (answered,
-partially refused, refused) and today is after the deadline; *due soon* when it is not
+partially refused, refused, withdrawn) and today is after the deadline; *due soon* when it is not
 closed, not overdue and at most 5 days are left.
 """
 
