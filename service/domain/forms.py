@@ -255,6 +255,9 @@ def _generic_placeholder(
             values[f.name] = persons
         elif f.name == "legal_entities":
             values[f.name] = (PLACEHOLDER_ENTITY,)
+        elif f.name == "in_reply_to" and "request" in {g.name for g in dataclasses.fields(cls)}:
+            # The requesting side's answers: «На №» names the letter answered, not the request.
+            values[f.name] = RequestReference("[рег. номер уведомления]", PLACEHOLDER_DATE)
         elif "RequestReference" in str(hint):
             values[f.name] = (reference,) if "tuple" in str(hint) else reference
         elif "date" in str(hint):
