@@ -6,13 +6,14 @@ signed receipt (``GET …/delivery``) and prints the incoming number given by th
 recipient's node and the time from store to receipt.  ``--single``: one node for both
 Parties (``scripts/run.sh --single``), nothing is delivered.
 
-Replies (response, refusal and the other notices of Art. 10–11) must answer a request the
-service knows, so each reply is preceded by a fresh request from its recipient to its
-sender (made from samples/request-photo.xml, dated as the sample's ``inReplyTo`` says;
-on two nodes delivered first), and the reply's ``inReplyTo`` is pointed at that request.
-Each returned PDF is checked with ``pdfsig``.  Exit status 1 if any POST did not return
-201, any signature is invalid or (two nodes) any delivery did not end with a positive
-receipt.
+A document that names others (a reply its request, an authenticity request its questioned
+document, a consent its consent request, the requesting side's answers their request and
+notice) must name documents the service holds, with their dates; so the documents each
+sample names are posted first (on two nodes: delivered first), made from other samples and
+dated as the sample's references say, and the sample's references are pointed at them
+(``tests.cases.xmltools.prepared``).  Each returned PDF is checked with ``pdfsig``.  Exit
+status 1 if any POST did not return 201, any signature is invalid or (two nodes) any
+delivery did not end with a positive receipt.
 
     .venv/bin/python scripts/post_samples.py [--kz URL] [--by URL] [--timeout S]
     .venv/bin/python scripts/post_samples.py --single [--base http://127.0.0.1:8000]
@@ -30,7 +31,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,14 +38,8 @@ from lxml import etree
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = {"m": "urn:migdocs:kz-by-migration:v1"}
-REPLY_ROOTS = {
-    "response",
-    "refusalNotice",
-    "additionalInformationRequest",
-    "delayNotice",
-    "postponementNotice",
-    "confidentialityNotice",
-}
+sys.path.insert(0, str(ROOT))
+from tests.cases.xmltools import prepared  # noqa: E402  (the project root is on the path now)
 
 
 def load_keys(path: Path) -> dict[str, str]:
@@ -70,22 +64,6 @@ def call(method: str, url: str, key: str, body: bytes | None = None) -> tuple[in
 def text(root: etree._Element, path: str) -> str:
     found = root.find(path, NS)
     return found.text if found is not None and found.text else ""
-
-
-def set_text(root: etree._Element, path: str, value: str) -> None:
-    found = root.find(path, NS)
-    assert found is not None, path
-    found.text = value
-
-
-def request_from(sender: str, recipient: str, date: str) -> bytes:
-    root = etree.fromstring((ROOT / "samples" / "request-photo.xml").read_bytes())
-    set_text(root, "m:header/m:documentId", str(uuid.uuid4()))
-    set_text(root, "m:header/m:documentDate", date)
-    set_text(root, "m:header/m:sender", sender)
-    set_text(root, "m:header/m:recipient", recipient)
-    set_text(root, "m:header/m:signatory", f"{sender}-001")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 @dataclass
@@ -155,22 +133,23 @@ def main() -> int:
         nodes = Nodes({"KZ": args.kz, "BY": args.by}, keys, args.timeout)
     failures = 0
     for path in sorted((ROOT / "samples").glob("*.xml")):
-        raw = path.read_bytes()
+
+        def earlier(raw: bytes, authority: str) -> dict[str, object]:
+            status, body = post(nodes, raw)
+            if status != 201:
+                raise RuntimeError(f"{status} {body.get('message')} {body.get('details')}")
+            account = await_receipt(nodes, authority, body)
+            print(f"201 {body['registration_number']} (named by the next sample){account}")
+            return body
+
+        try:
+            raw = prepared(path.read_bytes(), earlier)
+        except RuntimeError as exc:
+            print(f"a document named by {path.name} was refused: {exc}")
+            failures += 1
+            continue
         root = etree.fromstring(raw)
         sender = text(root, "m:header/m:sender")
-        if etree.QName(root).localname in REPLY_ROOTS:
-            recipient = text(root, "m:header/m:recipient")
-            status, opened = post(
-                nodes, request_from(recipient, sender, text(root, "m:inReplyTo/m:date"))
-            )
-            if status != 201:
-                print(f"{status} request for {path.name}: {opened.get('message')}")
-                failures += 1
-                continue
-            account = await_receipt(nodes, recipient, opened)
-            print(f"201 request {opened['registration_number']} for {path.name}{account}")
-            set_text(root, "m:inReplyTo/m:registrationNumber", str(opened["registration_number"]))
-            raw = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         status, body = post(nodes, raw)
         if status != 201:
             print(f"{status} {path.name}: {body.get('message')}")

@@ -49,6 +49,13 @@ DEFAULT_DOCUMENT_TYPES: tuple[tuple[str, str], ...] = (
         "third-party-consent",
         "Ответ на запрос о согласии на передачу сведений третьей стороне",
     ),
+    ("additional-information", "Представление дополнительных сведений к запросу"),
+    ("conditions-decision", "Ответ об условиях исполнения запроса"),
+    (
+        "confidentiality-decision",
+        "Решение об исполнении запроса без сохранения конфиденциальности",
+    ),
+    ("request-withdrawal", "Уведомление об отзыве запроса"),
 )
 """Document types seeded into a fresh registry; more are added as data
 (``migdocs registry add-document-type``), not code."""

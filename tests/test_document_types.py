@@ -7,10 +7,11 @@ import datetime as dt
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from lxml import etree
 
-from service.domain.cases import REPLY_TYPES
 from service.errors import InconsistentDocument
 from service.paths import SAMPLES_DIR
 from service.pipeline import document as model
@@ -18,7 +19,7 @@ from service.pipeline import vocabulary
 from service.pipeline.stages import parse_document
 from service.pipeline.xmlinput import ROOT_TO_TYPE
 from signing.registry import DEFAULT_DOCUMENT_TYPES
-from tests.cases.xmltools import rewrite
+from tests.cases.xmltools import prepared
 from tests.service.conftest import Env, demo_template, sqlite_env  # noqa: F401  (fixtures)
 
 NEW_TYPES: dict[str, type[model.Document]] = {
@@ -31,11 +32,24 @@ NEW_TYPES: dict[str, type[model.Document]] = {
     "confidentiality-notice": model.ConfidentialityNotice,
     "third-party-consent-request": model.ThirdPartyConsentRequest,
     "third-party-consent": model.ThirdPartyConsent,
+    "additional-information": model.AdditionalInformation,
+    "conditions-decision": model.ConditionsDecision,
+    "confidentiality-decision": model.ConfidentialityDecision,
+    "request-withdrawal": model.RequestWithdrawal,
 }
-"""Type code → model class, in the order of issue 6."""
+"""Type code → model class, in the order of issues 6 and 12."""
 
-REQUEST_SAMPLE = (SAMPLES_DIR / "request-photo.xml").read_bytes()
-NEW_SAMPLES = sorted(p for t in NEW_TYPES for p in SAMPLES_DIR.glob(f"{t}-*.xml"))
+NEW_SAMPLES = sorted({p for t in NEW_TYPES for p in SAMPLES_DIR.glob(f"{t}-*.xml")})
+
+
+def _samples_of(code: str) -> list[Path]:
+    """The samples of type ``code`` (``additional-information-*`` is also a prefix of
+    ``additional-information-request-*``)."""
+    return [p for p in NEW_SAMPLES if p.name.startswith(f"{code}-") and _root_type(p) == code]
+
+
+def _root_type(path: Path) -> str:
+    return ROOT_TO_TYPE[etree.parse(str(path)).getroot().tag.split("}")[1]]
 
 
 def _load(name: str) -> model.Document:
@@ -69,8 +83,7 @@ def test_type_is_known_to_every_table(code: str) -> None:
     assert code in vocabulary.DOCUMENT_TITLES
     assert dict(DEFAULT_DOCUMENT_TYPES)[code] == vocabulary.DOCUMENT_TITLES[code]
     assert (Path(__file__).parents[1] / "templates" / f"{code}.html.j2").is_file()
-    samples = [p for p in NEW_SAMPLES if p.name.startswith(f"{code}-")]
-    assert len(samples) >= 2, code
+    assert len(_samples_of(code)) >= 2, code
 
 
 def test_registry_titles_match_the_vocabulary() -> None:
@@ -380,17 +393,16 @@ def test_sample_is_signed_by_the_service(
     sqlite_env: Env,  # noqa: F811  (the fixture imported above)
     tmp_path: Path,
 ) -> None:
-    raw = path.read_bytes()
-    document = parse_document(raw)
-    if document.document_type in REPLY_TYPES:
-        # A reply needs its request in the service (a case): the recipient asks first.
-        header = document.header
-        asked = sqlite_env.post_xml(
-            rewrite(REQUEST_SAMPLE, sender=header.recipient, recipient=header.sender),
-            authority=header.recipient,
-        )
-        assert asked.status_code == 201, asked.json
-        raw = rewrite(raw, reply_to=asked.json["registration_number"])
+    document = parse_document(path.read_bytes())
+
+    def post(raw: bytes, authority: str) -> dict[str, Any]:
+        earlier = sqlite_env.post_xml(raw, authority=authority)
+        assert earlier.status_code == 201, earlier.json
+        body: dict[str, Any] = earlier.json
+        return body
+
+    # The documents a sample names (a reply's request, a questioned document, …) first.
+    raw = prepared(path.read_bytes(), post)
     response = sqlite_env.post_xml(raw, authority=document.header.sender)
     assert response.status_code == 201, response.json
     body = response.json

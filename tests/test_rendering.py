@@ -36,6 +36,10 @@ def test_there_are_samples_of_every_type() -> None:
         "confidentiality-notice",
         "third-party-consent-request",
         "third-party-consent",
+        "additional-information",
+        "conditions-decision",
+        "confidentiality-decision",
+        "request-withdrawal",
     }
 
 
@@ -83,6 +87,16 @@ _HEADINGS: dict[str, tuple[str, ...]] = {
         "пункт 3 статьи 11 Соглашения",
     ),
     "third-party-consent": ("Третья сторона", "пункт 3 статьи 11 Соглашения"),
+    "additional-information": (
+        "Дополнительные сведения",
+        "абзац второй пункта 1 статьи 10 Соглашения",
+    ),
+    "conditions-decision": ("Ответ об условиях", "пункт 2 статьи 10 Соглашения"),
+    "confidentiality-decision": (
+        "Решение о конфиденциальности",
+        "абзац второй пункта 1 статьи 11 Соглашения",
+    ),
+    "request-withdrawal": ("Причины отзыва запроса", "статья 8 Соглашения"),
 }
 """Headings and article citations each document type prints (besides «На № …»)."""
 

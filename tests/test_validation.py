@@ -70,6 +70,10 @@ def test_there_are_samples_of_every_document_type() -> None:
         "confidentialityNotice",
         "thirdPartyConsentRequest",
         "thirdPartyConsent",
+        "additionalInformation",
+        "conditionsDecision",
+        "confidentialityDecision",
+        "requestWithdrawal",
     }
     assert roots == set(ROOT_TO_TYPE)
 
@@ -352,6 +356,8 @@ _LABELS: dict[str, tuple[dict[str, object], ...] | None] = {
     "PostponementGround": (vocabulary.POSTPONEMENT_GROUNDS,),
     "AuthenticityDoubt": (vocabulary.AUTHENTICITY_DOUBTS,),
     "ConsentDecision": (vocabulary.CONSENT_DECISIONS,),
+    "ConditionsDecisionCode": (vocabulary.CONDITIONS_DECISIONS,),
+    "ConfidentialityDecisionCode": (vocabulary.CONFIDENTIALITY_DECISIONS,),
     "IdentityDocument/kind": (vocabulary.IDENTITY_DOCUMENT_KINDS,),
     "ResidencePermit/kind": (vocabulary.RESIDENCE_PERMIT_KINDS,),
     "TravelRestriction/kind": (vocabulary.TRAVEL_RESTRICTION_KINDS,),

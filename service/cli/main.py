@@ -30,6 +30,7 @@ from service.domain.auth import (
     revoke_api_key,
 )
 from service.errors import MigdocsError
+from service.pipeline import personal_data
 from service.pipeline.rendering import default_renderer
 from service.pipeline.stages import intake, parse_document, render_document
 from service.store import audit
@@ -66,13 +67,25 @@ def validate(source: str, as_json: bool) -> None:
     """
     try:
         raw = _read_input(source)
-        doc, _ = intake(raw, default_renderer().printable, load_limits())
+        doc, root = intake(raw, default_renderer().printable, load_limits())
     except MigdocsError as exc:
         fail(exc, source, as_json)
+    found = personal_data.warnings(root)
     if as_json:
-        click.echo(json.dumps({"valid": True, "file": source, "document_type": doc.document_type}))
+        click.echo(
+            json.dumps(
+                {
+                    "valid": True,
+                    "file": source,
+                    "document_type": doc.document_type,
+                    "warnings": [w.as_dict() for w in found],
+                }
+            )
+        )
     else:
         click.echo(f"{source}: valid {doc.document_type}")
+        for warning in found:
+            click.echo(f"  warning: {warning}")
 
 
 @main.command()

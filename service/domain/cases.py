@@ -13,8 +13,18 @@ request's registration number:
   ``authenticity-confirmation`` (its confirmation request or questioned document),
   ``third-party-consent-request`` (the documents it covers), ``third-party-consent`` (its
   consent request) — join the case of the document they name when they travel between the
-  case's two authorities; otherwise they belong to no case (never an error);
+  case's two authorities; otherwise they belong to no case (not a case error: their
+  references are still checked, see below);
+- **the requesting side's answers** — ``additional-information`` (Art. 10.1),
+  ``conditions-decision`` (Art. 10.2), ``confidentiality-decision`` (Art. 11.1),
+  ``request-withdrawal`` — name the request in ``request`` and (but the withdrawal) the
+  letter they answer in ``inReplyTo``: an additional-information request, a postponement
+  notice of kind ``conditions``, a confidentiality notice of the case, not answered before.
+  Only the requesting authority writes them, to the requested one (``403`` / ``422``);
 - ``request`` opens a new case; ``unsolicited-information`` belongs to none.
+
+Every reference («№ … от …») is also checked against the documents this service holds,
+date included (:mod:`service.domain.references`).
 
 Status follows the documents (checks run before a registration number is taken, so a
 refused document consumes nothing):
@@ -33,22 +43,29 @@ response (outcome full)            ``answered`` (``partially-refused`` stays)
 response (outcome partial)         ``partially-refused``
 refusal-notice (scope partial)     ``partially-refused``
 refusal-notice (scope full)        ``refused``
+additional-information             ``open`` (from ``awaiting-…``; else unchanged)
+conditions-decision accepted       ``open`` (from ``postponed``; else unchanged)
+conditions-decision declined       ``withdrawn``
+confidentiality-decision proceed   unchanged
+confidentiality-decision withdraw  ``withdrawn``
+request-withdrawal                 ``withdrawn``
 =================================  ==========================================
 
-Refused with ``422``: any reply after a full refusal (a response, a second refusal, …:
-the case is closed); a refusal after a full response.  A further ``response`` after a
-response is accepted (supplementary results) and keeps the status.
+Refused with ``422``: any reply or answer after a full refusal or a withdrawal (the case
+is closed); a refusal after a full response; a withdrawal or decision in a closed case.
+A further ``response`` after a response is accepted (supplementary results) and keeps the
+status.
 
 The deadline (Art. 10.3) is the receipt of the request — the UTC date it was stored
 here — plus 30 calendar days.  A case is *overdue* when it is not closed (answered,
-partially refused, refused) and today is after the deadline; *due soon* when it is not
+partially refused, refused, withdrawn) and today is after the deadline; *due soon* when it is not
 closed, not overdue and at most 5 days are left.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -56,12 +73,17 @@ from lxml import etree
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from service.domain import references
 from service.domain.auth import Principal
 from service.errors import Forbidden, InconsistentDocument, NotFound, Violation
+from service.pipeline.answers import ANSWER_TYPES
 from service.pipeline.document import (
     AuthenticityConfirmation,
     AuthenticityConfirmationRequest,
+    ConditionsDecision,
+    ConfidentialityDecision,
     Document,
+    PostponementNotice,
     RefusalNotice,
     Response,
     ThirdPartyConsent,
@@ -81,8 +103,9 @@ POSTPONED = "postponed"
 ANSWERED = "answered"
 PARTIALLY_REFUSED = "partially-refused"
 REFUSED = "refused"
-STATUSES = (OPEN, AWAITING, POSTPONED, ANSWERED, PARTIALLY_REFUSED, REFUSED)
-CLOSED = (ANSWERED, PARTIALLY_REFUSED, REFUSED)
+WITHDRAWN = "withdrawn"
+STATUSES = (OPEN, AWAITING, POSTPONED, ANSWERED, PARTIALLY_REFUSED, REFUSED, WITHDRAWN)
+CLOSED = (ANSWERED, PARTIALLY_REFUSED, REFUSED, WITHDRAWN)
 
 REPLY_TYPES = (
     "response",
@@ -100,7 +123,11 @@ STATUS_TITLES = {
     ANSWERED: "исполнен",
     PARTIALLY_REFUSED: "частично отказано",
     REFUSED: "отказано",
+    WITHDRAWN: "запрос отозван",
 }
+
+Loader = Callable[[StoredDocument], Document]
+"""Reads a stored document back into its typed model (from its stored XML)."""
 
 
 # ----- joining a case when a document is created --------------------------------------------
@@ -156,12 +183,18 @@ def _next_status(case: Case, doc: Document) -> str:
     status = case.status
     kind = doc.document_type
     closed_by_refusal = f"case {case.request_number} was closed by a full refusal"
+    if kind in (*REPLY_TYPES, *ANSWER_TYPES) and status == WITHDRAWN:
+        raise InconsistentDocument(
+            f"request {case.request_number} was withdrawn: no {kind} can follow it"
+        )
     if kind in REPLY_TYPES and status == REFUSED:
         raise InconsistentDocument(f"{closed_by_refusal}: no {kind} can follow it")
     if kind == "refusal-notice" and status == ANSWERED:
         raise InconsistentDocument(
             f"case {case.request_number} was answered in full: it cannot be refused any more"
         )
+    if kind in ANSWER_TYPES:
+        return _answer_status(case, doc)
     if doc.header.sender == case.requesting:
         return OPEN if status == AWAITING else status
     match doc:
@@ -182,8 +215,152 @@ def _next_status(case: Case, doc: Document) -> str:
     return status
 
 
-def plan(session: Session, doc: Document, root: etree._Element) -> Plan:
-    """Check ``doc`` against the cases; raise if it cannot be stored. Locks the case row."""
+def _answer_status(case: Case, doc: Document) -> str:
+    """The requesting side's answers (see the table above)."""
+    status = case.status
+    kind = doc.document_type
+    if kind == "additional-information":
+        if status == REFUSED:
+            raise InconsistentDocument(
+                f"case {case.request_number} was closed by a full refusal: no additional "
+                "information can follow it"
+            )
+        return OPEN if status == AWAITING else status
+    if status in CLOSED:
+        raise InconsistentDocument(
+            f"case {case.request_number} is closed ({STATUS_TITLES[status]}): "
+            f"no {kind} can follow it"
+        )
+    match doc:
+        case ConditionsDecision(decision="accepted"):
+            return OPEN if status == POSTPONED else status
+        case ConfidentialityDecision(decision="proceed"):
+            return status
+    return WITHDRAWN
+
+
+def _violation_at(root: etree._Element, path: str, message: str) -> Violation:
+    elem = root.find("/".join(f"{{{NAMESPACE}}}{part}" for part in path.split("/")))
+    if elem is None:  # pragma: no cover - the schema requires it
+        return Violation(None, element_path(root), message)
+    return Violation(elem.sourceline, element_path(elem), message)
+
+
+def _answered_before(
+    session: Session, case: Case, doc: Document, number: str, load: Loader | None
+) -> bool:
+    """Whether a document of ``doc``'s type in ``case`` already answers letter ``number``."""
+    if load is None:
+        return False
+    rows = session.execute(
+        select(StoredDocument)
+        .join(CaseDocument, CaseDocument.document_id == StoredDocument.id)
+        .where(
+            CaseDocument.case_id == case.id,
+            StoredDocument.document_type == doc.document_type,
+            StoredDocument.destroyed_at.is_(None),
+        )
+    ).scalars()
+    for row in rows:
+        earlier = getattr(load(row), "in_reply_to", None)
+        if earlier is not None and earlier.registration_number == number:
+            return True
+    return False
+
+
+def _plan_answer(
+    session: Session, doc: Document, root: etree._Element, load: Loader | None
+) -> Plan:
+    """A requesting side's answer: its request's case, its letter answered in that case."""
+    header = doc.header
+    kind = doc.document_type
+    request = getattr(doc, "request", None)
+    assert request is not None
+    number = request.registration_number
+    target = by_number(session, number)
+    if target is None or target.document_type != "request":
+        what = "no request" if target is None else f"{number} is a {target.document_type}"
+        raise InconsistentDocument(
+            f"{kind} concerns an unknown request {number}",
+            (
+                _violation_at(
+                    root, "request/registrationNumber", f"{what} registered in this service"
+                ),
+            ),
+        )
+    case = _locked_case_of(session, target.id)
+    if case is None:  # pragma: no cover - every stored request opens a case
+        raise InconsistentDocument(f"request {number} has no case")
+    if header.sender != case.requesting:
+        raise Forbidden(
+            f"only {case.requesting}, the requesting authority, sends a {kind} in case "
+            f"{number}; not {header.sender}"
+        )
+    if header.recipient != case.requested:
+        raise InconsistentDocument(
+            f"a {kind} in case {number} goes to the requested authority {case.requested}",
+            (
+                Violation(
+                    None,
+                    f"{element_path(root)}/header/recipient",
+                    f"{header.recipient} is not {case.requested}",
+                ),
+            ),
+        )
+    answered = getattr(doc, "in_reply_to", None)
+    if answered is not None:
+        problem = _answered_problem(session, case, doc, answered.registration_number, load)
+        if problem is not None:
+            raise InconsistentDocument(
+                f"{kind} does not answer a letter of case {number}: {problem}",
+                (_violation_at(root, "inReplyTo/registrationNumber", problem),),
+            )
+    return Plan(case, opens=False, status=_next_status(case, doc))
+
+
+def _answered_problem(
+    session: Session, case: Case, doc: Document, number: str, load: Loader | None
+) -> str | None:
+    expected = {
+        "additional-information": "additional-information-request",
+        "conditions-decision": "postponement-notice",
+        "confidentiality-decision": "confidentiality-notice",
+    }[doc.document_type]
+    row = by_number(session, number)
+    in_case = (
+        row is not None
+        and session.execute(
+            select(CaseDocument.case_id).where(
+                CaseDocument.document_id == row.id, CaseDocument.case_id == case.id
+            )
+        ).scalar_one_or_none()
+    )
+    if row is None or not in_case or row.document_type != expected:
+        return f"no {expected} {number} in case {case.request_number}"
+    if doc.document_type == "conditions-decision" and load is not None:
+        notice = load(row)
+        if not isinstance(notice, PostponementNotice) or notice.kind != "conditions":
+            return f"{number} postpones the execution; it sets no conditions to accept"
+    if doc.document_type != "additional-information" and _answered_before(
+        session, case, doc, number, load
+    ):
+        return f"{number} was answered already"
+    return None
+
+
+def plan(session: Session, doc: Document, root: etree._Element, load: Loader | None = None) -> Plan:
+    """Check ``doc`` against the cases and its references against the documents held;
+    raise if it cannot be stored. Locks the case row.
+
+    ``load`` reads a stored document back (to see the kind of a postponement notice and
+    whether a notice was answered); without it those two checks are skipped.
+    """
+    planned = _plan(session, doc, root, load)
+    references.check(session, doc, root)
+    return planned
+
+
+def _plan(session: Session, doc: Document, root: etree._Element, load: Loader | None) -> Plan:
     header = doc.header
     if doc.document_type == "request":
         return Plan(None, opens=True, status=OPEN)
@@ -226,6 +403,8 @@ def plan(session: Session, doc: Document, root: etree._Element) -> Plan:
                 ),
             )
         return Plan(case, opens=False, status=_next_status(case, doc))
+    if doc.document_type in ANSWER_TYPES:
+        return _plan_answer(session, doc, root, load)
     for number in _related_numbers(doc):
         target = by_number(session, number)
         if target is None:

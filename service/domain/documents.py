@@ -33,6 +33,7 @@ from service.domain import cases
 from service.domain import issuance as journal
 from service.domain.auth import Principal
 from service.errors import Conflict, Forbidden, Gone, NotFound, Violation
+from service.pipeline import personal_data
 from service.pipeline.document import Document
 from service.pipeline.rendering import FORM_VERSION, Renderer
 from service.pipeline.stages import intake
@@ -50,6 +51,8 @@ class Created:
     document: StoredDocument
     created: bool
     """False when the same document had been posted before (idempotent repeat)."""
+    warnings: tuple[Violation, ...] = ()
+    """Free text that looks like personal data outside the person blocks (Art. 6)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,12 @@ class DocumentService:
         limits = dataclasses.replace(self.renderer.limits, max_xml_bytes=self.max_xml_bytes)
         return intake(raw, self.renderer.printable, limits)
 
+    def load(self, row: StoredDocument) -> Document:
+        """A stored document read back from its XML (its typed model)."""
+        if row.destroyed_at is not None:
+            raise Gone(f"{row.registration_number} was destroyed (Art. 11.5)")
+        return self.parse(self.storage.get(f"{row.id}.xml"))[0]
+
     def _existing(
         self, session: Session, sender: str, upstream_id: str, xml_sha256: str
     ) -> StoredDocument | None:
@@ -143,6 +152,7 @@ class DocumentService:
         ``issued``.  Any failure in between marks the number ``void`` with the reason.
         """
         doc, root = self.parse(raw)
+        found = personal_data.warnings(root)
         header = doc.header
         if header.sender != principal.authority:
             raise Forbidden(
@@ -161,7 +171,7 @@ class DocumentService:
         with self.database.reading() as session:
             existing = self._existing(session, header.sender, header.document_id, xml_sha256)
         if existing is not None:
-            return Created(existing, created=False)
+            return Created(existing, created=False, warnings=found)
         now = self.signer.signing_time()
         request = SignRequest(
             pdf=b"",
@@ -175,7 +185,7 @@ class DocumentService:
         self.signer.prepare_block(request, now, None)
         reserved = self._reserve(doc, root, xml_sha256, now.year)
         if isinstance(reserved, Created):
-            return reserved
+            return dataclasses.replace(reserved, warnings=found)
         written: list[str] = []
         try:
             stored, level = self._produce(doc, raw, request, now, reserved, xml_sha256, written)
@@ -187,7 +197,7 @@ class DocumentService:
                     self.storage.delete(key)
             journal.void_after_failure(self.database, reserved.id, exc, principal, address)
             raise
-        return Created(stored, created=True)
+        return Created(stored, created=True, warnings=found)
 
     def _produce(
         self,
@@ -245,7 +255,7 @@ class DocumentService:
                 if earlier is not None:
                     return self._repeat(session, earlier, xml_sha256)
                 # Case checks (Art. 8-10) before the number is taken: a refusal consumes none.
-                cases.plan(session, doc, root)
+                cases.plan(session, doc, root, self.load)
                 seq = next_number(session, header.sender, year)
                 number = registration_number(header.sender, year, seq)
                 return journal.reserve(
@@ -288,7 +298,7 @@ class DocumentService:
         with self.database.transaction() as session:
             journal.mark_issued(session, stored.id, stored.created_at)
             # The cases may have moved on while the document rendered: check again.
-            planned = cases.plan(session, doc, root)
+            planned = cases.plan(session, doc, root, self.load)
             session.add(stored)
             session.flush()
             case = cases.attach(session, planned, stored)

@@ -39,6 +39,7 @@ from service.pipeline.document import (
     FullName,
     Header,
     IdentityDocument,
+    LegalEntity,
     LiabilityRecord,
     Person,
     RefusalNotice,
@@ -151,6 +152,14 @@ def _placeholder_person() -> Person:
     )
 
 
+PLACEHOLDER_ENTITY = LegalEntity(
+    "[наименование юридического лица]",
+    "[регистрационный номер]",
+    "[страна регистрации]",
+    "[адрес]",
+)
+
+
 def placeholder_document(document_type: str, authority: str) -> Document:
     """The typed model of a sample form: placeholders in every field, every section present."""
     header = Header(
@@ -174,6 +183,7 @@ def placeholder_document(document_type: str, authority: str) -> Document:
             justification="[Обоснование запроса]",
             requested_data=("[запрашиваемые сведения из перечня статьи 6 Соглашения]",),
             other_information="[Иная информация, которая может быть полезна]",
+            legal_entities=(PLACEHOLDER_ENTITY,),
         )
     if document_type == "response":
         return Response(
@@ -183,6 +193,7 @@ def placeholder_document(document_type: str, authority: str) -> Document:
             in_reply_to=reference,
             outcome="[Запрос исполнен в полном объёме / частично.]",
             narrative="[Сведения по существу запроса]",
+            legal_entities=(PLACEHOLDER_ENTITY,),
         )
     if document_type == "refusal-notice":
         return RefusalNotice(
@@ -220,6 +231,7 @@ _PLACEHOLDER_LABELS = {
     "third_party_country": "страна третьей стороны",
     "purpose": "цель передачи",
     "decision": "согласие / отказ",
+    "comments": "пояснения",
 }
 """Russian placeholders for the fields of the later document types."""
 
@@ -241,6 +253,11 @@ def _generic_placeholder(
         label = f"[{_PLACEHOLDER_LABELS.get(f.name, f.name.replace('_', ' '))}]"
         if f.name == "persons":
             values[f.name] = persons
+        elif f.name == "legal_entities":
+            values[f.name] = (PLACEHOLDER_ENTITY,)
+        elif f.name == "in_reply_to" and "request" in {g.name for g in dataclasses.fields(cls)}:
+            # The requesting side's answers: «На №» names the letter answered, not the request.
+            values[f.name] = RequestReference("[рег. номер уведомления]", PLACEHOLDER_DATE)
         elif "RequestReference" in str(hint):
             values[f.name] = (reference,) if "tuple" in str(hint) else reference
         elif "date" in str(hint):
@@ -268,8 +285,14 @@ _XML_NAMES = {
     "requested_data": "requestedData",
     "grounds": "grounds",
     "persons": "persons",
+    "legal_entities": "legalEntities",
 }
-_ITEM_NAMES = {"requested_data": "item", "grounds": "ground", "persons": "person"}
+_ITEM_NAMES = {
+    "requested_data": "item",
+    "grounds": "ground",
+    "persons": "person",
+    "legal_entities": "legalEntity",
+}
 
 
 def _camel(name: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from service.domain.auth import Principal
 from service.domain.cases import by_number
 from service.domain.documents import DocumentService
@@ -109,6 +111,33 @@ def record_transfer(
             },
         )
     return transfer, row, consent_row
+
+
+def list_transfers(
+    documents: DocumentService, document_id: str, principal: Principal, address: str
+) -> tuple[StoredDocument, list[tuple[Transfer, StoredDocument]]]:
+    """The transfers of a document with their consents, oldest first, audited.
+
+    Both authorities of the document see them: the one that passed it on, and the one
+    whose information it is and whose consent the transfer relied on (``404`` to others).
+    """
+    with documents.database.transaction() as session:
+        row = documents.get(session, document_id, principal)
+        found = session.execute(
+            select(Transfer, StoredDocument)
+            .join(StoredDocument, StoredDocument.id == Transfer.consent_id)
+            .where(Transfer.document_id == row.id)
+            .order_by(Transfer.recorded_at, Transfer.id)
+        ).all()
+        audit.record(
+            session,
+            actor=principal.actor,
+            action="document.transfers.read",
+            target=row.id,
+            address=address,
+            details={"registration_number": row.registration_number, "count": len(found)},
+        )
+        return row, [(transfer, consent) for transfer, consent in found]
 
 
 def _stored_document(documents: DocumentService, row: StoredDocument) -> Document:

@@ -220,7 +220,8 @@ class Receiver:
         written: list[str] = []
         try:
             with self.database.transaction() as session:
-                planned = cases.plan(session, doc, root)  # may refuse (Art. 8-10)
+                # may refuse (Art. 8-10, references)
+                planned = cases.plan(session, doc, root, self._load)
                 number = incoming_number(session, header.recipient, received_at.year)
                 receipt = self._receipt(
                     ACCEPTED, declared, sha256, report, received_at, doc, [], number
@@ -280,6 +281,10 @@ class Receiver:
                 raise
             return previous
         return Answer(receipt_pdf, ACCEPTED, number)
+
+    def _load(self, row: StoredDocument) -> Document:
+        """A stored document read back from its XML (for the case checks)."""
+        return build(load(self.storage.get(f"{row.id}.xml")))
 
     def _audit_refusal(
         self, actor: str, declared: Declared, sha256: str, reasons: list[str]

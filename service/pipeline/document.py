@@ -118,6 +118,16 @@ class Person:
 
 
 @dataclass(frozen=True)
+class LegalEntity:
+    """A legal entity involved in organising illegal migration (Art. 4)."""
+
+    name: str
+    registration_number: str | None
+    country: str
+    address: str | None
+
+
+@dataclass(frozen=True)
 class Document:
     """Fields shared by every document type."""
 
@@ -134,6 +144,7 @@ class Request(Document):
     justification: str = ""
     requested_data: tuple[str, ...] = ()
     other_information: str | None = None
+    legal_entities: tuple[LegalEntity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,7 @@ class Response(Document):
     in_reply_to: RequestReference | None = None
     outcome: str = ""
     narrative: str = ""
+    legal_entities: tuple[LegalEntity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,6 +225,7 @@ class UnsolicitedInformation(Document):
     topic: str = ""
     summary: str = ""
     information: str = ""
+    legal_entities: tuple[LegalEntity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,6 +260,46 @@ class ThirdPartyConsent(Document):
     reasons: str | None = None
 
 
+@dataclass(frozen=True)
+class AdditionalInformation(Document):
+    """Art. 10.1: the requesting party supplies the additional information asked for."""
+
+    in_reply_to: RequestReference | None = None
+    """The additional-information request answered."""
+    request: RequestReference | None = None
+    information: str = ""
+
+
+@dataclass(frozen=True)
+class ConditionsDecision(Document):
+    """Art. 10.2: the requesting party accepts or declines the conditions of execution."""
+
+    in_reply_to: RequestReference | None = None
+    """The postponement notice (kind ``conditions``) answered."""
+    request: RequestReference | None = None
+    decision: str = ""
+    comments: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfidentialityDecision(Document):
+    """Art. 11.1: after a confidentiality notice, execute the request or not."""
+
+    in_reply_to: RequestReference | None = None
+    """The confidentiality notice answered."""
+    request: RequestReference | None = None
+    decision: str = ""
+    comments: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestWithdrawal(Document):
+    """The requesting party withdraws its request."""
+
+    request: RequestReference | None = None
+    reasons: str = ""
+
+
 DOCUMENT_CLASSES: dict[str, type[Document]] = {
     "request": Request,
     "response": Response,
@@ -260,5 +313,9 @@ DOCUMENT_CLASSES: dict[str, type[Document]] = {
     "confidentiality-notice": ConfidentialityNotice,
     "third-party-consent-request": ThirdPartyConsentRequest,
     "third-party-consent": ThirdPartyConsent,
+    "additional-information": AdditionalInformation,
+    "conditions-decision": ConditionsDecision,
+    "confidentiality-decision": ConfidentialityDecision,
+    "request-withdrawal": RequestWithdrawal,
 }
 """Document type code → model class (one per schema root)."""

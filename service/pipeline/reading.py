@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime as dt
-from collections.abc import Callable
-from typing import TypeVar
 
 from lxml import etree
 
 from service.errors import InconsistentDocument, LimitExceeded, Violation
 from service.pipeline import images
+from service.pipeline.answers import ANSWER_TYPES, build_answer
 from service.pipeline.data_scope import scope_violations
 from service.pipeline.document import (
     AdditionalInformationRequest,
@@ -30,12 +28,12 @@ from service.pipeline.document import (
     FullName,
     Header,
     IdentityDocument,
+    LegalEntity,
     LiabilityRecord,
     Person,
     PostponementNotice,
     RefusalNotice,
     Request,
-    RequestReference,
     Residence,
     ResidencePermit,
     Response,
@@ -44,47 +42,20 @@ from service.pipeline.document import (
     TravelRestriction,
     UnsolicitedInformation,
 )
+from service.pipeline.fields import all_of as _all
+from service.pipeline.fields import child as _child
+from service.pipeline.fields import date as _date
+from service.pipeline.fields import not_before as _not_before
+from service.pipeline.fields import opt_date as _opt_date
+from service.pipeline.fields import opt_text as _opt_text
+from service.pipeline.fields import q as _q
+from service.pipeline.fields import reference as _reference
+from service.pipeline.fields import reference_of as _reference_of
+from service.pipeline.fields import required_if as _required_if
+from service.pipeline.fields import text as _text
 from service.pipeline.limits import DEFAULT_LIMITS, Limits
-from service.pipeline.vocabulary import AUTHORITIES
-from service.pipeline.xmlinput import NAMESPACE, ParsedXml, element_path
-
-T = TypeVar("T")
-
-
-# ----- reading helpers --------------------------------------------------------------------
-
-
-def _q(name: str) -> str:
-    return f"{{{NAMESPACE}}}{name}"
-
-
-def _child(elem: etree._Element, name: str) -> etree._Element | None:
-    return elem.find(_q(name))
-
-
-def _text(elem: etree._Element, name: str) -> str:
-    child = _child(elem, name)
-    if child is None or child.text is None:
-        raise KeyError(name)  # unreachable for schema-valid input
-    return str(child.text).strip()
-
-
-def _opt_text(elem: etree._Element, name: str) -> str | None:
-    child = _child(elem, name)
-    return child.text.strip() if child is not None and child.text else None
-
-
-def _date(elem: etree._Element, name: str) -> dt.date:
-    return dt.date.fromisoformat(_text(elem, name)[:10])
-
-
-def _opt_date(elem: etree._Element, name: str) -> dt.date | None:
-    value = _opt_text(elem, name)
-    return dt.date.fromisoformat(value[:10]) if value else None
-
-
-def _all(elem: etree._Element, name: str, build: Callable[[etree._Element], T]) -> tuple[T, ...]:
-    return tuple(build(child) for child in elem.iterfind(_q(name)))
+from service.pipeline.vocabulary import AUTHORITIES, LEGAL_ENTITY_TOPICS
+from service.pipeline.xmlinput import ParsedXml, element_path
 
 
 def _name(elem: etree._Element) -> FullName:
@@ -176,6 +147,33 @@ def _person(number: int, e: etree._Element, problems: list[Violation]) -> Person
         photo=_binary(_child(e, "photo"), problems),
         fingerprint_card=_binary(_child(e, "fingerprintCard"), problems),
     )
+
+
+def _legal_entity(e: etree._Element) -> LegalEntity:
+    return LegalEntity(
+        _text(e, "name"),
+        _opt_text(e, "registrationNumber"),
+        _text(e, "country"),
+        _opt_text(e, "address"),
+    )
+
+
+def _legal_entities(root: etree._Element, problems: list[Violation]) -> tuple[LegalEntity, ...]:
+    """Art. 4: legal entities only under its topics on illegal migration (or in a response)."""
+    container = _child(root, "legalEntities")
+    if container is None:
+        return ()
+    topic = _opt_text(root, "topic")
+    if topic is not None and topic not in LEGAL_ENTITY_TOPICS:
+        problems.append(
+            Violation(
+                container.sourceline,
+                element_path(container),
+                f"legal entities may be named only under the Art. 4 topics "
+                f"{', '.join(sorted(LEGAL_ENTITY_TOPICS))}, not under {topic!r}",
+            )
+        )
+    return _all(container, "legalEntity", _legal_entity)
 
 
 def _persons(root: etree._Element, problems: list[Violation]) -> tuple[Person, ...]:
@@ -276,88 +274,6 @@ def _header(root: etree._Element, problems: list[Violation]) -> Header:
     return header
 
 
-def _reference(
-    root: etree._Element,
-    header: Header,
-    problems: list[Violation],
-    name: str = "inReplyTo",
-    what: str = "request",
-) -> RequestReference:
-    e = _child(root, name)
-    assert e is not None
-    return _reference_of(e, header, problems, what)
-
-
-def _reference_of(
-    e: etree._Element, header: Header, problems: list[Violation], what: str
-) -> RequestReference:
-    reference = RequestReference(_text(e, "registrationNumber"), _date(e, "date"))
-    if reference.date > header.document_date:
-        date_elem = _child(e, "date")
-        assert date_elem is not None
-        problems.append(
-            Violation(
-                date_elem.sourceline,
-                element_path(date_elem),
-                f"the {what} date {reference.date} is later than this document's date "
-                f"{header.document_date}",
-            )
-        )
-    return reference
-
-
-def _not_before(
-    root: etree._Element, name: str, header: Header, problems: list[Violation]
-) -> dt.date | None:
-    """An optional future date (expected date, reply-by date) not before the document date."""
-    value = _opt_date(root, name)
-    if value is not None and value < header.document_date:
-        elem = _child(root, name)
-        assert elem is not None
-        problems.append(
-            Violation(
-                elem.sourceline,
-                element_path(elem),
-                f"{value} is earlier than this document's date {header.document_date}",
-            )
-        )
-    return value
-
-
-def _required_if(
-    root: etree._Element,
-    name: str,
-    cause: str,
-    required: bool,
-    allowed: bool,
-    problems: list[Violation],
-) -> str | None:
-    """An optional text that the closed-list value of element ``cause`` requires or forbids."""
-    value = _opt_text(root, name)
-    cause_elem = _child(root, cause)
-    assert cause_elem is not None
-    code = (cause_elem.text or "").strip()
-    if value is None and required:
-        problems.append(
-            Violation(
-                cause_elem.sourceline,
-                element_path(cause_elem),
-                f"<{cause}>{code}</{cause}> requires element <{name}> with text",
-            )
-        )
-    elif value is not None and not allowed:
-        elem = _child(root, name)
-        assert elem is not None
-        problems.append(
-            Violation(
-                elem.sourceline,
-                element_path(elem),
-                f"element <{name}> is not allowed when <{cause}> is {code!r}",
-            )
-        )
-    return value
-
-
 def build(parsed: ParsedXml, limits: Limits = DEFAULT_LIMITS) -> Document:
     """Build the typed model; raise :class:`InconsistentDocument` listing every problem.
 
@@ -402,6 +318,7 @@ def build(parsed: ParsedXml, limits: Limits = DEFAULT_LIMITS) -> Document:
                 if requested is not None
                 else (),
                 other_information=_opt_text(root, "otherInformation"),
+                legal_entities=_legal_entities(root, problems),
             )
         case "response":
             document = Response(
@@ -411,6 +328,7 @@ def build(parsed: ParsedXml, limits: Limits = DEFAULT_LIMITS) -> Document:
                 in_reply_to=_reference(root, header, problems),
                 outcome=_text(root, "outcome"),
                 narrative=_text(root, "narrative"),
+                legal_entities=_legal_entities(root, problems),
             )
         case "refusal-notice":
             grounds = _child(root, "grounds")
@@ -501,6 +419,7 @@ def build(parsed: ParsedXml, limits: Limits = DEFAULT_LIMITS) -> Document:
                 topic=_text(root, "topic"),
                 summary=_text(root, "summary"),
                 information=_text(root, "information"),
+                legal_entities=_legal_entities(root, problems),
             )
         case "confidentiality-notice":
             document = ConfidentialityNotice(
@@ -540,6 +459,8 @@ def build(parsed: ParsedXml, limits: Limits = DEFAULT_LIMITS) -> Document:
                     root, "reasons", "decision", not granted, not granted, problems
                 ),
             )
+        case kind if kind in ANSWER_TYPES:
+            document = build_answer(kind, root, header, persons, problems)
         case other:  # pragma: no cover - validate() only returns known types
             raise InconsistentDocument(f"unsupported document type {other}")
     if problems:

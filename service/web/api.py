@@ -10,10 +10,10 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from service.domain.cases import STATUSES, CaseFilter, CaseService, CaseView
 from service.domain.documents import DocumentFilter
-from service.domain.transfers import record_transfer
+from service.domain.transfers import list_transfers, record_transfer
 from service.errors import UnsupportedMediaType
 from service.store import audit
-from service.store.tables import StoredDocument
+from service.store.tables import StoredDocument, Transfer
 from service.web import params
 from service.web.conditional import conditional, json_etag, page_response
 from service.web.context import services
@@ -63,6 +63,7 @@ def create_document() -> tuple[Response, int, dict[str, str]]:
     check_xml_charset(request.mimetype_params.get("charset"), raw)
     result = services().documents.create(raw, principal, client_address())
     body = document_json(result.document)
+    body["warnings"] = [w.as_dict() for w in result.warnings]
     status = 201 if result.created else 200
     return jsonify(body), status, {"Location": body["links"]["self"], **_schema_version()}
 
@@ -223,20 +224,35 @@ def create_transfer(document_id: str) -> tuple[Response, int]:
         principal,
         client_address(),
     )
+    return jsonify(transfer_json(transfer, row, consent_row)), 201
+
+
+@bp.get("/api/v1/documents/<document_id>/transfers")
+def get_transfers(document_id: str) -> Response:
+    row, found = list_transfers(
+        services().documents, document_id, current_principal(), client_address()
+    )
     return jsonify(
         {
-            "id": transfer.id,
             "document": {"id": row.id, "registration_number": row.registration_number},
-            "third_party": transfer.third_party,
-            "consent": {
-                "id": consent_row.id,
-                "registration_number": consent_row.registration_number,
-            },
-            "authority": transfer.authority,
-            "recorded_by": transfer.recorded_by,
-            "recorded_at": transfer.recorded_at.isoformat(),
+            "items": [transfer_json(t, row, consent) for t, consent in found],
+            "total": len(found),
         }
-    ), 201
+    )
+
+
+def transfer_json(
+    transfer: Transfer, row: StoredDocument, consent: StoredDocument
+) -> dict[str, Any]:
+    return {
+        "id": transfer.id,
+        "document": {"id": row.id, "registration_number": row.registration_number},
+        "third_party": transfer.third_party,
+        "consent": {"id": consent.id, "registration_number": consent.registration_number},
+        "authority": transfer.authority,
+        "recorded_by": transfer.recorded_by,
+        "recorded_at": transfer.recorded_at.isoformat(),
+    }
 
 
 @bp.get("/api/v1/openapi.json")

@@ -160,6 +160,7 @@ _CASE_STATUSES = (
     "answered",
     "partially-refused",
     "refused",
+    "withdrawn",
 )
 _CASE = {
     "type": "object",
@@ -299,6 +300,20 @@ def _components() -> dict[str, Any]:
                     "page_count": {"type": "integer"},
                     "form_version": {"type": "string"},
                     "signed_at": {"type": "string", "format": "date-time"},
+                    "warnings": {
+                        "type": "array",
+                        "description": "Only in the answer to a POST: free text that "
+                        "looks like personal data outside the person blocks (Art. 6). "
+                        "The document is issued; the sender's officer should check it.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "line": {"type": ["integer", "null"]},
+                                "path": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
                     "signatory": {
                         "type": "object",
                         "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
@@ -422,6 +437,17 @@ def _documents_paths() -> dict[str, Any]:
             }
         },
         "/api/v1/documents/{document_id}/transfers": {
+            "get": {
+                "summary": "Transfers of a document to third parties (Art. 11.3), audited",
+                "description": "Visible to both authorities of the document: the one that "
+                "passed it on and the one whose consent it relied on.",
+                "operationId": "listTransfers",
+                "parameters": [_DOC_ID],
+                "responses": {
+                    "200": _json({"type": "object"}, "The transfers, oldest first"),
+                    **_errors(401, 403, 404),
+                },
+            },
             "post": {
                 "summary": "Record that a document was passed to a third party (Art. 11.3)",
                 "description": "Refused with 422 unless a granted third-party consent "
@@ -436,7 +462,7 @@ def _documents_paths() -> dict[str, Any]:
                     "201": _json({"type": "object"}, "Transfer recorded"),
                     **_errors(400, 401, 404, 415, 422),
                 },
-            }
+            },
         },
     }
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import update
 
 from service.store.tables import AuditEntry, Case
-from tests.cases.xmltools import rewrite, sample
+from tests.cases.xmltools import remember, rewrite, sample
 from tests.service.conftest import Env
 
 YEAR = datetime.now(UTC).year
@@ -30,7 +30,7 @@ def post(env: Env, raw: bytes, authority: str, status: int = 201) -> dict[str, A
     response = env.post_xml(raw, authority=authority)
     assert response.status_code == status, response.json
     body: dict[str, Any] = response.json
-    return body
+    return remember(body)
 
 
 def reply(raw: bytes, to: str, **changes: Any) -> bytes:

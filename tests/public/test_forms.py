@@ -37,7 +37,7 @@ def rendered() -> dict[tuple[str, str], forms.SampleForm]:
 
 
 def test_every_document_type_has_a_form_for_every_authority() -> None:
-    assert len(CASES) == len(DOCUMENT_TITLES) * len(AUTHORITIES) == 48
+    assert len(CASES) == len(DOCUMENT_TITLES) * len(AUTHORITIES) == 64
     assert [(t, a) for t, _, a in forms.catalogue()] == CASES
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from service.domain.cases import REPLY_TYPES
 from service.paths import SAMPLES_DIR
 from service.pipeline.document import DOCUMENT_CLASSES
 from service.pipeline.stages import parse_document
-from tests.cases.xmltools import rewrite
-from tests.verification.conftest import REQUEST, Env
+from tests.cases.xmltools import prepared
+from tests.verification.conftest import Env
 from tests.verification.test_verification import check, verify
 
 FIRST_SAMPLE = {}
@@ -26,13 +27,14 @@ def test_signed_document_of_every_type_verifies(sqlite_env: Env, document_type: 
     raw = FIRST_SAMPLE[document_type].read_bytes()
     header = parse_document(raw).header
     sender = header.sender
-    if document_type in REPLY_TYPES:  # a reply needs its request (case) in the service
-        asked = sqlite_env.post_xml(
-            rewrite(REQUEST, sender=header.recipient, recipient=sender),
-            authority=header.recipient,
-        )
-        assert asked.status_code == 201, asked.json
-        raw = rewrite(raw, reply_to=asked.json["registration_number"])
+
+    def post(earlier: bytes, authority: str) -> dict[str, Any]:
+        response = sqlite_env.post_xml(earlier, authority=authority)
+        assert response.status_code == 201, response.json
+        body: dict[str, Any] = response.json
+        return body
+
+    raw = prepared(raw, post)  # the documents it names (a reply's request, …) first
     created = sqlite_env.post_xml(raw, authority=sender)
     assert created.status_code == 201, created.json
     pdf = sqlite_env.client.get(
