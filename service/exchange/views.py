@@ -35,6 +35,7 @@ from service.exchange.receiving import Declared, Receiver
 from service.exchange.status import delivery_json
 from service.store.exchange_tables import Peer
 from service.store.tables import StoredDocument
+from service.web import params
 from service.web.context import services
 from service.web.httpinput import ascii_int
 from service.web.openapi import error_responses, json_response, register_paths
@@ -43,6 +44,20 @@ from service.web.principal import current_principal
 from service.web.verify import seal, verifier
 
 bp = Blueprint("exchange", __name__)
+
+WEBHOOK_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["url"],
+    "additionalProperties": False,
+    "properties": {
+        "url": {
+            "type": "string",
+            "maxLength": 500,
+            "pattern": webhooks.WEBHOOK_URL_PATTERN,
+            "description": "http(s) URL told of every document received (POST, JSON)",
+        }
+    },
+}
 
 _HOOK_ID = {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _DOC_ID = {"name": "document_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -169,20 +184,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Register a URL told of every document received for this key's "
             "authority (POST, HMAC-SHA256 signature header); the secret is shown once",
             "operationId": "addWebhook",
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["url"],
-                            "properties": {"url": {"type": "string"}},
-                        }
-                    }
-                }
-            },
+            "requestBody": {"content": {"application/json": {"schema": WEBHOOK_BODY}}},
             "responses": {
                 "201": json_response({"type": "object"}, "The webhook, with its secret"),
-                **error_responses(400, 401, 403),
+                **error_responses(400, 401, 403, 409, 415),
             },
         },
     },
@@ -433,13 +438,13 @@ def list_webhooks() -> Response:
 @bp.post("/api/v1/webhooks")
 def add_webhook() -> Response:
     key, authority = _api_key()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
-        raise InputError(
-            'send JSON {"url": "https://…"}', (Violation(None, "url", "missing or not text"),)
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"send the webhook as application/json, not {request.mimetype or 'no content type'}"
         )
+    body = params.read_json_object(WEBHOOK_BODY, request.get_json(silent=True))
     with services().database.transaction() as session:
-        hook = webhooks.add_webhook(session, key, authority, body["url"].strip())
+        hook = webhooks.add_webhook(session, key, authority, body["url"])
         created = _hook_json(hook, secret=True)
     response = jsonify(created)
     response.status_code = 201

@@ -39,7 +39,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.errors import InputError, NotFound, Violation
+from service.errors import Conflict, InputError, NotFound, Violation
 from service.store.db import Database
 from service.store.exchange_tables import (
     DELIVERED,
@@ -66,6 +66,11 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
+WEBHOOK_URL_PATTERN = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?([/?#][\x21-\x7e]*)?$"
+"""What the OpenAPI description declares (the view checks it first); ``_check_url`` below
+stays as the domain's own guard."""
+
+
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
@@ -82,9 +87,8 @@ def _check_url(url: str) -> str:
 def add_webhook(session: Session, api_key_id: str, authority: str, url: str) -> Webhook:
     live = list_webhooks(session, api_key_id)
     if len(live) >= MAX_WEBHOOKS_PER_KEY:
-        raise InputError(
-            f"an API key may have at most {MAX_WEBHOOKS_PER_KEY} webhooks; remove one first",
-            (Violation(None, "url", "too many webhooks"),),
+        raise Conflict(
+            f"an API key may have at most {MAX_WEBHOOKS_PER_KEY} webhooks; remove one first"
         )
     row = Webhook(
         id=str(uuid.uuid4()),

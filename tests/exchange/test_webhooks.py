@@ -62,8 +62,10 @@ def test_received_documents_are_announced_by_signed_retried_webhooks(
     key = {"X-API-Key": by.keys["BY-MVD"]}
     # Bad input is refused and nothing is registered.
     bad = by.client.post("/api/v1/webhooks", json={"url": "ftp://x"}, headers=key)
-    assert bad.status_code == 400 and bad.get_json()["details"][0]["path"] == "url"
-    assert by.client.post("/api/v1/webhooks", data="x", headers=key).status_code == 400
+    assert bad.status_code == 400 and bad.get_json()["details"][0]["path"] == "/url"
+    assert by.client.post("/api/v1/webhooks", data="x", headers=key).status_code == 415
+    not_an_object = by.client.post("/api/v1/webhooks", json=["x"], headers=key)
+    assert not_an_object.status_code == 400
     assert by.client.get("/api/v1/webhooks").status_code == 401
     assert by.client.get("/api/v1/webhooks", headers=key).get_json() == {"items": []}
 
