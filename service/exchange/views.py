@@ -184,7 +184,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Register a URL told of every document received for this key's "
             "authority (POST, HMAC-SHA256 signature header); the secret is shown once",
             "operationId": "addWebhook",
-            "requestBody": {"content": {"application/json": {"schema": WEBHOOK_BODY}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": WEBHOOK_BODY}},
+            },
             "responses": {
                 "201": json_response({"type": "object"}, "The webhook, with its secret"),
                 **error_responses(400, 401, 403, 409, 415),
