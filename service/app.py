@@ -24,8 +24,9 @@ from service.domain.logins import Logins, SessionPolicy
 from service.exchange.errors import ExchangeUnavailable
 from service.paths import TEMPLATE_DIR
 from service.pipeline.rendering import default_renderer
+from service.store.blobs import open_storage
 from service.store.db import Database
-from service.store.storage import LocalStorage
+from service.store.storage import Storage
 from service.web.bodylimit import BODY_TOO_LARGE, ChunkedBodyLimit
 from service.web.context import Services
 from service.web.httpinput import request_id
@@ -197,7 +198,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     database = Database(settings.database_url)
     assert settings.storage_dir is not None
-    storage = LocalStorage(settings.storage_dir)
+    storage = open_storage(settings.storage_backend, settings.storage_dir, database)
     renderer = default_renderer().bounded(settings.limits())
     signer = DocumentSigner(
         database.sessions,
@@ -229,7 +230,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _fsck_report(database: Database, storage: LocalStorage) -> None:
+def _fsck_report(database: Database, storage: Storage) -> None:
     """Report (never repair) what a crash left behind; a failure here must not stop us."""
     logger = logging.getLogger("migdocs.fsck")
     try:
