@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import errors
-from service.config import load_settings
+from service.config import Settings, load_settings
 from service.domain import fsck
 from service.domain.auth import Unauthenticated
 from service.domain.documents import DocumentService
@@ -68,21 +68,22 @@ def error_response(
     return response
 
 
-def _status_for(exc: Exception) -> int:
+def status_for(exc: Exception) -> int:
+    """The HTTP status of one of our exceptions (render jobs record it too)."""
     return next((status for cls, status in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
 
 
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(errors.MigdocsError)
     def _migdocs_error(exc: errors.MigdocsError) -> Response:
-        status = _status_for(exc)
+        status = status_for(exc)
         if status >= 500:
             app.logger.error("internal error: %s", exc)
         return error_response(status, exc.code, exc.message, [v.as_dict() for v in exc.violations])
 
     @app.errorhandler(SigningError)
     def _signing_error(exc: SigningError) -> Response:
-        status = _status_for(exc)
+        status = status_for(exc)
         if status >= 500:
             app.logger.error("signing failed: %s", exc)
         return error_response(
@@ -174,6 +175,21 @@ def _configure_logging() -> None:
         log.propagate = False
 
 
+def document_service(settings: Settings, database: Database, storage: Storage) -> DocumentService:
+    """Documents as the app serves them (also built by ``migdocs worker`` for render jobs)."""
+    renderer = default_renderer().bounded(settings.limits())
+    signer = DocumentSigner(
+        database.sessions,
+        config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
+    )
+    documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
+    if settings.party is not None:
+        from service.exchange.outbox import outbox_hook
+
+        documents.on_stored.append(outbox_hook(settings.party))
+    return documents
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from layered settings (defaults → file/env → ``test_config``)."""
     settings = load_settings(test_config)
@@ -199,16 +215,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     database = Database(settings.database_url)
     assert settings.storage_dir is not None
     storage = open_storage(settings.storage_backend, settings.storage_dir, database)
-    renderer = default_renderer().bounded(settings.limits())
-    signer = DocumentSigner(
-        database.sessions,
-        config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
-    )
-    documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
-    if settings.party is not None:
-        from service.exchange.outbox import outbox_hook
-
-        documents.on_stored.append(outbox_hook(settings.party))
+    documents = document_service(settings, database, storage)
+    renderer, signer = documents.renderer, documents.signer
     app.extensions["migdocs"] = Services(settings, database, storage, renderer, signer, documents)
     app.extensions["migdocs.logins"] = Logins(database, SessionPolicy.from_settings(settings))
 
@@ -217,9 +225,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_request_logging(app)
     _register_security_headers(app)
 
-    from service.web import api, officers, public, verify
+    from service.web import api, jobs, officers, public, verify
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(jobs.bp)
     app.register_blueprint(officers.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(public.bp)

@@ -247,7 +247,7 @@ class DocumentService:
             )
         stored = session.get(StoredDocument, earlier.id)
         if stored is None:
-            raise Conflict(
+            raise journal.StillIssuing(
                 f"document {earlier.upstream_id} is being issued right now as "
                 f"{earlier.registration_number}; repeat the request in a few seconds"
             )

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from service.domain.auth import Principal
-from service.errors import MigdocsError
+from service.errors import Conflict, MigdocsError
 from service.store import audit
 from service.store.db import Database
 from service.store.tables import ISSUED, ISSUING, VOID, Issuance
@@ -31,6 +31,11 @@ log = logging.getLogger("migdocs.journal")
 
 ABANDONED = "abandoned"
 """Reason of a number whose issuing process died (set by ``migdocs fsck --repair``)."""
+
+
+class StillIssuing(Conflict):
+    """The documentId's number is being issued right now (by another request or a
+    process that died: then ``migdocs fsck --repair`` voids it); repeat later."""
 
 
 class IssuanceAbandoned(MigdocsError):

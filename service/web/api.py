@@ -16,6 +16,7 @@ from service.store import audit
 from service.store.tables import StoredDocument
 from service.web.context import services
 from service.web.httpinput import check_xml_charset, int_param
+from service.web.jobs import accept_async, wants_async
 from service.web.openapi import openapi_document
 from service.web.principal import client_address, current_principal
 
@@ -58,6 +59,8 @@ def create_document() -> tuple[Response, int, dict[str, str]]:
         )
     raw = request.get_data(cache=False)
     check_xml_charset(request.mimetype_params.get("charset"), raw)
+    if wants_async():  # Prefer: respond-async (RFC 7240): 202 and a status URL
+        return accept_async(raw, principal)
     result = services().documents.create(raw, principal, client_address())
     body = document_json(result.document)
     status = 201 if result.created else 200

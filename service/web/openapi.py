@@ -10,6 +10,25 @@ from service.pipeline.xmlinput import ROOT_TO_TYPE
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+_PREFER = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "description": "`respond-async` (RFC 7240): check the document, queue it and answer "
+    "202 with the status URL of its render job (for large documents)",
+    "schema": {"type": "string"},
+}
+_ACCEPTED = {
+    "type": "object",
+    "required": ["id", "status", "links"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": ["queued"]},
+        "links": {"type": "object", "properties": {"status": {"type": "string"}}},
+    },
+}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
         400: "Malformed or schema-invalid XML; `details` lists line and XPath",
@@ -197,6 +216,7 @@ def _core_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Validate, render, sign and store a document",
                     "operationId": "createDocument",
+                    "parameters": [_PREFER],
                     "requestBody": {
                         "required": True,
                         "content": {"application/xml": {"schema": {"type": "string"}}},
@@ -204,6 +224,7 @@ def _core_document() -> dict[str, Any]:
                     "responses": {
                         "201": _json(_DOCUMENT, "Created and signed"),
                         "200": _json(_DOCUMENT, "Posted before with the same content"),
+                        "202": _json(_ACCEPTED, "Checked and queued (Prefer: respond-async)"),
                         **_errors(400, 401, 403, 409, 413, 415, 422),
                     },
                 },
