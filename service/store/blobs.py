@@ -25,7 +25,12 @@ BACKENDS = ("files", "database")
 
 
 class DatabaseStorage:
-    """Files in the ``blobs`` table of the service's own database."""
+    """Files in the ``blobs`` table of the service's own PostgreSQL database.
+
+    ``put``/``get``/``delete`` run in their own short transactions (on another connection
+    when the caller is inside one); ``put_in``/``delete_in`` in the caller's.  The setting
+    refuses SQLite, whose single writer would wait for itself there.
+    """
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -63,9 +68,12 @@ class DatabaseStorage:
             raise NotFound(f"stored file {key} is missing")
         return bytes(data)
 
+    def delete_in(self, session: Session, key: str) -> None:
+        session.execute(delete(StoredBlob).where(StoredBlob.key == self._check(key)))
+
     def delete(self, key: str) -> None:
         with self.database.transaction() as session:
-            session.execute(delete(StoredBlob).where(StoredBlob.key == self._check(key)))
+            self.delete_in(session, key)
 
     def exists(self, key: str) -> bool:
         with self.database.reading() as session:

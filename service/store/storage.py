@@ -54,7 +54,7 @@ class Storage(Protocol):
       at most an unreferenced file that ``migdocs fsck --repair`` removes.  An S3 store
       would ``PUT`` the object here (a failed ``PUT`` aborts the transaction).
     - ``get``: the bytes, or :class:`~service.errors.NotFound`; ``exists``; ``delete``
-      (no error if missing).
+      (no error if missing); ``delete_in``: in the caller's transaction where it can.
     - ``scan``/``remove``: every entry, for ``migdocs fsck`` (S3: ``ListObjectsV2`` of
       the bucket prefix; ``modified`` is the object's ``LastModified``).
 
@@ -65,6 +65,7 @@ class Storage(Protocol):
     def put_in(self, session: Session, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
+    def delete_in(self, session: Session, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def scan(self) -> Iterator[StoredFile]: ...
     def remove(self, found: StoredFile) -> None:
@@ -101,6 +102,10 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def delete_in(self, session: Session, key: str) -> None:
+        """Deleted at once (before the caller's transaction commits)."""
+        self.delete(key)
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
