@@ -69,6 +69,7 @@ from signing.appearance import SignatureBlockInfo
 from signing.demo import build_demo
 
 NS = {"m": NAMESPACE}
+HEADINGS = ("document", "pages", "bare ms", "p50 ms", "p95 ms", "p50/bare")
 DEFAULT_DATABASE = os.environ.get(
     "MIGDOCS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -325,17 +326,15 @@ def main() -> None:
         with ExitStack() as stack:
             host_a = stack.enter_context(server(first, url, 1, backend))
             print(f"\nlatency, 1 worker, {args.requests} sequential POSTs each")
-            print(
-                f"{'document':>8} {'pages':>5} {'bare ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'p50/bare':>8}"
-            )
+            print(" ".join(f"{h:>8}" for h in HEADINGS))
             measured = {}
             for label, raw in documents.items():
                 m = measured[label] = latency(
                     host_a, key, raw, BareRender(raw, block), args.requests
                 )
-                print(
-                    f"{label:>8} {m.pages:5d} {m.bare:8.1f} {m.p50:8.1f} {m.p95:8.1f} {m.ratio:8.2f}"
-                )
+                figures = (m.bare, m.p50, m.p95)
+                print(f"{label:>8} {m.pages:8d} " + " ".join(f"{f:8.1f}" for f in figures), end="")
+                print(f" {m.ratio:8.2f}")
 
             host_a2 = stack.enter_context(server(first, url, 2, backend))
             host_b = stack.enter_context(server(second, url, 1, backend))
@@ -353,9 +352,8 @@ def main() -> None:
             )
         one_authority = rates["2 workers"] / rates["1 worker"]
         two_hosts = rates["2 hosts"] / rates["1 worker"]
-        print(
-            f"\nthroughput, one authority (KZ-MVD), 1-page, 2 in flight per worker, {args.rounds} rounds"
-        )
+        print("\nthroughput, one authority (KZ-MVD), 1-page, 2 in flight per worker, ", end="")
+        print(f"{args.rounds} rounds of {args.burst} requests per worker")
         print(f"  1 host, 1 worker:    {rates['1 worker']:6.2f} req/s")
         print(f"  1 host, 2 workers:   {rates['2 workers']:6.2f} req/s  ({one_authority:.2f}x)")
         print(f"  2 hosts, 1 worker:   {rates['2 hosts']:6.2f} req/s  ({two_hosts:.2f}x)")

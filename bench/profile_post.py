@@ -80,7 +80,8 @@ def main() -> None:
         elapsed = (time.perf_counter() - start) / args.requests * 1000
         print(
             f"1-page POST in process on PostgreSQL: {elapsed:.1f} ms per request "
-            f"(under cProfile, {args.requests} requests)"
+            f"(under cProfile, {args.requests} requests; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
         )
         stats = pstats.Stats(profile)
         total = stats.total_tt  # type: ignore[attr-defined]
