@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import errors
-from service.config import load_settings
+from service.config import Settings, load_settings
 from service.domain import fsck, search
 from service.domain.auth import Unauthenticated
 from service.domain.documents import DocumentService
@@ -24,8 +24,9 @@ from service.domain.logins import Logins, SessionPolicy
 from service.exchange.errors import ExchangeUnavailable
 from service.paths import TEMPLATE_DIR
 from service.pipeline.rendering import default_renderer
+from service.store.blobs import open_storage
 from service.store.db import Database
-from service.store.storage import LocalStorage
+from service.store.storage import Storage
 from service.web import errorpages
 from service.web.bodylimit import BODY_TOO_LARGE, ChunkedBodyLimit
 from service.web.context import Services
@@ -71,21 +72,22 @@ def error_response(
     return response
 
 
-def _status_for(exc: Exception) -> int:
+def status_for(exc: Exception) -> int:
+    """The HTTP status of one of our exceptions (render jobs record it too)."""
     return next((status for cls, status in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
 
 
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(errors.MigdocsError)
     def _migdocs_error(exc: errors.MigdocsError) -> Response:
-        status = _status_for(exc)
+        status = status_for(exc)
         if status >= 500:
             app.logger.error("internal error: %s", exc)
         return error_response(status, exc.code, exc.message, exc.details())
 
     @app.errorhandler(SigningError)
     def _signing_error(exc: SigningError) -> Response:
-        status = _status_for(exc)
+        status = status_for(exc)
         if status >= 500:
             app.logger.error("signing failed: %s", exc)
         detail = {"code": exc.reason, "reason": exc.reason, "message": str(exc)}
@@ -182,6 +184,22 @@ def _configure_logging() -> None:
         log.propagate = False
 
 
+def document_service(settings: Settings, database: Database, storage: Storage) -> DocumentService:
+    """Documents as the app serves them (also built by ``migdocs worker`` for render jobs)."""
+    renderer = default_renderer().bounded(settings.limits())
+    signer = DocumentSigner(
+        database.sessions,
+        config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
+    )
+    documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
+    documents.on_stored.append(search.indexer(storage.get))
+    if settings.party is not None:
+        from service.exchange.outbox import outbox_hook
+
+        documents.on_stored.append(outbox_hook(settings.party))
+    return documents
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from layered settings (defaults → file/env → ``test_config``)."""
     settings = load_settings(test_config)
@@ -208,18 +226,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     database = Database(settings.database_url)
     assert settings.storage_dir is not None
-    storage = LocalStorage(settings.storage_dir)
-    renderer = default_renderer().bounded(settings.limits())
-    signer = DocumentSigner(
-        database.sessions,
-        config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
-    )
-    documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
-    documents.on_stored.append(search.indexer(storage.get))
-    if settings.party is not None:
-        from service.exchange.outbox import outbox_hook
-
-        documents.on_stored.append(outbox_hook(settings.party))
+    storage = open_storage(settings.storage_backend, settings.storage_dir, database)
+    documents = document_service(settings, database, storage)
+    renderer, signer = documents.renderer, documents.signer
     app.extensions["migdocs"] = Services(settings, database, storage, renderer, signer, documents)
     app.extensions["migdocs.logins"] = Logins(database, SessionPolicy.from_settings(settings))
 
@@ -228,9 +237,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_request_logging(app)
     _register_security_headers(app)
 
-    from service.web import api, officers, public, verify, xsd
+    from service.web import api, jobs, officers, public, verify, xsd
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(jobs.bp)
     app.register_blueprint(officers.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(public.bp)
@@ -242,7 +252,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _fsck_report(database: Database, storage: LocalStorage) -> None:
+def _fsck_report(database: Database, storage: Storage) -> None:
     """Report (never repair) what a crash left behind; a failure here must not stop us."""
     logger = logging.getLogger("migdocs.fsck")
     try:

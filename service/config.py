@@ -54,6 +54,9 @@ class Settings:
     """SQLAlchemy URL; default SQLite file ``<instance>/migdocs.sqlite3``."""
     storage_dir: Path | None = None
     """Root of stored PDFs and XML; default ``<instance>/documents``."""
+    storage_backend: str = "files"
+    """Where PDFs and XML live: ``files`` (under ``storage_dir``, one host) or ``database``
+    (PostgreSQL only; in the transaction of their row: any number of stateless hosts)."""
     secret_key: str = ""
     """Signs session cookies; default: generated once into ``<instance>/secret_key``."""
     base_url: str = DEFAULT_BASE_URL
@@ -153,6 +156,15 @@ class Settings:
         secret = self.secret_key or _persistent_secret(self.instance_dir)
         if self.party not in (None, "KZ", "BY"):
             raise ConfigError(f"setting party: {self.party!r} is not KZ or BY (or unset)")
+        if self.storage_backend not in ("files", "database"):
+            raise ConfigError(
+                f"setting storage_backend: {self.storage_backend!r} is not files or database"
+            )
+        if self.storage_backend == "database" and not database.startswith("postgresql"):
+            raise ConfigError(
+                "setting storage_backend: database needs PostgreSQL (database_url "
+                "postgresql+psycopg://…); the embedded SQLite keeps files on disk"
+            )
         return dataclasses.replace(
             self, database_url=database, storage_dir=storage, secret_key=secret
         )

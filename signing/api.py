@@ -17,6 +17,7 @@ and key usage at the signing time → key loading (cached) → PAdES signing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,6 +97,19 @@ class SignedDocument:
     registration_number: str | None
     certificate_serial_hex: str
     field_name: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request authorised at one time: the signatory and its block (without a number).
+
+    Made by :meth:`DocumentSigner.prepare` in one registry read; pass it to
+    :meth:`DocumentSigner.sign` so that signing reads the registry no more (the service
+    authorises once per document, before it takes a registration number)."""
+
+    signatory: Signatory
+    block: SignatureBlockInfo
+    at: datetime
 
 
 def verification_url(base_url: str, registration_number: str) -> str:
@@ -189,14 +203,17 @@ class DocumentSigner:
     def authorise(self, req: SignRequest, at: datetime) -> Signatory:
         """Registry + certificate checks for ``req`` at ``at``; raises the refusal."""
         with self._sessions() as session:
-            registry = Registry(session)
-            authority = req.authority
-            if authority is None:
-                versions = registry.signatory_versions(req.signatory_id)
-                authority = versions[-1].authority_code if versions else ""
-            signatory = registry.authorised_signatory(
-                req.signatory_id, authority, req.document_type, at
-            )
+            return self._authorised(Registry(session), req, at)
+
+    @staticmethod
+    def _authorised(registry: Registry, req: SignRequest, at: datetime) -> Signatory:
+        authority = req.authority
+        if authority is None:
+            versions = registry.signatory_versions(req.signatory_id)
+            authority = versions[-1].authority_code if versions else ""
+        signatory = registry.authorised_signatory(
+            req.signatory_id, authority, req.document_type, at
+        )
         check_certificate(signatory.certificate, at)
         return signatory
 
@@ -225,11 +242,38 @@ class DocumentSigner:
         signatory = self.authorise(req, at)
         return self._block(signatory, at, registration_number)
 
-    def _block(self, signatory: Signatory, at: datetime, reg_no: str | None) -> SignatureBlockInfo:
+    def prepare(self, req: SignRequest, at: datetime, session: Session | None = None) -> Prepared:
+        """:meth:`authorise` and the block's content in one registry read (see
+        :class:`Prepared`; in ``session`` if given); raises the refusal like
+        :meth:`authorise`."""
+        if session is None:
+            with self._sessions() as own:
+                return self.prepare(req, at, own)
+        signatory = self._authorised(Registry(session), req, at)
+        return Prepared(signatory, self._block(signatory, at, None, session), at)
+
+    def numbered(self, prepared: Prepared, registration_number: str) -> SignatureBlockInfo:
+        """The prepared block with the registration number (and its verification URL)."""
+        return dataclasses.replace(
+            prepared.block,
+            registration_number=registration_number,
+            verification_url=verification_url(self.config.base_url, registration_number),
+        )
+
+    def _block(
+        self,
+        signatory: Signatory,
+        at: datetime,
+        reg_no: str | None,
+        session: Session | None = None,
+    ) -> SignatureBlockInfo:
         cert = signatory.certificate
         serial = format(cert.serial_number, "X")
         validity = cert["tbs_certificate"]["validity"]
-        with self._sessions() as session:
+        if session is None:
+            with self._sessions() as own:
+                auth = Registry(own).authority_at(signatory.authority_code, at)
+        else:
             auth = Registry(session).authority_at(signatory.authority_code, at)
         return SignatureBlockInfo(
             position=signatory.position_ru,
@@ -246,16 +290,28 @@ class DocumentSigner:
             timezone=PARTY_TIMEZONES.get(auth.country, "UTC") if auth else "UTC",
         )
 
-    async def async_sign(self, req: SignRequest) -> SignedDocument:
+    async def async_sign(
+        self, req: SignRequest, prepared: Prepared | None = None
+    ) -> SignedDocument:
+        """Sign ``req``; with ``prepared`` (authorised at the request's signing time) the
+        registry is not read again."""
         if not req.pdf.startswith(b"%PDF-"):
             raise InvalidDocument("input is not a PDF (no %PDF- header)")
         at = (req.signing_time or self.signing_time()).astimezone(UTC).replace(microsecond=0)
-        signatory = self.authorise(req, at)
+        reg_no = req.registration_number or read_registration_number(req.pdf)
+        if prepared is not None and prepared.at == at:
+            signatory = prepared.signatory
+            block = (
+                self.numbered(prepared, reg_no)
+                if reg_no
+                else dataclasses.replace(prepared.block, registration_number=None)
+            )
+        else:
+            signatory = self.authorise(req, at)
+            block = self._block(signatory, at, reg_no)
         cert = signatory.certificate
         signer = self.keys.signer_for(signatory.key, signatory.certificate_der)
-        reg_no = req.registration_number or read_registration_number(req.pdf)
         serial = format(cert.serial_number, "X")
-        block = self._block(signatory, at, reg_no)
         options = PadesOptions(
             reason=self.config.reason,
             location=self.config.location,
@@ -287,6 +343,6 @@ class DocumentSigner:
             field_name=result.field_name,
         )
 
-    def sign(self, req: SignRequest) -> SignedDocument:
+    def sign(self, req: SignRequest, prepared: Prepared | None = None) -> SignedDocument:
         """Synchronous :meth:`async_sign`; from async code call that one instead."""
-        return asyncio.run(self.async_sign(req))
+        return asyncio.run(self.async_sign(req, prepared))

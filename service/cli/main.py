@@ -34,8 +34,8 @@ from service.pipeline import personal_data
 from service.pipeline.rendering import default_renderer
 from service.pipeline.stages import intake, parse_document, render_document
 from service.store import audit
+from service.store.blobs import open_storage
 from service.store.migrate import upgrade
-from service.store.storage import LocalStorage
 from signing.errors import SigningError
 from signing.files import atomic_write_bytes
 
@@ -262,7 +262,7 @@ def purge(dry_run: bool) -> None:
             assert settings.storage_dir is not None
             items = retention.purge(
                 database,
-                LocalStorage(settings.storage_dir),
+                open_storage(settings.storage_backend, settings.storage_dir, database),
                 settings.retention_days,
                 actor=cli_actor(),
                 now=now,
@@ -297,7 +297,7 @@ def fsck_command(repair: bool, stuck_after: int) -> None:
     with configured_database() as database:
         report = fsck.check(
             database,
-            LocalStorage(settings.storage_dir),
+            open_storage(settings.storage_backend, settings.storage_dir, database),
             repair=repair,
             stuck_after=timedelta(seconds=stuck_after),
             actor=cli_actor(),

@@ -43,7 +43,7 @@ from service.store.db import Database
 from service.store.exchange_tables import Delivery, Incoming
 from service.store.storage import Storage
 from service.store.tables import Issuance, RegistrationCounter, StoredDocument
-from signing.api import DocumentSigner, SignRequest
+from signing.api import DocumentSigner, Prepared, SignRequest
 
 
 @dataclass(frozen=True)
@@ -78,24 +78,22 @@ def registration_number(authority: str, year: int, seq: int) -> str:
 
 
 def next_number(session: Session, authority: str, year: int) -> int:
-    """Increment the counter row under a row lock (PostgreSQL) / write lock (SQLite).
+    """Increment the counter row in one statement (``INSERT … ON CONFLICT DO UPDATE …
+    RETURNING``): the row stays locked (PostgreSQL) / the database write-locked (SQLite)
+    until the caller's transaction ends.
 
     ``authority`` is the counter's key: an authority code, or ``IN:<code>`` for the
     incoming numbers of the exchange."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(RegistrationCounter)
-        .values(authority=authority, year=year, last=0)
-        .on_conflict_do_nothing()
-    )
-    counter = session.execute(
-        select(RegistrationCounter)
-        .where(RegistrationCounter.authority == authority, RegistrationCounter.year == year)
-        .with_for_update()
+    statement = insert(RegistrationCounter).values(authority=authority, year=year, last=1)
+    last = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[RegistrationCounter.authority, RegistrationCounter.year],
+            set_={"last": RegistrationCounter.last + 1},
+        ).returning(RegistrationCounter.last)
     ).scalar_one()
-    counter.last += 1
-    return counter.last
+    return int(last)
 
 
 class DocumentService:
@@ -168,10 +166,6 @@ class DocumentService:
                 ),
             )
         xml_sha256 = hashlib.sha256(raw).hexdigest()
-        with self.database.reading() as session:
-            existing = self._existing(session, header.sender, header.document_id, xml_sha256)
-        if existing is not None:
-            return Created(existing, created=False, warnings=found)
         now = self.signer.signing_time()
         request = SignRequest(
             pdf=b"",
@@ -181,15 +175,20 @@ class DocumentService:
             signing_time=now,
             block_prerendered=True,
         )
-        # Refuse an unauthorised signatory before a registration number is taken.
-        self.signer.prepare_block(request, now, None)
+        with self.database.reading() as session:
+            existing = self._existing(session, header.sender, header.document_id, xml_sha256)
+            if existing is not None:
+                return Created(existing, created=False, warnings=found)
+            # Refuse an unauthorised signatory before a registration number is taken; the
+            # registry is read once, here (block content and signatory for signing).
+            prepared = self.signer.prepare(request, now, session)
         reserved = self._reserve(doc, root, xml_sha256, now.year)
         if isinstance(reserved, Created):
             return dataclasses.replace(reserved, warnings=found)
         written: list[str] = []
         try:
-            stored, level = self._produce(doc, raw, request, now, reserved, xml_sha256, written)
-            self._issue(doc, root, stored, level, principal, address)
+            stored, level, files = self._produce(doc, raw, request, prepared, reserved, xml_sha256)
+            self._issue(doc, root, stored, level, files, written, principal, address)
         except BaseException as exc:
             # Nothing of a void number may survive: its files go, its row says why.
             for key in written:
@@ -204,24 +203,21 @@ class DocumentService:
         doc: Document,
         raw: bytes,
         request: SignRequest,
-        now: datetime,
+        prepared: Prepared,
         reserved: journal.Reservation,
         xml_sha256: str,
-        written: list[str],
-    ) -> tuple[StoredDocument, str]:
-        """Step 2, outside any transaction: render, sign, write the files (their keys are
-        appended to ``written`` first); the row to store and the signature level."""
+    ) -> tuple[StoredDocument, str, dict[str, bytes]]:
+        """Step 2, outside any transaction: render and sign; the row to store, the
+        signature level and the files (storage key → bytes)."""
         number = reserved.number
-        block = self.signer.prepare_block(request, now, number)
+        block = self.signer.numbered(prepared, number)
         html = self.renderer.html(doc, number, signature=block)
         rendered = self.renderer.pdf(doc, html, raw, number, signature=block)
         signed = self.signer.sign(
-            dataclasses.replace(request, pdf=rendered.pdf, registration_number=number)
+            dataclasses.replace(request, pdf=rendered.pdf, registration_number=number), prepared
         )
-        for key, data in ((f"{reserved.id}.pdf", signed.pdf), (f"{reserved.id}.xml", raw)):
-            written.append(key)
-            self.storage.put(key, data)
         header = doc.header
+        now = prepared.at
         row = StoredDocument(
             id=reserved.id,
             upstream_id=header.document_id,
@@ -242,7 +238,7 @@ class DocumentService:
             signed_at=signed.signing_time,
             created_at=datetime.now(UTC),
         )
-        return row, signed.level
+        return row, signed.level, {f"{reserved.id}.pdf": signed.pdf, f"{reserved.id}.xml": raw}
 
     def _reserve(
         self, doc: Document, root: etree._Element, xml_sha256: str, year: int
@@ -279,7 +275,7 @@ class DocumentService:
             )
         stored = session.get(StoredDocument, earlier.id)
         if stored is None:
-            raise Conflict(
+            raise journal.StillIssuing(
                 f"document {earlier.upstream_id} is being issued right now as "
                 f"{earlier.registration_number}; repeat the request in a few seconds"
             )
@@ -291,11 +287,18 @@ class DocumentService:
         root: etree._Element,
         stored: StoredDocument,
         level: str,
+        files: dict[str, bytes],
+        written: list[str],
         principal: Principal,
         address: str,
     ) -> None:
-        """Step 3: store the row (files are already written) and mark the number issued."""
+        """Step 3, one transaction: the files (in it, or written before it commits — see
+        :meth:`Storage.put_in`; their keys go to ``written`` first), the row, the number
+        marked issued."""
         with self.database.transaction() as session:
+            for key, data in files.items():
+                written.append(key)
+                self.storage.put_in(session, key, data)
             journal.mark_issued(session, stored.id, stored.created_at)
             # The cases may have moved on while the document rendered: check again.
             planned = cases.plan(session, doc, root, self.load)

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from service.domain.auth import Principal
-from service.errors import MigdocsError
+from service.errors import Conflict, MigdocsError
 from service.store import audit
 from service.store.db import Database
 from service.store.tables import ISSUED, ISSUING, VOID, Issuance
@@ -31,6 +31,11 @@ log = logging.getLogger("migdocs.journal")
 
 ABANDONED = "abandoned"
 """Reason of a number whose issuing process died (set by ``migdocs fsck --repair``)."""
+
+
+class StillIssuing(Conflict):
+    """The documentId's number is being issued right now (by another request or a
+    process that died: then ``migdocs fsck --repair`` voids it); repeat later."""
 
 
 class IssuanceAbandoned(MigdocsError):
@@ -69,7 +74,16 @@ def reserve(
     upstream_id: str,
     xml_sha256: str,
 ) -> Reservation:
-    """Record ``number`` as ``issuing`` (flushed, so a duplicate documentId fails here)."""
+    """Record ``number`` as ``issuing`` (flushed, so a duplicate documentId fails here).
+
+    On PostgreSQL the reservation's commit does not wait for its WAL flush
+    (``synchronous_commit = off`` for this transaction only): nothing is answered on
+    the strength of it, and the commit that issues the number — synchronous — flushes
+    the WAL up to itself, reservation included.  A server crash in between loses both the
+    reservation and the counter step together, so no issued number is ever given again.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
     row = Issuance(
         id=str(uuid.uuid4()),
         registration_number=number,
@@ -97,14 +111,20 @@ def _locked(session: Session, issuance_id: str) -> Issuance:
 
 
 def mark_issued(session: Session, issuance_id: str, at: datetime) -> None:
-    """Mark the number issued, unless a sweeper declared it abandoned meanwhile."""
-    row = _locked(session, issuance_id)
-    if row.status != ISSUING:
+    """Mark the number issued, unless a sweeper declared it abandoned meanwhile (one
+    conditional ``UPDATE``; the row is locked by it until the transaction ends)."""
+    changed = session.execute(
+        update(Issuance)
+        .where(Issuance.id == issuance_id, Issuance.status == ISSUING)
+        .values(status=ISSUED, finished_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        row = session.execute(select(Issuance).where(Issuance.id == issuance_id)).scalar_one()
         raise IssuanceAbandoned(
             f"registration number {row.registration_number} was declared {row.status} "
             f"({row.reason}) while it was being issued; send the document again"
         )
-    row.status, row.finished_at = ISSUED, at
 
 
 def void(

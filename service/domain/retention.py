@@ -91,7 +91,7 @@ def purge(
             if row is None or row.destroyed_at is not None:
                 continue  # another purge got there first
             for suffix in ("pdf", "xml"):
-                storage.delete(f"{row.id}.{suffix}")
+                storage.delete_in(session, f"{row.id}.{suffix}")
             row.destroyed_at = now
             audit.record(
                 session,

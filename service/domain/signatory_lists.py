@@ -467,7 +467,7 @@ class SignatoryLists:
                 registry, self.renderer, self.signer, authority, version, data, latest, at
             )
             key = storage_key(authority, version)
-            self.storage.put(key, made.pdf)
+            self.storage.put_in(session, key, made.pdf)
             pdf_sha256 = hashlib.sha256(made.pdf).hexdigest()
             session.add(
                 SignatoryList(

@@ -6,9 +6,16 @@ import json
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.domain.render_jobs import RenderJobs
+    from service.store.db import Database
+    from service.store.storage import Storage
 
 from service.errors import MigdocsError
 from service.exchange import peers
@@ -191,27 +198,39 @@ def _worker(app: Flask) -> DeliveryWorker:
 @click.option("--once", is_flag=True, help="Process what is due now, then exit.")
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between polls when idle.")
 def worker_command(once: bool, poll: float) -> None:
-    """Deliver outbox rows to the peer node (run one or many)."""
+    """Deliver outbox rows to the peer node and render queued documents (run one or many)."""
     from service.config import load_settings
+    from service.domain.render_jobs import JobKind, poll_forever
+    from service.store.blobs import open_storage
     from service.store.db import Database
-    from service.store.storage import LocalStorage
 
     settings = load_settings()
-    if settings.party is None:
-        raise click.UsageError("set party (KZ or BY): a single node delivers nothing")
     database = Database(settings.database_url)
     assert settings.storage_dir is not None
-    worker = DeliveryWorker(settings, database, LocalStorage(settings.storage_dir))
+    storage = open_storage(settings.storage_backend, settings.storage_dir, database)
+    # The job kinds this worker polls in turn (issue 15 added render jobs).
+    kinds: dict[str, JobKind] = {}
+    if settings.party is not None:  # a single node delivers nothing
+        kinds["delivery attempt(s)"] = DeliveryWorker(settings, database, storage)
+    kinds["render job(s)"] = _render_jobs(settings, database, storage)
     try:
         if once:
-            click.echo(f"{worker.run_once()} delivery attempt(s)")
+            for label, kind in kinds.items():
+                click.echo(f"{kind.run_once()} {label}")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        worker.run_forever(stop, poll)
+        poll_forever(list(kinds.values()), stop, poll)
     finally:
         database.dispose()
+
+
+def _render_jobs(settings: Settings, database: Database, storage: Storage) -> RenderJobs:
+    from service.app import document_service, status_for
+    from service.domain.render_jobs import RenderJobs
+
+    return RenderJobs(document_service(settings, database, storage), status_for)
 
 
 def register(group: click.Group) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.store import exchange_tables  # noqa: F401  (registers the exchange's tables)
@@ -30,7 +32,9 @@ def create_engine_for(url: str) -> Engine:
     """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url, pool_pre_ping=True)
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        _ping_after_idle(engine)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -45,6 +49,40 @@ def create_engine_for(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+PING_AFTER_IDLE_SECONDS = 5.0
+"""A pooled connection idle this long is pinged before use (see :func:`_ping_after_idle`)."""
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Ping a pooled connection only when it has been idle a while.
+
+    SQLAlchemy's ``pool_pre_ping`` costs a round trip at every checkout — four per POST.
+    Connections that die do so while idle (server restart, a firewall dropping idle
+    sessions), so only those are pinged; a failed ping makes the pool retry with a fresh
+    connection (``DisconnectionError``).  A connection lost during a burst still fails one
+    request, and SQLAlchemy then replaces the whole pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()  # end the transaction the driver began
+        except Exception as exc:
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 @contextmanager

@@ -1,5 +1,8 @@
 """Where PDFs and XML live: an interface with a local-filesystem implementation.
 
+The ``database`` backend (:mod:`service.store.blobs`) keeps them in PostgreSQL instead,
+written in the transaction of their row, so that application hosts keep no state.
+
 Files are written atomically (temporary file, fsync, rename, fsync of the directory), so a
 reader never sees half a file and a crash leaves at most an unreferenced file or a
 temporary one, never a database row pointing at nothing: rows are committed only after
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
+
+from sqlalchemy.orm import Session
 
 from service.errors import NotFound
 from signing.files import atomic_write_bytes
@@ -37,9 +42,30 @@ class StoredFile:
 
 
 class Storage(Protocol):
+    """Files by key (``<document id>.pdf``, ``<document id>.xml``, receipts, lists).
+
+    An implementation (files, PostgreSQL, or an S3-compatible store) provides:
+
+    - ``put``: store the bytes under the key, replacing any; atomic — a reader sees the
+      old bytes or the new ones, never a mixture; durable when it returns.
+    - ``put_in``: the same as part of the caller's database transaction where the
+      backend can (``database``); a backend outside the database writes at once, so
+      the file exists before the row that refers to it is committed, and a crash leaves
+      at most an unreferenced file that ``migdocs fsck --repair`` removes.  An S3 store
+      would ``PUT`` the object here (a failed ``PUT`` aborts the transaction).
+    - ``get``: the bytes, or :class:`~service.errors.NotFound`; ``exists``; ``delete``
+      (no error if missing); ``delete_in``: in the caller's transaction where it can.
+    - ``scan``/``remove``: every entry, for ``migdocs fsck`` (S3: ``ListObjectsV2`` of
+      the bucket prefix; ``modified`` is the object's ``LastModified``).
+
+    Keys match ``[A-Za-z0-9][A-Za-z0-9._-]{0,200}``.
+    """
+
     def put(self, key: str, data: bytes) -> None: ...
+    def put_in(self, session: Session, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
+    def delete_in(self, session: Session, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def scan(self) -> Iterator[StoredFile]: ...
     def remove(self, found: StoredFile) -> None:
@@ -64,6 +90,10 @@ class LocalStorage:
         # Documents carry personal data (Art. 6): readable by the service account only.
         atomic_write_bytes(path, data, mode=0o600)
 
+    def put_in(self, session: Session, key: str, data: bytes) -> None:
+        """Written at once (before the caller's transaction commits)."""
+        self.put(key, data)
+
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
@@ -72,6 +102,10 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def delete_in(self, session: Session, key: str) -> None:
+        """Deleted at once (before the caller's transaction commits)."""
+        self.delete(key)
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from signing.db import Base, UTCDateTime
@@ -283,3 +283,52 @@ class OfficerVisit(Base):
     username: Mapped[str] = mapped_column(ForeignKey("officers.username"), primary_key=True)
     previous_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     current_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StoredBlob(Base):
+    """A stored file (PDF, XML, receipt) of the ``database`` storage backend.
+
+    Written in the same transaction as the row that refers to it, so no file can outlive
+    or precede its row, and every application host reads the same files.
+    """
+
+    __tablename__ = "blobs"
+
+    key: Mapped[str] = mapped_column(String(210), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+QUEUED = "queued"
+RENDERING = "rendering"
+DONE = "done"
+FAILED_JOB = "failed"
+
+
+class RenderJob(Base):
+    """A document posted with ``Prefer: respond-async``, waiting for a render worker.
+
+    ``queued`` → ``rendering`` (claimed under a lease; a worker that dies leaves it to be
+    claimed again when the lease ends) → ``done`` (``document_id`` names the stored
+    document) or ``failed`` (``error`` holds the JSON error answer the synchronous path
+    would have given).  The posted XML waits in ``xml``, emptied when the job ends.
+    """
+
+    __tablename__ = "render_jobs"
+    __table_args__ = (Index("ix_render_jobs_status_due", "status", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    authority: Mapped[str] = mapped_column(String(32))
+    """The sender's authority: only it can see the job."""
+    actor: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64))
+    xml: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """When a ``queued`` job may be claimed, or when the lease of a ``rendering`` one ends."""
+    document_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    error_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

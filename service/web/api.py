@@ -18,6 +18,7 @@ from service.web import params
 from service.web.conditional import conditional, json_etag, page_response
 from service.web.context import services
 from service.web.httpinput import check_xml_charset
+from service.web.jobs import accept_async, wants_async
 from service.web.openapi import TRANSFER_BODY, openapi_document
 from service.web.principal import client_address, current_principal
 from service.web.xsd import VERSION_HEADER, schema_version
@@ -61,6 +62,8 @@ def create_document() -> tuple[Response, int, dict[str, str]]:
         )
     raw = request.get_data(cache=False)
     check_xml_charset(request.mimetype_params.get("charset"), raw)
+    if wants_async():  # Prefer: respond-async (RFC 7240): 202 and a status URL
+        return accept_async(raw, principal)
     result = services().documents.create(raw, principal, client_address())
     body = document_json(result.document)
     body["warnings"] = [w.as_dict() for w in result.warnings]

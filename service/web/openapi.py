@@ -28,6 +28,25 @@ ERROR_TEXT = {
 }
 
 
+_PREFER = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "description": "`respond-async` (RFC 7240): check the document, queue it and answer "
+    "202 with the status URL of its render job (for large documents)",
+    "schema": {"type": "string"},
+}
+_ACCEPTED = {
+    "type": "object",
+    "required": ["id", "status", "links"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": ["queued"]},
+        "links": {"type": "object", "properties": {"status": {"type": "string"}}},
+    },
+}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     return {
         str(s): {
@@ -371,6 +390,7 @@ def _documents_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Validate, render, sign and store a document",
                 "operationId": "createDocument",
+                "parameters": [_PREFER],
                 "requestBody": {
                     "required": True,
                     "description": "The XML document as `application/xml` (`text/xml`, its "
@@ -382,6 +402,7 @@ def _documents_paths() -> dict[str, Any]:
                 "responses": {
                     "201": created,
                     "200": repeated,
+                    "202": _json(_ACCEPTED, "Checked and queued (Prefer: respond-async)"),
                     **refused,
                 },
             },
