@@ -192,7 +192,7 @@ def document_service(settings: Settings, database: Database, storage: Storage) -
         config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
     )
     documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
-    documents.on_stored.append(search.indexer(storage.get))
+    documents.on_stored.append(search.indexer(storage.get_in))
     if settings.party is not None:
         from service.exchange.outbox import outbox_hook
 

@@ -100,11 +100,16 @@ def index_document(session: Session, row: StoredDocument, xml: bytes | None) -> 
         entry.terms, entry.persons = found.terms, found.persons
 
 
-def indexer(read_xml: Callable[[str], bytes]) -> Callable[[Session, StoredDocument], None]:
-    """A :attr:`DocumentService.on_stored` hook: index each document as it is stored."""
+def indexer(
+    read_xml: Callable[[Session, str], bytes],
+) -> Callable[[Session, StoredDocument], None]:
+    """A :attr:`DocumentService.on_stored` hook: index each document as it is stored.
+
+    ``read_xml`` reads in the storing transaction (:meth:`Storage.get_in`): with the
+    ``database`` backend the file is not visible to other connections before it commits."""
 
     def hook(session: Session, row: StoredDocument) -> None:
-        index_document(session, row, read_xml(f"{row.id}.xml"))
+        index_document(session, row, read_xml(session, f"{row.id}.xml"))
 
     return hook
 

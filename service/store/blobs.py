@@ -61,9 +61,12 @@ class DatabaseStorage:
 
     def get(self, key: str) -> bytes:
         with self.database.reading() as session:
-            data = session.execute(
-                select(StoredBlob.data).where(StoredBlob.key == self._check(key))
-            ).scalar_one_or_none()
+            return self.get_in(session, key)
+
+    def get_in(self, session: Session, key: str) -> bytes:
+        data = session.execute(
+            select(StoredBlob.data).where(StoredBlob.key == self._check(key))
+        ).scalar_one_or_none()
         if data is None:
             raise NotFound(f"stored file {key} is missing")
         return bytes(data)
