@@ -1,5 +1,5 @@
 # mypy: disallow-untyped-calls=False
-"""Behaviour-preserving speed-ups of two hot spots in pyHanko / asn1crypto parsing.
+"""Behaviour-preserving speed-ups of hot spots in pyHanko / asn1crypto parsing.
 
 Measured while verifying a 1-signature, 2-page document (pyHanko 0.38, asn1crypto 1.5):
 
@@ -13,6 +13,19 @@ Measured while verifying a 1-signature, 2-page document (pyHanko 0.38, asn1crypt
   used for every issuer/subject comparison) is a pure function of its string argument
   but is recomputed for every freshly parsed certificate; Cyrillic names make it slow.
   It is memoised (bounded LRU).
+* pyHanko's tokenizer reads every name (``/Type``, ``/Page`` …) one byte at a time:
+  ``read_until_delimiter`` through a generator of one-byte reads, then ``_decode_name``
+  through a byte iterator and a ``BytesIO``.  A verification reads some 150 names and
+  keywords; :func:`read_until_delimiter` finds the delimiter with one regular-expression
+  search per 64-byte chunk, and :func:`decode_name` takes the common case — no ``#``
+  escape, only regular printable ASCII — in one ``decode``; anything else goes to
+  pyHanko's own function (same result, same errors).
+* ``generic_cms.extract_certs_for_validation`` (find the signer's certificate among the
+  CMS certificates and check the ESS signing-certificate attribute, comparing issuer
+  names) runs twice on the same CMS in one PDF signature validation: once for the
+  status and once for the attribute certificates.  :func:`extract_certs_for_validation`
+  keeps each thread's last answer for the very same ``SignedData`` object (identity,
+  not equality) and returns it the second time; failures are never kept.
 
 :func:`install` is idempotent and called by :mod:`signing.verification` (the package) on import.
 """
@@ -22,11 +35,14 @@ from __future__ import annotations
 import binascii
 import functools
 import os
+import re
+import threading
 from typing import Any
 
 from asn1crypto import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfStreamError
+from pyhanko.sign.validation import generic_cms
 
 _PDF_WHITESPACE = b" \t\n\r\f\x00"
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -61,13 +77,66 @@ def read_hex_string(stream: Any) -> Any:
 
 _original_read_hex = generic.read_hex_string_from_stream
 
+_DELIMITER = re.compile(rb"[ \n\r\t\f\x00()<>\[\]{}/%]")
+"""PDF whitespace and delimiters (pyHanko's ``PDF_WHITESPACE + PDF_DELIMITERS``)."""
+_PLAIN_NAME = re.compile(rb"[^\x00-\x20\x7f-\xff#()<>\[\]{}/%]*")
+"""A name without escapes: regular printable ASCII only (no ``#``, no delimiter)."""
+_TOKEN_CHUNK = 64
+
+
+def read_until_delimiter(stream: Any) -> bytes:
+    """Drop-in for pyHanko's ``misc.read_until_delimiter``: the bytes up to the next
+    whitespace or delimiter, the stream left at that byte (or at the end)."""
+    start = stream.tell()
+    collected = bytearray()  # linear however long the token (chunks grow up to 64 KiB)
+    size = _TOKEN_CHUNK
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            return bytes(collected)  # end of stream: pyHanko leaves the position there too
+        found = _DELIMITER.search(chunk)
+        if found is not None:
+            collected += chunk[: found.start()]
+            stream.seek(start + len(collected), os.SEEK_SET)
+            return bytes(collected)
+        collected += chunk
+        size = min(size * 2, _CHUNK)
+
+
+def decode_name(name_bytes: bytes) -> Any:
+    """Drop-in for pyHanko's ``generic._decode_name`` (the bytes after ``/``)."""
+    if _PLAIN_NAME.fullmatch(name_bytes):
+        return generic.NameObject("/" + name_bytes.decode("ascii"))
+    return _original_decode_name(name_bytes)
+
+
+_last_certs = threading.local()
+
+
+def extract_certs_for_validation(signed_data: Any) -> Any:
+    """Drop-in for pyHanko's ``generic_cms.extract_certs_for_validation``."""
+    last = getattr(_last_certs, "entry", None)
+    if last is not None and last[0] is signed_data:
+        return last[1]
+    found = _original_extract_certs(signed_data)
+    _last_certs.entry = (signed_data, found)
+    return found
+
+
+_original_extract_certs = generic_cms.extract_certs_for_validation
+_original_decode_name = generic._decode_name
+_original_read_until_delimiter = generic.read_until_delimiter  # type: ignore[attr-defined]
+
 
 def install() -> None:
-    """Install both speed-ups (once per process)."""
+    """Install the speed-ups (once per process)."""
     global _installed
     if _installed:
         return
     generic.read_hex_string_from_stream = read_hex_string
+    generic.read_until_delimiter = read_until_delimiter  # type: ignore[attr-defined]
+    generic._decode_name = decode_name
+    generic_cms.extract_certs_for_validation = extract_certs_for_validation
     original_prep = x509.NameTypeAndValue._ldap_string_prep
     cached = functools.lru_cache(maxsize=4096)(lambda string: original_prep(None, string))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import pem, x509
+from pyhanko_certvalidator.registry import SimpleTrustManager
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -21,10 +22,15 @@ from .report import FAILED, PASSED, RegistryFinding, RegistryQuery
 
 
 class TrustRoots:
-    """Parsed trust anchors, shared across verifications (parsing is done once)."""
+    """Parsed trust anchors, shared across verifications (parsing is done once).
+
+    :attr:`trust_manager` is pyHanko's index of the anchors, also built once: it is only
+    read after it is built, so every validation context may share it.
+    """
 
     def __init__(self, certificates: Iterable[x509.Certificate]) -> None:
         self.certificates: tuple[x509.Certificate, ...] = tuple(certificates)
+        self.trust_manager = SimpleTrustManager.build(trust_roots=list(self.certificates))
 
     @classmethod
     def from_der(cls, ders: Iterable[bytes]) -> TrustRoots:

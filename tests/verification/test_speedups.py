@@ -26,3 +26,51 @@ def test_fast_hex_string_refuses_what_pyhanko_refuses(raw: bytes) -> None:
         speedups._original_read_hex(io.BytesIO(raw))
     with pytest.raises(PdfStreamError):
         speedups.read_hex_string(io.BytesIO(raw))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"/Type /Page",
+        b"/Type/Page",
+        b"true]",
+        b"null>>",
+        b"/A#20B ",
+        b"/" + b"x" * 5000 + b" tail",
+        b"/" + b"y" * 300,
+        b"123 0 R",
+        b"",
+        b"/\x00",
+        b"abc%comment\n",
+    ],
+)
+def test_fast_read_until_delimiter_matches_pyhanko(raw: bytes) -> None:
+    fast, slow = io.BytesIO(raw), io.BytesIO(raw)
+    fast.read(1)
+    slow.read(1)
+    assert speedups.read_until_delimiter(fast) == speedups._original_read_until_delimiter(slow)
+    assert fast.tell() == slow.tell()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [b"Type", b"", b"A#20B", b"ETSI.CAdES.detached", b"a-b_c.d*e!f~", b"\xd0\x90", b"x#4"],
+)
+def test_fast_name_decoding_matches_pyhanko(name: bytes) -> None:
+    try:
+        expected: object = speedups._original_decode_name(name)
+    except Exception as exc:  # the same refusal, of the same type
+        with pytest.raises(type(exc)):
+            speedups.decode_name(name)
+        return
+    decoded = speedups.decode_name(name)
+    assert decoded == expected
+    assert type(decoded) is type(expected)
+
+
+@pytest.mark.parametrize("name", [b"a(b", b"a\x7fb", b"a b", b"a/b", b"a%b", b"\xff"])
+def test_fast_name_decoding_refuses_what_pyhanko_refuses(name: bytes) -> None:
+    with pytest.raises(Exception) as slow:
+        speedups._original_decode_name(name)
+    with pytest.raises(slow.type):
+        speedups.decode_name(name)
