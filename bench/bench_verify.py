@@ -228,8 +228,15 @@ def runners(setup: BenchSetup) -> dict[str, tuple[Callable[[], Indication], Call
         return indication(client.post(path, data=pdf, content_type="application/pdf").data)
 
     def http_keep_alive() -> Indication:
-        keep_alive.request("POST", path, body=pdf, headers=headers)
-        return indication(keep_alive.getresponse().read())
+        for attempt in (1, 2):  # the server closes a connection idle for `keepalive` s
+            try:
+                keep_alive.request("POST", path, body=pdf, headers=headers)
+                return indication(keep_alive.getresponse().read())
+            except (ConnectionError, http.client.HTTPException):
+                keep_alive.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def new_connection(port: int) -> Callable[[], Indication]:
         def run() -> Indication:
