@@ -26,6 +26,11 @@ Measured while verifying a 1-signature, 2-page document (pyHanko 0.38, asn1crypt
   status and once for the attribute certificates.  :func:`extract_certs_for_validation`
   keeps each thread's last answer for the very same ``SignedData`` object (identity,
   not equality) and returns it the second time; failures are never kept.
+* ``PdfFileReader._get_object_from_stream`` re-reads the header of an object stream
+  (``N`` pairs of numbers, token by token) for every object it takes from it.
+  :func:`get_object_from_stream` parses a plain header (only whitespace and digits, ``N``
+  pairs) once per stream and reader and then reads the object as pyHanko does; strict
+  readers, unusual headers and every error case go to pyHanko's own method.
 
 :func:`install` is idempotent and called by :mod:`signing.verification` (the package) on import.
 """
@@ -37,11 +42,14 @@ import functools
 import os
 import re
 import threading
+from io import BytesIO
 from typing import Any
 
 from asn1crypto import x509
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfStreamError
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.misc import PdfStreamError, read_non_whitespace
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import generic_cms
 
 _PDF_WHITESPACE = b" \t\n\r\f\x00"
@@ -124,6 +132,69 @@ def extract_certs_for_validation(signed_data: Any) -> Any:
 
 
 _original_extract_certs = generic_cms.extract_certs_for_validation
+
+_HEADER_PAIR = re.compile(rb"[ \t\r\n\f\x00]*([0-9]+)[ \t\r\n\f\x00]+([0-9]+)")
+_HEADERS = "_migdocs_objstm_headers"
+
+
+def _objstm_header(reader: Any, stmnum: int) -> tuple[bytes, int, int, dict[int, int]] | None:
+    """The object stream ``stmnum``: decoded data, ``/First``, ``/N`` and object number →
+    offset (first occurrence wins, as in pyHanko's loop); ``None`` if anything is unusual."""
+    headers: dict[int, Any] = reader.__dict__.setdefault(_HEADERS, {})
+    if stmnum in headers:
+        return headers[stmnum]  # type: ignore[no-any-return]
+    found = None
+    try:
+        stream: Any = generic.Reference(stmnum, 0, reader).get_object()
+        if not isinstance(stream, generic.StreamObject):
+            raise TypeError("not a stream")
+        count, first = stream["/N"], stream["/First"]
+        if (
+            stream["/Type"] == "/ObjStm"
+            and isinstance(count, int)
+            and isinstance(first, int)
+            and count > 0
+            and first >= 0
+        ):
+            data = stream.read_data(DecodePurpose.OBJECT_STREAM)
+            offsets: dict[int, int] = {}
+            position = 0
+            for _ in range(count):
+                pair = _HEADER_PAIR.match(data, position, first)
+                if pair is None:
+                    break
+                offsets.setdefault(int(pair.group(1)), int(pair.group(2)))
+                position = pair.end()
+            else:
+                found = (data, first, count, offsets)
+    except Exception:  # anything odd: pyHanko's own reading decides
+        found = None
+    headers[stmnum] = found
+    return found
+
+
+def get_object_from_stream(self: Any, idnum: int, stmnum: int, idx: int) -> Any:
+    """Drop-in for pyHanko's ``PdfFileReader._get_object_from_stream``."""
+    header = None if self.strict else _objstm_header(self, stmnum)
+    if header is None:
+        return _original_get_object_from_stream(self, idnum, stmnum, idx)
+    data, first, count, offsets = header
+    offset = offsets.get(idnum)
+    if offset is None or not 0 <= idx < count:
+        return _original_get_object_from_stream(self, idnum, stmnum, idx)
+    stream_data = BytesIO(data)
+    stream_data.seek(first + offset)
+    try:
+        obj = generic.read_object(stream_data, generic.Reference(idnum, 0, self))
+    except Exception:  # pyHanko logs, and substitutes null or raises: let it
+        return _original_get_object_from_stream(self, idnum, stmnum, idx)
+    if isinstance(obj, generic.StreamObject | generic.IndirectObject):
+        return obj
+    read_non_whitespace(stream_data, seek_back=True, allow_eof=True)  # as pyHanko does
+    return obj
+
+
+_original_get_object_from_stream = PdfFileReader._get_object_from_stream
 _original_decode_name = generic._decode_name
 _original_read_until_delimiter = generic.read_until_delimiter  # type: ignore[attr-defined]
 
@@ -137,6 +208,7 @@ def install() -> None:
     generic.read_until_delimiter = read_until_delimiter  # type: ignore[attr-defined]
     generic._decode_name = decode_name
     generic_cms.extract_certs_for_validation = extract_certs_for_validation
+    PdfFileReader._get_object_from_stream = get_object_from_stream  # type: ignore[method-assign]
     original_prep = x509.NameTypeAndValue._ldap_string_prep
     cached = functools.lru_cache(maxsize=4096)(lambda string: original_prep(None, string))
 
