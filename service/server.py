@@ -238,7 +238,9 @@ def gunicorn_options(settings: Settings, bind: str, workers: int) -> dict[str, A
         # the app logs every request itself (one JSON line); gunicorn's access log would
         # only build its atoms and print an empty line per request
         "accesslog": None,
-        "worker_tmp_dir": HEARTBEAT_DIR if os.path.isdir(HEARTBEAT_DIR) else None,
+        "worker_tmp_dir": HEARTBEAT_DIR
+        if os.path.isdir(HEARTBEAT_DIR) and os.access(HEARTBEAT_DIR, os.W_OK)
+        else None,
     }
 
 
