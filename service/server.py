@@ -37,6 +37,9 @@ FIRST_BYTES_WAIT = 0.1
 """Seconds a thread waits for a new connection's first bytes before the poller takes it."""
 SEND_TIMEOUT = 120.0
 """Seconds one ``sendall`` of a response may take (a reader that stalls is dropped)."""
+HEARTBEAT_DIR = "/dev/shm"
+"""Where workers touch their heartbeat file (gunicorn's advice: a memory file system; on a
+disk one, each touch of the worker's loop can wait for the disk)."""
 
 
 @dataclass(frozen=True)
@@ -232,8 +235,12 @@ def gunicorn_options(settings: Settings, bind: str, workers: int) -> dict[str, A
         "max_requests_jitter": settings.max_requests_jitter,
         "post_request": recycle_if_large,
         "preload_app": True,
-        "accesslog": "-",
-        "access_log_format": "",
+        # the app logs every request itself (one JSON line); gunicorn's access log would
+        # only build its atoms and print an empty line per request
+        "accesslog": None,
+        "worker_tmp_dir": HEARTBEAT_DIR
+        if os.path.isdir(HEARTBEAT_DIR) and os.access(HEARTBEAT_DIR, os.W_OK)
+        else None,
     }
 
 

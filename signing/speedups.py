@@ -1,5 +1,5 @@
 # mypy: disallow-untyped-calls=False
-"""Behaviour-preserving speed-ups of two hot spots in pyHanko / asn1crypto parsing.
+"""Behaviour-preserving speed-ups of hot spots in pyHanko / asn1crypto parsing.
 
 Measured while verifying a 1-signature, 2-page document (pyHanko 0.38, asn1crypto 1.5):
 
@@ -13,6 +13,24 @@ Measured while verifying a 1-signature, 2-page document (pyHanko 0.38, asn1crypt
   used for every issuer/subject comparison) is a pure function of its string argument
   but is recomputed for every freshly parsed certificate; Cyrillic names make it slow.
   It is memoised (bounded LRU).
+* pyHanko's tokenizer reads every name (``/Type``, ``/Page`` …) one byte at a time:
+  ``read_until_delimiter`` through a generator of one-byte reads, then ``_decode_name``
+  through a byte iterator and a ``BytesIO``.  A verification reads some 150 names and
+  keywords; :func:`read_until_delimiter` finds the delimiter with one regular-expression
+  search per 64-byte chunk, and :func:`decode_name` takes the common case — no ``#``
+  escape, only regular printable ASCII — in one ``decode``; anything else goes to
+  pyHanko's own function (same result, same errors).
+* ``generic_cms.extract_certs_for_validation`` (find the signer's certificate among the
+  CMS certificates and check the ESS signing-certificate attribute, comparing issuer
+  names) runs twice on the same CMS in one PDF signature validation: once for the
+  status and once for the attribute certificates.  :func:`extract_certs_for_validation`
+  keeps each thread's last answer for the very same ``SignedData`` object (identity,
+  not equality) and returns it the second time; failures are never kept.
+* ``PdfFileReader._get_object_from_stream`` re-reads the header of an object stream
+  (``N`` pairs of numbers, token by token) for every object it takes from it.
+  :func:`get_object_from_stream` parses a plain header (only whitespace and digits, ``N``
+  pairs) once per stream and reader and then reads the object as pyHanko does; strict
+  readers, unusual headers and every error case go to pyHanko's own method.
 
 :func:`install` is idempotent and called by :mod:`signing.verification` (the package) on import.
 """
@@ -22,11 +40,17 @@ from __future__ import annotations
 import binascii
 import functools
 import os
+import re
+import threading
+from io import BytesIO
 from typing import Any
 
 from asn1crypto import x509
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfStreamError
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.misc import PdfStreamError, read_non_whitespace
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import generic_cms
 
 _PDF_WHITESPACE = b" \t\n\r\f\x00"
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -61,13 +85,130 @@ def read_hex_string(stream: Any) -> Any:
 
 _original_read_hex = generic.read_hex_string_from_stream
 
+_DELIMITER = re.compile(rb"[ \n\r\t\f\x00()<>\[\]{}/%]")
+"""PDF whitespace and delimiters (pyHanko's ``PDF_WHITESPACE + PDF_DELIMITERS``)."""
+_PLAIN_NAME = re.compile(rb"[^\x00-\x20\x7f-\xff#()<>\[\]{}/%]*")
+"""A name without escapes: regular printable ASCII only (no ``#``, no delimiter)."""
+_TOKEN_CHUNK = 64
+
+
+def read_until_delimiter(stream: Any) -> bytes:
+    """Drop-in for pyHanko's ``misc.read_until_delimiter``: the bytes up to the next
+    whitespace or delimiter, the stream left at that byte (or at the end)."""
+    start = stream.tell()
+    collected = bytearray()  # linear however long the token (chunks grow up to 64 KiB)
+    size = _TOKEN_CHUNK
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            return bytes(collected)  # end of stream: pyHanko leaves the position there too
+        found = _DELIMITER.search(chunk)
+        if found is not None:
+            collected += chunk[: found.start()]
+            stream.seek(start + len(collected), os.SEEK_SET)
+            return bytes(collected)
+        collected += chunk
+        size = min(size * 2, _CHUNK)
+
+
+def decode_name(name_bytes: bytes) -> Any:
+    """Drop-in for pyHanko's ``generic._decode_name`` (the bytes after ``/``)."""
+    if _PLAIN_NAME.fullmatch(name_bytes):
+        return generic.NameObject("/" + name_bytes.decode("ascii"))
+    return _original_decode_name(name_bytes)
+
+
+_last_certs = threading.local()
+
+
+def extract_certs_for_validation(signed_data: Any) -> Any:
+    """Drop-in for pyHanko's ``generic_cms.extract_certs_for_validation``."""
+    last = getattr(_last_certs, "entry", None)
+    if last is not None and last[0] is signed_data:
+        return last[1]
+    found = _original_extract_certs(signed_data)
+    _last_certs.entry = (signed_data, found)
+    return found
+
+
+_original_extract_certs = generic_cms.extract_certs_for_validation
+
+_HEADER_PAIR = re.compile(rb"[ \t\r\n\f\x00]*([0-9]+)[ \t\r\n\f\x00]+([0-9]+)")
+_HEADERS = "_migdocs_objstm_headers"
+
+
+def _objstm_header(reader: Any, stmnum: int) -> tuple[bytes, int, int, dict[int, int]] | None:
+    """The object stream ``stmnum``: decoded data, ``/First``, ``/N`` and object number →
+    offset (first occurrence wins, as in pyHanko's loop); ``None`` if anything is unusual."""
+    headers: dict[int, Any] = reader.__dict__.setdefault(_HEADERS, {})
+    if stmnum in headers:
+        return headers[stmnum]  # type: ignore[no-any-return]
+    found = None
+    try:
+        stream: Any = generic.Reference(stmnum, 0, reader).get_object()
+        if not isinstance(stream, generic.StreamObject):
+            raise TypeError("not a stream")
+        count, first = stream["/N"], stream["/First"]
+        if (
+            stream["/Type"] == "/ObjStm"
+            and isinstance(count, int)
+            and isinstance(first, int)
+            and count > 0
+            and first >= 0
+        ):
+            data = stream.read_data(DecodePurpose.OBJECT_STREAM)
+            offsets: dict[int, int] = {}
+            position = 0
+            for _ in range(count):
+                pair = _HEADER_PAIR.match(data, position, first)
+                if pair is None:
+                    break
+                offsets.setdefault(int(pair.group(1)), int(pair.group(2)))
+                position = pair.end()
+            else:
+                found = (data, first, count, offsets)
+    except Exception:  # anything odd: pyHanko's own reading decides
+        found = None
+    headers[stmnum] = found
+    return found
+
+
+def get_object_from_stream(self: Any, idnum: int, stmnum: int, idx: int) -> Any:
+    """Drop-in for pyHanko's ``PdfFileReader._get_object_from_stream``."""
+    header = None if self.strict else _objstm_header(self, stmnum)
+    if header is None:
+        return _original_get_object_from_stream(self, idnum, stmnum, idx)
+    data, first, count, offsets = header
+    offset = offsets.get(idnum)
+    if offset is None or not 0 <= idx < count:
+        return _original_get_object_from_stream(self, idnum, stmnum, idx)
+    stream_data = BytesIO(data)
+    stream_data.seek(first + offset)
+    try:
+        obj = generic.read_object(stream_data, generic.Reference(idnum, 0, self))
+    except Exception:  # pyHanko logs, and substitutes null or raises: let it
+        return _original_get_object_from_stream(self, idnum, stmnum, idx)
+    if isinstance(obj, generic.StreamObject | generic.IndirectObject):
+        return obj
+    read_non_whitespace(stream_data, seek_back=True, allow_eof=True)  # as pyHanko does
+    return obj
+
+
+_original_get_object_from_stream = PdfFileReader._get_object_from_stream
+_original_decode_name = generic._decode_name
+_original_read_until_delimiter = generic.read_until_delimiter  # type: ignore[attr-defined]
+
 
 def install() -> None:
-    """Install both speed-ups (once per process)."""
+    """Install the speed-ups (once per process)."""
     global _installed
     if _installed:
         return
     generic.read_hex_string_from_stream = read_hex_string
+    generic.read_until_delimiter = read_until_delimiter  # type: ignore[attr-defined]
+    generic._decode_name = decode_name
+    generic_cms.extract_certs_for_validation = extract_certs_for_validation
+    PdfFileReader._get_object_from_stream = get_object_from_stream  # type: ignore[method-assign]
     original_prep = x509.NameTypeAndValue._ldap_string_prep
     cached = functools.lru_cache(maxsize=4096)(lambda string: original_prep(None, string))
 

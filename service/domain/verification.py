@@ -8,12 +8,11 @@ Built once per app (:func:`service.web.verify.verifier`) or per CLI run
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import BindParameter, Row, String, bindparam, select
 
 from service.config import Settings
 from service.domain.signatory_lists import DOCUMENT_TYPE as SIGNATORY_LIST_TYPE
@@ -29,6 +28,7 @@ from signing.verification import (
     TrustRoots,
     VerificationReport,
     async_verify_document,
+    run_sync,
 )
 
 
@@ -51,24 +51,26 @@ class Verifier:
     """DER certificate of the service's seal: its sealed reports are its own output."""
 
     def known(self, sha256: str) -> KnownDocument | None:
-        """What the service issued with these exact bytes: a document or a signatory list."""
-        with self.database.reading() as db:
-            row = db.execute(
-                select(StoredDocument).where(StoredDocument.pdf_sha256 == sha256)
-            ).scalar_one_or_none()
+        """What the service issued with these exact bytes: a document or a signatory list.
+
+        Plain column queries on a connection (no ORM session): this runs for every
+        verification and the ORM's unit of work would cost more than the queries."""
+        with self.database.engine.connect() as connection:
+            key = {"sha256": sha256}
+            row = connection.execute(_DOCUMENT_BY_SHA, key).one_or_none()
             if row is None:
-                return _known_list(db, sha256)
-            return KnownDocument(
-                registration_number=row.registration_number,
-                document_type=row.document_type,
-                sender=row.sender,
-                recipient=row.recipient,
-                document_date=row.document_date,
-                signed_at=row.signed_at,
-                form_version=row.form_version,
-                signatory_id=row.signatory_id,
-                destroyed_at=row.destroyed_at,
-            )
+                return _known_list(connection.execute(_LIST_BY_SHA, key).one_or_none())
+        return KnownDocument(
+            registration_number=row.registration_number,
+            document_type=row.document_type,
+            sender=row.sender,
+            recipient=row.recipient,
+            document_date=row.document_date,
+            signed_at=row.signed_at,
+            form_version=row.form_version,
+            signatory_id=row.signatory_id,
+            destroyed_at=row.destroyed_at,
+        )
 
     def validate_source(self, raw: bytes) -> str:
         return load(raw, self.max_xml_bytes).document_type
@@ -84,13 +86,38 @@ class Verifier:
         )
 
     def verify(self, pdf: bytes) -> VerificationReport:
-        return asyncio.run(self.async_verify(pdf))
+        return run_sync(self.async_verify(pdf))
 
 
-def _known_list(db: Session, sha256: str) -> KnownDocument | None:
-    row = db.execute(
-        select(SignatoryList).where(SignatoryList.pdf_sha256 == sha256)
-    ).scalar_one_or_none()
+_SHA256: BindParameter[str] = bindparam("sha256", type_=String())
+_DOCUMENT_BY_SHA = (
+    select(
+        StoredDocument.registration_number,
+        StoredDocument.document_type,
+        StoredDocument.sender,
+        StoredDocument.recipient,
+        StoredDocument.document_date,
+        StoredDocument.signed_at,
+        StoredDocument.form_version,
+        StoredDocument.signatory_id,
+        StoredDocument.destroyed_at,
+    )
+    .where(StoredDocument.pdf_sha256 == _SHA256)
+    .limit(2)
+)
+_LIST_BY_SHA = (
+    select(
+        SignatoryList.authority,
+        SignatoryList.version,
+        SignatoryList.generated_at,
+        SignatoryList.signatory_id,
+    )
+    .where(SignatoryList.pdf_sha256 == _SHA256)
+    .limit(2)
+)
+
+
+def _known_list(row: Row[Any] | None) -> KnownDocument | None:
     if row is None:
         return None
     return KnownDocument(

@@ -28,7 +28,7 @@ file).
 
 from .. import speedups
 from .changes import describe_changes
-from .document import EXIT_CODES, async_verify_document, verify_document
+from .document import EXIT_CODES, async_verify_document, run_sync, verify_document
 from .report import (
     CHECK_TITLES,
     FAILED,
@@ -83,5 +83,6 @@ __all__ = [
     "async_verify_document",
     "describe_changes",
     "root_to_type",
+    "run_sync",
     "verify_document",
 ]

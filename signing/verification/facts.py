@@ -9,6 +9,8 @@ revision's, via pyHanko's historical resolver), with streams decoded by
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +133,36 @@ def _source_facts(
     if data is None:
         return SourceXmlInfo(False, None, None, None, None, None, None, None), None
     digest = hashlib.sha256(data).hexdigest()
+    key = (digest, validator)
+    with _remembered_lock:
+        found = _remembered.get(key)
+        if found is not None:
+            _remembered.move_to_end(key)
+            return found
+    facts = _xml_facts(data, digest, validator)
+    if facts[1] is not None:
+        return facts  # an error may be a passing one (time budget): not remembered
+    with _remembered_lock:
+        _remembered[key] = facts
+        while len(_remembered) > REMEMBERED_XML:
+            _remembered.popitem(last=False)
+    return facts
+
+
+REMEMBERED_XML = 256
+"""Facts of this many recent embedded XML files are remembered (by SHA-256 and validator).
+
+Parsing and schema validation are functions of the bytes alone and the result is
+immutable, while the same document is verified again and again; only the small result
+of a valid XML is kept, never the XML itself."""
+_remembered: OrderedDict[tuple[str, SourceValidator | None], tuple[SourceXmlInfo, str | None]]
+_remembered = OrderedDict()
+_remembered_lock = threading.Lock()
+
+
+def _xml_facts(
+    data: bytes, digest: str, validator: SourceValidator | None
+) -> tuple[SourceXmlInfo, str | None]:
     root = _safe_xml(data)
     if root is None or not isinstance(root.tag, str):
         return (

@@ -97,30 +97,32 @@ def failed_format(
 
 
 async def _pyhanko_status(sig: Any, ctx: Context) -> Any:
+    """pyHanko's validation of one signature, with the document's DSS as revocation data.
+
+    One validation context serves the signature and its timestamp (pyHanko's default
+    when no separate one is given): both are judged against the same trust roots at the
+    same time, and the timestamp's certificates then need no second registry.
+    """
     ocsps, crls, dss_certs = ctx.dss
-    vc_kwargs: dict[str, Any] = {
-        "trust_roots": list(ctx.roots.certificates),
-        "allow_fetching": False,
-        "other_certs": dss_certs,
-        "ocsps": ocsps,
-        "crls": crls,
-    }
-    if ctx.now is not None:
-        vc_kwargs["moment"] = ctx.now
-    vc = ValidationContext(**vc_kwargs)
-    ts_vc = ValidationContext(**vc_kwargs)
+    vc = ValidationContext(
+        trust_manager=ctx.roots.trust_manager,
+        allow_fetching=False,
+        other_certs=dss_certs,
+        ocsps=ocsps,
+        crls=crls,
+        moment=ctx.now,
+    )
     try:
         return await async_validate_pdf_signature(
             sig,
             signer_validation_context=vc,
-            ts_validation_context=ts_vc,
-            key_usage_settings=KeyUsageConstraints(
-                key_usage=set(SIGNING_KEY_USAGES), match_all_key_usages=False
-            ),
+            key_usage_settings=_KEY_USAGE,
         )
     finally:
         await vc.aclose()
-        await ts_vc.aclose()
+
+
+_KEY_USAGE = KeyUsageConstraints(key_usage=set(SIGNING_KEY_USAGES), match_all_key_usages=False)
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,16 @@ def _registry(cert: x509.Certificate, at: datetime | None, poe: bool, ctx: Conte
     )
 
 
+def _cms_readable(sig: Any) -> bool:
+    """The CMS yields a signer certificate (asked only after validation failed: pyHanko
+    extracts it itself, so asking first would do that work twice)."""
+    try:
+        sig.signer_cert  # noqa: B018 - parses the certificates of the CMS
+    except Exception:
+        return False
+    return True
+
+
 async def verify_signature(
     reader: PdfFileReader, sig: Any, coverage: Coverage, ctx: Context
 ) -> SignatureReport:
@@ -218,19 +230,13 @@ async def verify_signature(
     field_name = str(sig.field_name)
     ctx.budget.check_time()
     try:
-        sig.signer_cert  # noqa: B018 - forces the CMS to be parsed
-    except Exception as exc:
-        return failed_format(
-            field_name,
-            "Подпись не удалось прочитать: структура CMS повреждена",
-            f"{type(exc).__name__}: {exc}",
-        )
-    try:
         status = await _pyhanko_status(sig, ctx)
     except Exception as exc:  # pyHanko raises many types on malformed signatures
         return failed_format(
             field_name,
-            "Подпись не удалось проверить: неверный формат подписи",
+            "Подпись не удалось проверить: неверный формат подписи"
+            if _cms_readable(sig)
+            else "Подпись не удалось прочитать: структура CMS повреждена",
             f"{type(exc).__name__}: {exc}",
         )
     ctx.budget.check_time()

@@ -258,13 +258,18 @@ def signature_fields(root: Any, budget: Budget) -> list[SigField]:
 
 def check_trees(reader: PdfFileReader, revisions: set[int], budget: Budget) -> None:
     """Walk the page and field trees of the latest revision and of ``revisions``
-    (the signed ones) once, so that pyHanko's own walks cannot loop or explode."""
+    (the signed ones) once, so that pyHanko's own walks cannot loop or explode.
+
+    The field tree of the latest revision is not walked here: the document verifier
+    has just listed its signature fields with :func:`signature_fields`, the same walk.
+    """
     latest = reader.xrefs.total_revisions - 1
-    roots = [reader.root]
-    roots.extend(reader.get_historical_resolver(r).root for r in sorted(revisions) if r < latest)
-    for root in roots:
-        page_refs(root, budget)
-        signature_fields(root, budget)
+    page_refs(reader.root, budget)
+    for revision in sorted(revisions):
+        if revision < latest:
+            root = reader.get_historical_resolver(revision).root
+            page_refs(root, budget)
+            signature_fields(root, budget)
 
 
 # --------------------------------------------------------------------------- bytes

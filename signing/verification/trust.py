@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import pem, x509
-from sqlalchemy import text
+from pyhanko_certvalidator.registry import SimpleTrustManager
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from ..errors import SignatoryNotAuthorised, SigningError
@@ -21,10 +22,15 @@ from .report import FAILED, PASSED, RegistryFinding, RegistryQuery
 
 
 class TrustRoots:
-    """Parsed trust anchors, shared across verifications (parsing is done once)."""
+    """Parsed trust anchors, shared across verifications (parsing is done once).
+
+    :attr:`trust_manager` is pyHanko's index of the anchors, also built once: it is only
+    read after it is built, so every validation context may share it.
+    """
 
     def __init__(self, certificates: Iterable[x509.Certificate]) -> None:
         self.certificates: tuple[x509.Certificate, ...] = tuple(certificates)
+        self.trust_manager = SimpleTrustManager.build(trust_roots=list(self.certificates))
 
     @classmethod
     def from_der(cls, ders: Iterable[bytes]) -> TrustRoots:
@@ -102,6 +108,19 @@ class SessionRegistryLookup:
         self._lock = threading.Lock()
         self._snapshot: tuple[tuple[Any, ...], _SnapshotRegistry] | None = None
 
+    def _current(self) -> _SnapshotRegistry | None:
+        """The snapshot if the version tables did not change since it was read.
+
+        The check is one query on a plain connection of the sessions' engine (an ORM
+        session would cost more than the query); ``None`` = read the tables again."""
+        snapshot = self._snapshot
+        engine = getattr(self._sessions, "kw", {}).get("bind")
+        if snapshot is None or not isinstance(engine, Engine):
+            return None
+        with engine.connect() as connection:
+            token = tuple(connection.execute(_REGISTRY_TOKEN).one())
+        return snapshot[1] if snapshot[0] == token else None
+
     def _registry(self, session: Session) -> _SnapshotRegistry:
         token = tuple(session.execute(_REGISTRY_TOKEN).one())
         snapshot = self._snapshot
@@ -116,8 +135,10 @@ class SessionRegistryLookup:
         return registry
 
     def __call__(self, query: RegistryQuery) -> RegistryFinding:
-        with self._sessions() as session:
-            registry = self._registry(session)
+        registry = self._current()
+        if registry is None:
+            with self._sessions() as session:
+                registry = self._registry(session)
         return self._lookup(registry, query)
 
     def _lookup(self, registry: _SnapshotRegistry, q: RegistryQuery) -> RegistryFinding:
