@@ -40,6 +40,9 @@ NOT_SETTINGS = frozenset(
 """``MIGDOCS_*`` variables read elsewhere (secrets, fonts, tests): not settings, not errors."""
 
 
+SIGNATURE_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+
 class ConfigError(MigdocsError):
     code = "config_error"
 
@@ -73,7 +76,16 @@ class Settings:
     max_render_seconds: float = DEFAULT_LIMITS.max_render_seconds
     """Longest layout of one document (longer gets 422; nothing is signed)."""
     tsa_url: str | None = None
-    """RFC 3161 timestamp authority; set it for PAdES B-T."""
+    """RFC 3161 timestamp authority (production: the Party's accredited TSA); set it for
+    PAdES B-T and above."""
+    signature_level: str | None = None
+    """PAdES level of issued documents: ``B-B``, ``B-T``, ``B-LT`` (timestamp + CRL/OCSP
+    of the whole chain in the DSS) or ``B-LTA`` (plus a document timestamp over the DSS).
+    Default: ``B-T`` with a TSA, else ``B-B``.  B-LT/B-LTA fetch revocation data from the
+    URLs in the certificates and validate against ``trust_roots``."""
+    demo_pki: bool = False
+    """Serve the demo PKI's CRLs, OCSP responder and TSA under ``/demo-pki`` (and use that
+    TSA when ``tsa_url`` is unset).  For ``scripts/run.sh`` only: never in production."""
     session_cookie_secure: bool = True
     """Send the officer session cookie over HTTPS only (turn off for plain-HTTP dev)."""
     page_size: int = 50
@@ -148,6 +160,11 @@ class Settings:
         database = self.database_url or database_url({"MIGDOCS_INSTANCE": str(self.instance_dir)})
         storage = self.storage_dir or self.instance_dir / "documents"
         secret = self.secret_key or _persistent_secret(self.instance_dir)
+        if self.signature_level not in (None, *SIGNATURE_LEVELS):
+            raise ConfigError(
+                f"setting signature_level: {self.signature_level!r} is not one of "
+                f"{', '.join(SIGNATURE_LEVELS)}"
+            )
         if self.party not in (None, "KZ", "BY"):
             raise ConfigError(f"setting party: {self.party!r} is not KZ or BY (or unset)")
         return dataclasses.replace(

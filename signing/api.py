@@ -17,6 +17,7 @@ and key usage at the signing time → key loading (cached) → PAdES signing.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.orm import Session
 
 from .appearance import PARTY_TIMEZONES, AppearanceConfig, SignatureBlockInfo
+from .archive import async_add_archive_timestamp
 from .errors import CertificateNotUsable, InvalidDocument
 from .keys import KeyStore
 from .pades import DEFAULT_REASON, LtvConfig, PadesOptions, async_sign_pdf
@@ -50,6 +52,9 @@ class SigningConfig:
     tsa_timeout: float = 10.0
     ltv: LtvConfig | None = None
     """B-LT settings (trust roots); ``None`` = no revocation info embedded."""
+    archive_timestamp: bool = False
+    """Add a document timestamp over the DSS after signing (PAdES B-LTA); needs a TSA
+    and :attr:`ltv`."""
     reason: str = DEFAULT_REASON
     location: str | None = None
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
@@ -87,7 +92,7 @@ class SignedDocument:
     pdf: bytes
     sha256: str
     level: str
-    """PAdES level reached: ``B-B``, ``B-T`` or ``B-LT``."""
+    """PAdES level reached: ``B-B``, ``B-T``, ``B-LT`` or ``B-LTA``."""
     signing_time: datetime
     signatory_id: str
     signatory_version: int
@@ -264,19 +269,25 @@ class DocumentSigner:
             ltv=self.config.ltv,
             block_prerendered=req.block_prerendered,
         )
+        timestamper = self._timestamper_for(req)
         result = await async_sign_pdf(
             req.pdf,
             signer,
             signer_name=signatory.full_name_ru,
             block=block,
             options=options,
-            timestamper=self._timestamper_for(req),
+            timestamper=timestamper,
             signing_time=at,
         )
+        pdf, level = result.pdf, result.level
+        if self.config.archive_timestamp and level == "B-LT" and timestamper is not None:
+            assert self.config.ltv is not None
+            pdf = await async_add_archive_timestamp(pdf, timestamper, self.config.ltv)
+            level = "B-LTA"
         return SignedDocument(
-            pdf=result.pdf,
-            sha256=result.sha256,
-            level=result.level,
+            pdf=pdf,
+            sha256=result.sha256 if pdf is result.pdf else hashlib.sha256(pdf).hexdigest(),
+            level=level,
             signing_time=result.signing_time,
             signatory_id=signatory.signatory_id,
             signatory_version=signatory.version,

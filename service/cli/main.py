@@ -121,15 +121,13 @@ def render(source: str, output: str, sign_it: bool, registration_number: str | N
 
 def _sign_rendered(raw: bytes, pdf: bytes, registration_number: str | None) -> bytes:
     """Sign as the XML's header says: its signatory, for its sender and document type."""
-    from signing.api import DocumentSigner, SigningConfig, SignRequest
+    from service.domain.signing_setup import signing_config
+    from signing.api import DocumentSigner, SignRequest
 
     doc = parse_document(raw)
     settings = load_settings()
     with configured_database() as database:
-        signer = DocumentSigner(
-            database.sessions,
-            config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
-        )
+        signer = DocumentSigner(database.sessions, config=signing_config(settings))
         signed = signer.sign(
             SignRequest(
                 pdf=pdf,
