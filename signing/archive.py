@@ -155,7 +155,7 @@ async def async_add_archive_timestamp(
         token_certs: list[x509.Certificate] = []
         if previous and previous[-1].tsa_certificate is not None:
             last = previous[-1]
-            token_certs.append(last.tsa_certificate)  # type: ignore[arg-type]
+            token_certs.append(last.tsa_certificate)
             others += [
                 c.chosen
                 for c in last.token["content"]["certificates"] or ()

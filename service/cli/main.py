@@ -325,6 +325,9 @@ _register_signing_commands()
 from service.cli import verify_cmd as cli_verify  # noqa: E402
 
 cli_verify.register(main)
+from service.cli import timestamps_cmd  # noqa: E402
+
+timestamps_cmd.register(main)
 from service.exchange import cli as exchange_cli  # noqa: E402
 
 exchange_cli.register(main)

@@ -7,11 +7,13 @@ signed at the same PAdES level (``signature_level``) with the same TSA and trust
 from __future__ import annotations
 
 from asn1crypto import pem
+from pyhanko.sign.timestamps import TimeStamper
 
 from service.config import ConfigError, Settings
 from service.domain.verification import trust_root_files
 from signing.api import SigningConfig
 from signing.pades import LtvConfig
+from signing.timestamps import http_timestamper
 
 DEMO_PKI_PATH = "/demo-pki"
 
@@ -60,3 +62,14 @@ def signing_config(settings: Settings) -> SigningConfig:
         ltv=ltv,
         archive_timestamp=level == "B-LTA",
     )
+
+
+def archive_setup(settings: Settings) -> tuple[TimeStamper, LtvConfig]:
+    """TSA and trust roots for archive timestamps (``migdocs timestamps renew``)."""
+    tsa = tsa_url(settings)
+    if tsa is None:
+        raise ConfigError("archive timestamps need tsa_url (or demo_pki)")
+    roots = _root_ders(settings)
+    if not roots:
+        raise ConfigError("archive timestamps need trust_roots")
+    return http_timestamper(tsa), LtvConfig(trust_roots=roots, required=True)

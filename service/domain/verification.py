@@ -20,7 +20,7 @@ from service.domain.signatory_lists import DOCUMENT_TYPE as SIGNATORY_LIST_TYPE
 from service.domain.signatory_lists import SIGNER_DOCUMENT_TYPE
 from service.pipeline.xmlinput import load
 from service.store.db import Database
-from service.store.tables import SignatoryList, StoredDocument
+from service.store.tables import SignatoryList, StoredDocument, TimestampRenewal
 from signing.errors import SigningError
 from signing.seal import Seal, SealConfig, ensure_demo_seal
 from signing.verification import (
@@ -56,6 +56,14 @@ class Verifier:
             row = db.execute(
                 select(StoredDocument).where(StoredDocument.pdf_sha256 == sha256)
             ).scalar_one_or_none()
+            if row is None:
+                # a copy from before a timestamp renewal: the same document
+                row = db.execute(
+                    select(StoredDocument)
+                    .join(TimestampRenewal, TimestampRenewal.document_id == StoredDocument.id)
+                    .where(TimestampRenewal.previous_sha256 == sha256)
+                    .limit(1)
+                ).scalar_one_or_none()
             if row is None:
                 return _known_list(db, sha256)
             return KnownDocument(
