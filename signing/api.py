@@ -29,6 +29,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.orm import Session
 
+from . import speedups
 from .appearance import PARTY_TIMEZONES, AppearanceConfig, SignatureBlockInfo
 from .archive import async_add_archive_timestamp
 from .errors import CertificateNotUsable, InvalidDocument
@@ -37,6 +38,8 @@ from .pades import DEFAULT_REASON, LtvConfig, PadesOptions, async_sign_pdf
 from .registry import Registry, Signatory
 from .settings import DEFAULT_BASE_URL
 from .timestamps import http_timestamper
+
+speedups.install()  # B-LT re-reads the signed file: the /Contents hex string is hot
 
 SIGNING_KEY_USAGES = frozenset({"digital_signature", "non_repudiation"})
 

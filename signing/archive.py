@@ -31,10 +31,13 @@ from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
+from . import speedups
 from .errors import InvalidDocument, RevocationInfoUnavailable, TimestampUnavailable
 from .pades import LtvConfig, PdfAIncrementalWriter
+from .timestamps import fetcher_backend
 
 logger = logging.getLogger(__name__)
+speedups.install()  # the signed file is re-read: its /Contents hex strings are hot
 
 ARCHIVE_FIELD_PREFIX = "migdocs-archive-timestamp"
 BYTES_RESERVED = 16384
@@ -148,8 +151,13 @@ async def async_add_archive_timestamp(
         raise InvalidDocument(f"cannot read the PDF to timestamp it: {exc}") from exc
     roots = [x509.Certificate.load(d) for d in ltv.trust_roots]
     others = [x509.Certificate.load(d) for d in ltv.other_certs]
+    backend = fetcher_backend()
     vc = ValidationContext(
-        trust_roots=roots, other_certs=others, allow_fetching=True, revocation_mode="hard-fail"
+        trust_roots=roots,
+        other_certs=others,
+        allow_fetching=True,
+        revocation_mode="hard-fail",
+        fetcher_backend=backend,
     )
     try:
         token_certs: list[x509.Certificate] = []
@@ -167,6 +175,7 @@ async def async_add_archive_timestamp(
         raise
     except Exception as exc:  # certvalidator's path/revocation errors, HTTP errors
         await vc.aclose()
+        await backend.close()
         raise RevocationInfoUnavailable(
             f"cannot gather revocation information for the timestamp chain: "
             f"{type(exc).__name__}: {exc}"
@@ -193,6 +202,7 @@ async def async_add_archive_timestamp(
         raise
     finally:
         await vc.aclose()
+        await backend.close()
     return out.getvalue()
 
 

@@ -20,14 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from asn1crypto import cms, core, tsp
 from asn1crypto import keys as asn1_keys
-from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
+from pyhanko.sign import general
+from pyhanko.sign.general import get_pyca_cryptography_hash, simple_cms_attribute
+from pyhanko.sign.timestamps import DummyTimeStamper
 
 from .errors import ConfigurationError
 from .files import atomic_write_bytes
@@ -73,6 +77,7 @@ class DemoPkiServices:
             str, tuple[x509.Certificate, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]
         ]
         self._cas = {}
+        self._tsa: tuple[tuple[int, int, int], Any] | None = None
 
     # ------------------------------------------------------------------ material
 
@@ -180,10 +185,36 @@ class DemoPkiServices:
 
     # ------------------------------------------------------------------ TSA
 
+    def _stamper(self) -> Any:
+        """The TSA's certificate and key from ``pki/tsa.pem``, reloaded when it changes
+        (:func:`signing.demo.issue_tsa`); loading an RSA key costs tens of ms."""
+        cert_path = self.pki_dir / "tsa.pem"
+        stat = cert_path.stat()
+        tag = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        with self._lock:
+            if self._tsa is not None and self._tsa[0] == tag:
+                return self._tsa[1]
+        tsa_cert = asn1_x509.Certificate.load(
+            x509.load_pem_x509_certificate(cert_path.read_bytes()).public_bytes(
+                serialization.Encoding.DER
+            )
+        )
+        key = serialization.load_pem_private_key((self.pki_dir / "tsa.key.pem").read_bytes(), None)
+        key_info = asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        assert isinstance(key, rsa.RSAPrivateKey)
+        loaded = (tsa_cert, key_info, key)
+        with self._lock:
+            self._tsa = (tag, loaded)
+        return loaded
+
     async def timestamp(self, request_der: bytes) -> bytes:
         """The TSA's RFC 3161 reply (DER) to one request."""
-        from pyhanko.sign.timestamps import DummyTimeStamper
-
         try:
             request = tsp.TimeStampReq.load(request_der)
             request.native  # noqa: B018 - parse everything now
@@ -193,27 +224,46 @@ class DemoPkiServices:
                     {"status": {"status": "rejection", "fail_info": {"bad_data_format"}}}
                 ).dump()
             )
-        tsa_cert = asn1_x509.Certificate.load(
-            x509.load_pem_x509_certificate((self.pki_dir / "tsa.pem").read_bytes()).public_bytes(
-                serialization.Encoding.DER
-            )
-        )
-        key_pem = (self.pki_dir / "tsa.key.pem").read_bytes()
-        key = serialization.load_pem_private_key(key_pem, None)
-        key_info = asn1_keys.PrivateKeyInfo.load(
-            key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        stamper = DummyTimeStamper(
-            tsa_cert=tsa_cert,
-            tsa_key=key_info,
-            fixed_dt=self.clock().astimezone(UTC),
-        )
+        cert, key_info, key = self._stamper()
+        at = self.clock().astimezone(UTC).replace(microsecond=0)
+        stamper = _LocalTsa(cert, key_info, key, at)
         response = await stamper.async_request_tsa_response(request)
         return bytes(response.dump())
+
+
+class _LocalTsa(DummyTimeStamper):
+    """pyHanko's local TSA with the private key already loaded (pyHanko reloads it from
+    DER for every token), answering at a fixed time."""
+
+    def __init__(
+        self,
+        cert: asn1_x509.Certificate,
+        key_info: asn1_keys.PrivateKeyInfo,
+        key: rsa.RSAPrivateKey,
+        at: datetime,
+    ) -> None:
+        super().__init__(tsa_cert=cert, tsa_key=key_info, fixed_dt=at)
+        self._key = key
+
+    def _sign_tst_info(
+        self, tst_info_data: bytes, md_algorithm: str, dt: datetime
+    ) -> tuple[bytes, cms.CMSAttributes]:
+        digest = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+        digest.update(tst_info_data)
+        signed_attrs = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                simple_cms_attribute(
+                    "signing_certificate", general.as_signing_certificate(self.tsa_cert)
+                ),
+                simple_cms_attribute("message_digest", digest.finalize()),
+            ]
+        )
+        signature = self._key.sign(
+            signed_attrs.dump(), padding.PKCS1v15(), get_pyca_cryptography_hash(md_algorithm)
+        )
+        return signature, signed_attrs
 
 
 def _spki_bits(cert: x509.Certificate) -> bytes:

@@ -362,13 +362,19 @@ async def _add_revocation_info(signed: bytes, ltv: LtvConfig) -> bytes | None:
     """Append a DSS revision with OCSP responses/CRLs for signer and TSA chains."""
     from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
 
-    reader = PdfFileReader(BytesIO(signed))
-    embedded = reader.embedded_signatures[-1]
+    from .timestamps import fetcher_backend
+
+    buf = BytesIO(signed)
+    writer = PdfAIncrementalWriter(buf)  # parsed once: its reader finds the signature too
+    embedded = writer.prev.embedded_signatures[-1]
+
+    backend = fetcher_backend()
     vc = ValidationContext(
         trust_roots=_certs(ltv.trust_roots),
         other_certs=_certs(ltv.other_certs),
         allow_fetching=True,
         revocation_mode="hard-fail",
+        fetcher_backend=backend,
     )
     try:
         try:
@@ -380,8 +386,6 @@ async def _add_revocation_info(signed: bytes, ltv: LtvConfig) -> bytes | None:
                 ) from exc
             logger.warning("B-LT not reached, revocation info unavailable: %s", exc)
             return None
-        buf = BytesIO(signed)
-        writer = PdfAIncrementalWriter(buf)
         DocumentSecurityStore.supply_dss_in_writer(
             writer, None, validation_context=vc, paths=paths, embed_roots=True
         )
@@ -389,6 +393,7 @@ async def _add_revocation_info(signed: bytes, ltv: LtvConfig) -> bytes | None:
         return buf.getvalue()
     finally:
         await vc.aclose()
+        await backend.close()
 
 
 def catalog_version(pdf: bytes) -> str | None:
