@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from pyhanko.sign import general
-from pyhanko.sign.general import get_pyca_cryptography_hash, simple_cms_attribute
+from pyhanko.sign.general import simple_cms_attribute
 from pyhanko.sign.timestamps import DummyTimeStamper
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from .errors import ConfigurationError
 from .files import atomic_write_bytes

@@ -45,9 +45,11 @@ from pyhanko.sign.signers import constants as sig_constants
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 from pyhanko.stamp import BaseStampStyle
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import RevokedError
 
 from .appearance import EMPTY_APPEARANCE, AppearanceConfig, SignatureBlockInfo, build_stamp
 from .errors import (
+    CertificateNotUsable,
     InvalidDocument,
     PdfAViolation,
     RevocationInfoUnavailable,
@@ -379,6 +381,10 @@ async def _add_revocation_info(signed: bytes, ltv: LtvConfig) -> bytes | None:
     try:
         try:
             paths = await collect_validation_info(embedded, vc)
+        except RevokedError as exc:
+            raise CertificateNotUsable(
+                f"Сертификат отозван: {exc} (certificate revoked)", reason="revoked"
+            ) from exc
         except Exception as exc:  # certvalidator raises a family of path/revocation errors
             if ltv.required:
                 raise RevocationInfoUnavailable(

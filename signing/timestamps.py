@@ -61,7 +61,7 @@ class _Session(LazySession):
 def fetcher_backend() -> AIOHttpFetcherBackend:
     """A fetcher backend for one :class:`ValidationContext` (close it with
     ``await backend.close()`` in the same event loop)."""
-    return AIOHttpFetcherBackend(_Session())  # type: ignore[no-untyped-call]
+    return AIOHttpFetcherBackend(_Session())  # type: ignore[arg-type]  # a LazySession is accepted
 
 
 class _HTTPTimeStamper(HTTPTimeStamper):

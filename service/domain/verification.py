@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -81,7 +82,8 @@ class Verifier:
     def validate_source(self, raw: bytes) -> str:
         return load(raw, self.max_xml_bytes).document_type
 
-    async def async_verify(self, pdf: bytes) -> VerificationReport:
+    async def async_verify(self, pdf: bytes, now: datetime | None = None) -> VerificationReport:
+        """Verify ``pdf``; ``now`` = the verification time (default: the clock)."""
         return await async_verify_document(
             pdf,
             trust_roots=self.roots,
@@ -89,10 +91,11 @@ class Verifier:
             known_document_lookup=self.known,
             source_validator=self.validate_source,
             own_seal=self.own_seal,
+            now=now,
         )
 
-    def verify(self, pdf: bytes) -> VerificationReport:
-        return asyncio.run(self.async_verify(pdf))
+    def verify(self, pdf: bytes, now: datetime | None = None) -> VerificationReport:
+        return asyncio.run(self.async_verify(pdf, now))
 
 
 def _known_list(db: Session, sha256: str) -> KnownDocument | None:

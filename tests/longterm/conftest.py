@@ -3,11 +3,13 @@ the demo PKI whose certificates point at the node's own CRL/OCSP/TSA (``demo_pki
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,32 @@ class Node:
             assert response.status == 201
             body: dict[str, Any] = json.loads(response.read())
         return body
+
+    @property
+    def services(self) -> Any:
+        return self.app.extensions["migdocs"]
+
+    def set_level(self, level: str) -> None:
+        """Sign from now on at ``level`` (the node's signer, as its settings would make it)."""
+        from service.domain.signing_setup import signing_config
+
+        settings = dataclasses.replace(self.services.settings, signature_level=level)
+        self.services.signer.config = signing_config(settings)
+
+    def verify(self, pdf: bytes, now: datetime | None = None) -> Any:
+        """The node's own verifier (trust roots, registry, known documents) at ``now``."""
+        from service.domain.verification import build_verifier
+
+        return build_verifier(self.services.settings, self.services.database).verify(pdf, now)
+
+    def env(self) -> dict[str, str]:
+        """Environment for ``migdocs`` commands on this node."""
+        return {
+            "MIGDOCS_INSTANCE": str(self.instance),
+            "DATABASE_URL": self.database_url,
+            "MIGDOCS_BASE_URL": self.base,
+            "MIGDOCS_DEMO_PKI": "true",
+        }
 
     def pdf(self, body: dict[str, Any]) -> bytes:
         request = urllib.request.Request(
