@@ -111,7 +111,7 @@ def timestamps_in(pdf: bytes) -> list[TimestampInfo]:
     for sig in reader.embedded_signatures:
         name = str(sig.field_name)
         if sig.sig_object.get("/Type") == "/DocTimeStamp":
-            info = _info("document", name, sig.signed_data_content_info)
+            info = _info("document", name, cms.ContentInfo.load(bytes(sig.pkcs7_content)))
         else:
             attrs = sig.signer_info["unsigned_attrs"]
             tokens = [

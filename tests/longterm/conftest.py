@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,15 +43,23 @@ class Node:
     api_key: str
     app: Any
 
-    def post(self, raw: bytes = REQUEST) -> dict[str, Any]:
+    def post_status(self, raw: bytes = REQUEST) -> tuple[int, dict[str, Any]]:
+        """POST the XML (a fresh documentId); the status and the JSON body."""
         request = urllib.request.Request(
             f"{self.base}/api/v1/documents",
             data=with_new_id(raw),
             headers={"X-API-Key": self.api_key, "Content-Type": "application/xml"},
         )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            assert response.status == 201
-            body: dict[str, Any] = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, json.loads(error.read())
+
+    def post(self, raw: bytes = REQUEST) -> dict[str, Any]:
+        status, body = self.post_status(raw)
+        assert status == 201, body
         return body
 
     @property
