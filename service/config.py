@@ -83,6 +83,10 @@ class Settings:
     of the whole chain in the DSS) or ``B-LTA`` (plus a document timestamp over the DSS).
     Default: ``B-T`` with a TSA, else ``B-B``.  B-LT/B-LTA fetch revocation data from the
     URLs in the certificates and validate against ``trust_roots``."""
+    signer_plugins: str | None = None
+    """Comma-separated Python modules imported before signing: each registers external
+    signature mechanisms (``signing.external.register_mechanism``) — an HSM's vendor
+    mechanism or a remote signer, e.g. for GOST 34.310 or STB 34.101.45 (bign) keys."""
     demo_pki: bool = False
     """Serve the demo PKI's CRLs, OCSP responder and TSA under ``/demo-pki`` (and use that
     TSA when ``tsa_url`` is unset).  For ``scripts/run.sh`` only: never in production."""

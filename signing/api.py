@@ -33,7 +33,8 @@ from . import speedups
 from .appearance import PARTY_TIMEZONES, AppearanceConfig, SignatureBlockInfo
 from .archive import async_add_archive_timestamp
 from .errors import CertificateNotUsable, InvalidDocument
-from .keys import KeyStore
+from .external import ExternalBackend, MechanismSigner
+from .keys import KeyStore, Pkcs11Backend, Pkcs12Backend
 from .pades import DEFAULT_REASON, LtvConfig, PadesOptions, async_sign_pdf
 from .registry import Registry, Signatory
 from .settings import DEFAULT_BASE_URL
@@ -189,7 +190,7 @@ class DocumentSigner:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._sessions = session_factory
-        self.keys = keys or KeyStore()
+        self.keys = keys or KeyStore([Pkcs12Backend(), Pkcs11Backend(), ExternalBackend()])
         self.config = config or SigningConfig()
         self._timestamper = timestamper
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -265,6 +266,9 @@ class DocumentSigner:
         serial = format(cert.serial_number, "X")
         block = self._block(signatory, at, reg_no)
         options = PadesOptions(
+            md_algorithm=signer.mechanism.digest_algorithm
+            if isinstance(signer, MechanismSigner)
+            else "sha256",
             reason=self.config.reason,
             location=self.config.location,
             visible=req.visible,

@@ -6,6 +6,8 @@ signed at the same PAdES level (``signature_level``) with the same TSA and trust
 
 from __future__ import annotations
 
+import importlib
+
 from asn1crypto import pem
 from pyhanko.sign.timestamps import TimeStamper
 
@@ -44,8 +46,21 @@ def _root_ders(settings: Settings) -> tuple[bytes, ...]:
     return tuple(ders)
 
 
+def load_signer_plugins(settings: Settings) -> None:
+    """Import the modules of ``signer_plugins`` (they register external mechanisms)."""
+    for name in (settings.signer_plugins or "").split(","):
+        if name.strip():
+            try:
+                importlib.import_module(name.strip())
+            except ImportError as exc:
+                raise ConfigError(
+                    f"setting signer_plugins: cannot import {name!r}: {exc}"
+                ) from None
+
+
 def signing_config(settings: Settings) -> SigningConfig:
     """Signing settings for this node; a level its settings cannot reach is an error."""
+    load_signer_plugins(settings)
     tsa = tsa_url(settings)
     level = settings.signature_level or ("B-T" if tsa else "B-B")
     if level != "B-B" and tsa is None:
