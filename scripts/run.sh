@@ -9,6 +9,10 @@ bash scripts/install.sh
 export MIGDOCS_INSTANCE="${MIGDOCS_INSTANCE:-$PWD/instance}"
 # Plain HTTP on localhost: the officer session cookie may not require HTTPS here.
 export MIGDOCS_SESSION_COOKIE_SECURE="${MIGDOCS_SESSION_COOKIE_SECURE:-false}"
+# The node serves the demo PKI's CRLs, OCSP responder and TSA itself (/demo-pki) and signs
+# PAdES B-LTA: timestamp, CRL/OCSP of the chain in the DSS, archive timestamp (issue 14).
+export MIGDOCS_DEMO_PKI="${MIGDOCS_DEMO_PKI:-true}"
+export MIGDOCS_SIGNATURE_LEVEL="${MIGDOCS_SIGNATURE_LEVEL:-B-LTA}"
 MIGDOCS=.venv/bin/migdocs
 
 $MIGDOCS db upgrade
