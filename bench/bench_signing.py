@@ -85,6 +85,7 @@ def long_term(rounds: int) -> None:
     from signing.demo import build_demo
     from signing.demo_services import DemoPkiServices
     from signing.pades import LtvConfig
+    from signing.revinfo import RevocationCache
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-lt-"))
     app = Flask(__name__)
@@ -102,7 +103,8 @@ def long_term(rounds: int) -> None:
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     pdf = input_pdf()
-    ltv = LtvConfig(trust_roots=roots, required=True)
+    # as the service: fetched OCSP answers reused for 60 s (revocation_cache_seconds)
+    ltv = LtvConfig(trust_roots=roots, required=True, cache=RevocationCache(60))
     configs: dict[str, SigningConfig] = {
         "B-T": SigningConfig(tsa_url=f"{base}/tsa"),
         "B-LT": SigningConfig(tsa_url=f"{base}/tsa", ltv=ltv),

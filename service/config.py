@@ -83,6 +83,10 @@ class Settings:
     of the whole chain in the DSS) or ``B-LTA`` (plus a document timestamp over the DSS).
     Default: ``B-T`` with a TSA, else ``B-B``.  B-LT/B-LTA fetch revocation data from the
     URLs in the certificates and validate against ``trust_roots``."""
+    revocation_cache_seconds: int = 60
+    """B-LT/B-LTA signing reuses a fetched OCSP response or CRL for this long (never past
+    its nextUpdate): one OCSP round trip per signer and TSA per minute instead of per
+    document.  It bounds how long a fresh revocation can go unnoticed; 0 = fetch always."""
     signer_plugins: str | None = None
     """Comma-separated Python modules imported before signing: each registers external
     signature mechanisms (``signing.external.register_mechanism``) — an HSM's vendor

@@ -158,6 +158,9 @@ async def async_add_archive_timestamp(
         allow_fetching=True,
         revocation_mode="hard-fail",
         fetcher_backend=backend,
+        # "now" is fixed when the context is made; answers fetched a moment later (a
+        # slow responder, a loaded machine) must not count as "too recent"
+        retroactive_revinfo=True,
     )
     try:
         token_certs: list[x509.Certificate] = []

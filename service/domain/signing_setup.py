@@ -15,6 +15,7 @@ from service.config import ConfigError, Settings
 from service.domain.verification import trust_root_files
 from signing.api import SigningConfig
 from signing.pades import LtvConfig
+from signing.revinfo import RevocationCache
 from signing.timestamps import http_timestamper
 
 DEMO_PKI_PATH = "/demo-pki"
@@ -70,7 +71,11 @@ def signing_config(settings: Settings) -> SigningConfig:
         roots = _root_ders(settings)
         if not roots:
             raise ConfigError(f"setting signature_level: {level} needs trust_roots")
-        ltv = LtvConfig(trust_roots=roots, required=True)
+        ltv = LtvConfig(
+            trust_roots=roots,
+            required=True,
+            cache=RevocationCache(settings.revocation_cache_seconds),
+        )
     return SigningConfig(
         base_url=settings.base_url,
         tsa_url=tsa if level != "B-B" else None,
