@@ -222,7 +222,12 @@ class _Job:
         except Exception as exc:
             return self._damaged(exc)
         total = reader.xrefs.total_revisions
-        tail_start = max((sig.signed_revision for sig, _ in good), default=total - 1)
+        # document timestamps do not move the tail: what follows the last *signature*
+        # (DSS, archive timestamps) is held to the strict policy of changes.py
+        tail_start = max(
+            (sig.signed_revision for sig, _ in good if not is_document_timestamp(sig)),
+            default=total - 1,
+        )
         signed_root = (
             reader.get_historical_resolver(tail_start).root
             if good and tail_start < total - 1

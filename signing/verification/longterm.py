@@ -101,6 +101,7 @@ async def document_timestamps(doc_ts: list[Any], ctx: Any) -> list[tuple[int, Pr
     Returns ``(signed revision, link)`` pairs in revision order."""
     checked: list[tuple[int, datetime, Any, bool]] = []
     for sig in doc_ts:
+        ctx.budget.check_time()
         try:
             moment = sig.signed_data["encap_content_info"]["content"].parsed["gen_time"].native
             vc = revinfo_context(ctx, moment)
