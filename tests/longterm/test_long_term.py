@@ -183,3 +183,79 @@ def test_signed_after_the_revocation_is_revoked(node: Node) -> None:
         assert "revoked" in body["message"]
     finally:
         revoke_clear(node)
+
+
+def test_archive_timestamp_does_not_bless_a_change_after_signing(node: Node) -> None:
+    """A visible annotation painted over page 1 after signing (pyHanko alone calls that
+    mere ANNOTATIONS), then a genuine archive timestamp from the trusted TSA over it: the
+    change is still judged by the strict policy for unsigned updates."""
+    import asyncio
+
+    from signing.archive import async_add_archive_timestamp
+    from signing.pades import LtvConfig
+    from signing.timestamps import http_timestamper
+
+    node.set_level("B-LT")
+    tampered = _paint_over_page_one(node.pdf(node.post()))
+    from asn1crypto import pem
+
+    roots = tuple(
+        bytes(pem.unarmor(p.read_bytes())[2])
+        for p in sorted((node.instance / "pki").glob("*-root.pem"))
+    )
+    stamped = asyncio.run(
+        async_add_archive_timestamp(
+            tampered, http_timestamper(f"{node.base}/demo-pki/tsa"), LtvConfig(trust_roots=roots)
+        )
+    )
+    report = node.verify(stamped)
+    assert (report.indication, report.sub_indication) == (
+        Indication.TOTAL_FAILED,
+        "FORMAT_FAILURE",
+    )
+    [sig] = report.signatures
+    assert sig.proofs_of_existence[-1].kind == "document"
+
+
+def _paint_over_page_one(pdf: bytes) -> bytes:
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page_ref = writer.root["/Pages"]["/Kids"][0]
+    page = page_ref.get_object()
+    rect = generic.ArrayObject([generic.FloatObject(v) for v in (100, 600, 400, 700)])
+    appearance = writer.add_object(
+        generic.StreamObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/XObject"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Form"),
+                generic.NameObject("/BBox"): rect,
+            },
+            stream_data=b"1 1 1 rg 100 600 300 100 re f",
+        )
+    )
+    annot = writer.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Square"),
+                generic.NameObject("/Rect"): rect,
+                generic.NameObject("/F"): generic.NumberObject(4),
+                generic.NameObject("/AP"): generic.DictionaryObject(
+                    {generic.NameObject("/N"): appearance}
+                ),
+            }
+        )
+    )
+    annots = page.get("/Annots", generic.ArrayObject())
+    annots = (
+        generic.ArrayObject([*annots.get_object(), annot])
+        if annots
+        else generic.ArrayObject([annot])
+    )
+    page[generic.NameObject("/Annots")] = annots
+    writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
