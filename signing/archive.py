@@ -69,10 +69,10 @@ class TimestampInfo:
 
     @property
     def tsa_certificate(self) -> x509.Certificate | None:
-        return _token_signer(self.token["content"])
+        return token_signer(self.token["content"])
 
 
-def _token_signer(sd: cms.SignedData) -> x509.Certificate | None:
+def token_signer(sd: cms.SignedData) -> x509.Certificate | None:
     sid = sd["signer_infos"][0]["sid"]
     for choice in sd["certificates"] or ():
         cert = choice.chosen
@@ -90,7 +90,7 @@ def _token_signer(sd: cms.SignedData) -> x509.Certificate | None:
 def _info(kind: str, field_name: str, token: cms.ContentInfo) -> TimestampInfo | None:
     sd = token["content"]
     tst = tsp.TSTInfo.load(sd["encap_content_info"]["content"].parsed.dump())
-    cert = _token_signer(sd)
+    cert = token_signer(sd)
     if cert is None:
         return None
     return TimestampInfo(

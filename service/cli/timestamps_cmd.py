@@ -13,7 +13,7 @@ import click
 
 from service.cli.common import cli_actor, configured_database
 from service.config import ConfigError, load_settings
-from service.domain.renewal import DEFAULT_BEFORE_DAYS, renew_all
+from service.domain.renewal import DEFAULT_BEFORE_DAYS, RenewalImpossible, renew_all
 from service.domain.signing_setup import archive_setup
 from service.store.migrate import upgrade
 from service.store.storage import LocalStorage
@@ -46,14 +46,18 @@ def renew_command(before_days: int) -> None:
     assert settings.storage_dir is not None
     with configured_database() as database:
         upgrade(database)
-        results = renew_all(
-            database,
-            LocalStorage(settings.storage_dir),
-            timestamper,
-            ltv,
-            before_days=before_days,
-            actor=cli_actor(),
-        )
+        try:
+            results = renew_all(
+                database,
+                LocalStorage(settings.storage_dir),
+                timestamper,
+                ltv,
+                before_days=before_days,
+                actor=cli_actor(),
+            )
+        except RenewalImpossible as exc:
+            click.echo(f"timestamps renew: {exc.message}", err=True)
+            sys.exit(1)
     for r in results:
         click.echo(f"{r.registration_number}: {r.outcome} — {r.message}")
     renewed = sum(1 for r in results if r.outcome == "renewed")

@@ -23,12 +23,12 @@ from datetime import UTC, datetime, timedelta
 from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy import select
 
-from service.errors import NotFound
+from service.errors import MigdocsError, NotFound
 from service.store import audit
 from service.store.db import Database
 from service.store.storage import Storage
 from service.store.tables import StoredDocument, TimestampRenewal
-from signing.archive import async_add_archive_timestamp, needs_renewal
+from signing.archive import async_add_archive_timestamp, needs_renewal, token_signer
 from signing.errors import SigningError
 from signing.pades import LtvConfig
 
@@ -46,6 +46,23 @@ class Renewal:
     outcome: str
     """``renewed``, ``failed`` (message says why) or ``skipped`` (changed meanwhile)."""
     message: str
+
+
+class RenewalImpossible(MigdocsError):
+    code = "renewal_impossible"
+
+
+def tsa_not_after(timestamper: TimeStamper) -> datetime:
+    """When the certificate the TSA signs with now expires (one probe request)."""
+    try:
+        token = asyncio.run(timestamper.async_dummy_response("sha256"))
+    except Exception as exc:  # the TSA is down or answers garbage
+        raise RenewalImpossible(f"the TSA did not answer: {type(exc).__name__}: {exc}") from exc
+    cert = token_signer(token["content"])
+    if cert is None:
+        raise RenewalImpossible("the TSA's token does not carry its certificate")
+    end: datetime = cert.not_valid_after
+    return end
 
 
 def _candidates(database: Database) -> list[str]:
@@ -72,6 +89,14 @@ def renew_all(
     """Renew every stored document that needs it; the others are not touched."""
     now = (clock or (lambda: datetime.now(UTC)))()
     horizon = now + timedelta(days=before_days)
+    tsa_end = tsa_not_after(timestamper)
+    if tsa_end <= horizon:
+        # stamping again with a certificate that ends as soon would extend nothing (and
+        # every run would stamp again): the TSA must be renewed first
+        raise RenewalImpossible(
+            f"the TSA's own certificate expires {tsa_end:%Y-%m-%d}, within the "
+            f"{before_days} days asked for: renewing now would extend nothing"
+        )
     done: list[Renewal] = []
     for doc_id in _candidates(database):
         # cheap pre-check without the write lock

@@ -59,6 +59,10 @@ def test_renewal_extends_a_document_past_its_tsa_certificate(lta_node: Node) -> 
     code, output = renew(node, "--before", "60")  # idempotent: nothing due any more
     assert (code, output) == (0, "renewed 0, failed 0, skipped 0\n")
 
+    # a horizon beyond the TSA's own certificate: stamping would extend nothing
+    code, output = renew(node, "--before", "4000")
+    assert code == 1 and "renewing now would extend nothing" in output
+
     after = node.pdf(body)
     assert after[: len(before)] == before  # an incremental update: earlier bytes untouched
     assert [t.kind for t in timestamps_in(after)] == ["signature", "document", "document"]
