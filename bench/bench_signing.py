@@ -110,7 +110,8 @@ def long_term(rounds: int) -> None:
         "B-LT": SigningConfig(tsa_url=f"{base}/tsa", ltv=ltv),
         "B-LTA": SigningConfig(tsa_url=f"{base}/tsa", ltv=ltv, archive_timestamp=True),
     }
-    print(f"DocumentSigner, visible block, demo PKI services on {base}, median of {rounds}, ms")
+    print(f"DocumentSigner, block drawn by the renderer (as the service), demo PKI on {base}")
+    print(f"median of {rounds} rounds, ms")
     try:
         for sid in ("KZ-MVD-001", "KZ-MTSZN-001"):
             for level, config in configs.items():
