@@ -114,6 +114,12 @@ def test_b_lta_document_timestamp_shows_in_pdfsig(node: Node, tmp_path: Path) ->
     assert [link.kind for link in sig.proofs_of_existence] == ["signature", "document"]
     assert all(link.status.value == "PASSED" for link in sig.proofs_of_existence)
     assert pdfcheck.xmp_pdfaid(pdf) == ("3", "U")
+    page = node.app.test_client().post(
+        "/verify", data={"file": (io.BytesIO(pdf), "doc.pdf")}, content_type="multipart/form-data"
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Доказательства существования" in html and "Архивная метка времени" in html
     exe = shutil.which("pdfsig")
     if exe is None:  # pragma: no cover - scripts/install.sh installs poppler-utils
         pytest.skip("pdfsig (poppler-utils) not installed")
