@@ -33,11 +33,9 @@ from service.web.httpinput import request_id
 from signing.api import DocumentSigner
 from signing.errors import (
     CertificateNotUsable,
-    RevocationInfoUnavailable,
     SignatoryNotAuthorised,
     SignatoryUnknown,
     SigningError,
-    TimestampUnavailable,
 )
 
 log = logging.getLogger("migdocs.http")
@@ -58,8 +56,6 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (errors.UnsupportedMediaType, 415),
     (ExchangeUnavailable, 503),
     (IssuanceAbandoned, 503),  # fsck voided the number mid-render: retry the same documentId
-    (TimestampUnavailable, 503),  # the TSA did not answer: retry later
-    (RevocationInfoUnavailable, 503),  # OCSP/CRL did not answer (B-LT): retry later
 )
 """The one place where our exceptions become HTTP statuses (first match wins)."""
 
