@@ -20,6 +20,10 @@ PY=${PYTHON_BIN:-.venv/bin/python}
 BASE="${MIGDOCS_INSTANCE:-$PWD/instance}"
 # Plain HTTP on localhost: the officer session cookie may not require HTTPS here.
 export MIGDOCS_SESSION_COOKIE_SECURE="${MIGDOCS_SESSION_COOKIE_SECURE:-false}"
+# Each node serves its demo PKI's CRLs, OCSP responder and TSA itself (/demo-pki) and signs
+# PAdES B-LTA: timestamp, CRL/OCSP of the chain in the DSS, archive timestamp.
+export MIGDOCS_DEMO_PKI="${MIGDOCS_DEMO_PKI:-true}"
+export MIGDOCS_SIGNATURE_LEVEL="${MIGDOCS_SIGNATURE_LEVEL:-B-LTA}"
 migdocs() { "$PY" -m service "$@"; }
 
 api_keys() {  # instance-dir authority...

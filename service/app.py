@@ -21,6 +21,7 @@ from service.domain.auth import Unauthenticated
 from service.domain.documents import DocumentService
 from service.domain.issuance import IssuanceAbandoned
 from service.domain.logins import Logins, SessionPolicy
+from service.domain.signing_setup import signing_config
 from service.exchange.errors import ExchangeUnavailable
 from service.paths import TEMPLATE_DIR
 from service.pipeline.rendering import default_renderer
@@ -32,7 +33,7 @@ from service.web.bodylimit import BODY_TOO_LARGE, ChunkedBodyLimit
 from service.web.context import Services
 from service.web.errorpages import wants_html
 from service.web.httpinput import request_id
-from signing.api import DocumentSigner, SigningConfig
+from signing.api import DocumentSigner
 from signing.errors import (
     CertificateNotUsable,
     SignatoryNotAuthorised,
@@ -189,7 +190,7 @@ def document_service(settings: Settings, database: Database, storage: Storage) -
     renderer = default_renderer().bounded(settings.limits())
     signer = DocumentSigner(
         database.sessions,
-        config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
+        config=signing_config(settings),
     )
     documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
     documents.on_stored.append(search.indexer(storage.get_in))
@@ -245,6 +246,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(verify.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(xsd.bp)
+    if settings.demo_pki:
+        from service.web import demo_pki
+        from signing.demo_services import DemoPkiServices
+
+        app.extensions["migdocs.demo_pki"] = DemoPkiServices(settings.instance_dir / "pki")
+        app.register_blueprint(demo_pki.bp)
     from service.exchange import views as exchange_views
 
     app.register_blueprint(exchange_views.bp)

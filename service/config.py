@@ -40,6 +40,9 @@ NOT_SETTINGS = frozenset(
 """``MIGDOCS_*`` variables read elsewhere (secrets, fonts, tests): not settings, not errors."""
 
 
+SIGNATURE_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+
 class ConfigError(MigdocsError):
     code = "config_error"
 
@@ -76,7 +79,24 @@ class Settings:
     max_render_seconds: float = DEFAULT_LIMITS.max_render_seconds
     """Longest layout of one document (longer gets 422; nothing is signed)."""
     tsa_url: str | None = None
-    """RFC 3161 timestamp authority; set it for PAdES B-T."""
+    """RFC 3161 timestamp authority (production: the Party's accredited TSA); set it for
+    PAdES B-T and above."""
+    signature_level: str | None = None
+    """PAdES level of issued documents: ``B-B``, ``B-T``, ``B-LT`` (timestamp + CRL/OCSP
+    of the whole chain in the DSS) or ``B-LTA`` (plus a document timestamp over the DSS).
+    Default: ``B-T`` with a TSA, else ``B-B``.  B-LT/B-LTA fetch revocation data from the
+    URLs in the certificates and validate against ``trust_roots``."""
+    revocation_cache_seconds: int = 60
+    """B-LT/B-LTA signing reuses a fetched OCSP response or CRL for this long (never past
+    its nextUpdate): one OCSP round trip per signer and TSA per minute instead of per
+    document.  It bounds how long a fresh revocation can go unnoticed; 0 = fetch always."""
+    signer_plugins: str | None = None
+    """Comma-separated Python modules imported before signing: each registers external
+    signature mechanisms (``signing.external.register_mechanism``) — an HSM's vendor
+    mechanism or a remote signer, e.g. for GOST 34.310 or STB 34.101.45 (bign) keys."""
+    demo_pki: bool = False
+    """Serve the demo PKI's CRLs, OCSP responder and TSA under ``/demo-pki`` (and use that
+    TSA when ``tsa_url`` is unset).  For ``scripts/run.sh`` only: never in production."""
     session_cookie_secure: bool = True
     """Send the officer session cookie over HTTPS only (turn off for plain-HTTP dev)."""
     page_size: int = 50
@@ -154,6 +174,11 @@ class Settings:
         database = self.database_url or database_url({"MIGDOCS_INSTANCE": str(self.instance_dir)})
         storage = self.storage_dir or self.instance_dir / "documents"
         secret = self.secret_key or _persistent_secret(self.instance_dir)
+        if self.signature_level not in (None, *SIGNATURE_LEVELS):
+            raise ConfigError(
+                f"setting signature_level: {self.signature_level!r} is not one of "
+                f"{', '.join(SIGNATURE_LEVELS)}"
+            )
         if self.party not in (None, "KZ", "BY"):
             raise ConfigError(f"setting party: {self.party!r} is not KZ or BY (or unset)")
         if self.storage_backend not in ("files", "database"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,13 +30,18 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.orm import Session
 
+from . import speedups
 from .appearance import PARTY_TIMEZONES, AppearanceConfig, SignatureBlockInfo
+from .archive import async_add_archive_timestamp
 from .errors import CertificateNotUsable, InvalidDocument
-from .keys import KeyStore
+from .external import ExternalBackend, MechanismSigner
+from .keys import KeyStore, Pkcs11Backend, Pkcs12Backend
 from .pades import DEFAULT_REASON, LtvConfig, PadesOptions, async_sign_pdf
 from .registry import Registry, Signatory
 from .settings import DEFAULT_BASE_URL
 from .timestamps import http_timestamper
+
+speedups.install()  # B-LT re-reads the signed file: the /Contents hex string is hot
 
 SIGNING_KEY_USAGES = frozenset({"digital_signature", "non_repudiation"})
 
@@ -51,6 +57,9 @@ class SigningConfig:
     tsa_timeout: float = 10.0
     ltv: LtvConfig | None = None
     """B-LT settings (trust roots); ``None`` = no revocation info embedded."""
+    archive_timestamp: bool = False
+    """Add a document timestamp over the DSS after signing (PAdES B-LTA); needs a TSA
+    and :attr:`ltv`."""
     reason: str = DEFAULT_REASON
     location: str | None = None
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
@@ -88,7 +97,7 @@ class SignedDocument:
     pdf: bytes
     sha256: str
     level: str
-    """PAdES level reached: ``B-B``, ``B-T`` or ``B-LT``."""
+    """PAdES level reached: ``B-B``, ``B-T``, ``B-LT`` or ``B-LTA``."""
     signing_time: datetime
     signatory_id: str
     signatory_version: int
@@ -195,7 +204,7 @@ class DocumentSigner:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._sessions = session_factory
-        self.keys = keys or KeyStore()
+        self.keys = keys or KeyStore([Pkcs12Backend(), Pkcs11Backend(), ExternalBackend()])
         self.config = config or SigningConfig()
         self._timestamper = timestamper
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -313,6 +322,9 @@ class DocumentSigner:
         signer = self.keys.signer_for(signatory.key, signatory.certificate_der)
         serial = format(cert.serial_number, "X")
         options = PadesOptions(
+            md_algorithm=signer.mechanism.digest_algorithm
+            if isinstance(signer, MechanismSigner)
+            else "sha256",
             reason=self.config.reason,
             location=self.config.location,
             visible=req.visible,
@@ -320,19 +332,25 @@ class DocumentSigner:
             ltv=self.config.ltv,
             block_prerendered=req.block_prerendered,
         )
+        timestamper = self._timestamper_for(req)
         result = await async_sign_pdf(
             req.pdf,
             signer,
             signer_name=signatory.full_name_ru,
             block=block,
             options=options,
-            timestamper=self._timestamper_for(req),
+            timestamper=timestamper,
             signing_time=at,
         )
+        pdf, level = result.pdf, result.level
+        if self.config.archive_timestamp and level == "B-LT" and timestamper is not None:
+            assert self.config.ltv is not None
+            pdf = await async_add_archive_timestamp(pdf, timestamper, self.config.ltv)
+            level = "B-LTA"
         return SignedDocument(
-            pdf=result.pdf,
-            sha256=result.sha256,
-            level=result.level,
+            pdf=pdf,
+            sha256=result.sha256 if pdf is result.pdf else hashlib.sha256(pdf).hexdigest(),
+            level=level,
             signing_time=result.signing_time,
             signatory_id=signatory.signatory_id,
             signatory_version=signatory.version,

@@ -9,8 +9,10 @@ Builds, under the instance directory (idempotent: existing files are reused):
   random passphrase stored in ``secrets/<signatory>.pass`` (0600);
 * the registry (4 authorities of Art. 2, document types, 4 signatories).
 
-Demo certificates carry no CRL/OCSP pointers: there is no live revocation
-service for them, and verifiers (pdfsig/NSS) would otherwise fail on lookups.
+With ``services_url`` (``migdocs demo`` passes ``<base_url>/demo-pki``) the signatory
+and TSA certificates carry a CRL distribution point and an OCSP URL of their CA, served by
+the node itself (:mod:`signing.demo_services`, ``service.web.demo_pki``), so documents
+can be signed PAdES B-LT.  Without it they carry no revocation pointers.
 Never use this PKI for anything but demonstrations.
 """
 
@@ -30,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPublicKeyTypes,
 )
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from .db import create_schema, make_engine, make_session_factory
 from .files import atomic_write_bytes
@@ -132,8 +134,11 @@ def _build(
     ca: bool,
     years: int,
     eku_tsa: bool = False,
+    services: str | None = None,
+    now: datetime | None = None,
+    days: int | None = None,
 ) -> x509.Certificate:
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -141,7 +146,7 @@ def _build(
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365 * years))
+        .not_valid_after(now + timedelta(days=days if days is not None else 365 * years))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
@@ -159,7 +164,63 @@ def _build(
     else:
         usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
     builder = builder.add_extension(usage, critical=True)
+    if services is not None and not ca:
+        builder = _with_revocation_pointers(builder, services, _ca_label(issuer))
     return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _ca_label(issuer: x509.Name) -> str:
+    countries = issuer.get_attributes_for_oid(NameOID.COUNTRY_NAME)
+    return "by-root" if countries and countries[0].value == "BY" else "kz-root"
+
+
+def _with_revocation_pointers(
+    builder: x509.CertificateBuilder, services: str, ca_label: str
+) -> x509.CertificateBuilder:
+    """CRL distribution point and OCSP URL of the issuing demo CA (served by the node)."""
+    base = services.rstrip("/")
+    crl = x509.DistributionPoint(
+        [x509.UniformResourceIdentifier(f"{base}/crl/{ca_label}.crl")], None, None, None
+    )
+    ocsp = x509.AccessDescription(
+        AuthorityInformationAccessOID.OCSP,
+        x509.UniformResourceIdentifier(f"{base}/ocsp/{ca_label}"),
+    )
+    return builder.add_extension(x509.CRLDistributionPoints([crl]), critical=False).add_extension(
+        x509.AuthorityInformationAccess([ocsp]), critical=False
+    )
+
+
+def issue_tsa(
+    instance: Path,
+    services_url: str | None,
+    *,
+    now: datetime | None = None,
+    days: int = 3650,
+) -> Path:
+    """(Re)issue the demo TSA certificate (new key), e.g. before the old one expires."""
+    files = _Files(instance)
+    kz_cert = x509.load_pem_x509_certificate(files.path("pki/kz-root.pem").read_bytes())
+    kz_key = serialization.load_pem_private_key(
+        files.path("pki/kz-root.key.pem").read_bytes(), None
+    )
+    assert isinstance(kz_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    org = kz_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    tsa_key = _key("rsa2048")
+    tsa_cert = _build(
+        _name("Demo Time Stamping Authority (migdocs)", str(org), "KZ"),
+        tsa_key.public_key(),
+        kz_cert.subject,
+        kz_key,
+        ca=False,
+        years=10,
+        eku_tsa=True,
+        services=services_url,
+        now=now,
+        days=days,
+    )
+    files.write("pki/tsa.key.pem", _pem_key(tsa_key), 0o600)
+    return files.write("pki/tsa.pem", tsa_cert.public_bytes(serialization.Encoding.PEM))
 
 
 class _Files:
@@ -203,8 +264,12 @@ def _ca(
     return cert, key
 
 
-def build_demo(instance: Path, database_url: str) -> DemoResult:
-    """Create (or complete) the demo PKI and registry in ``instance``."""
+def build_demo(instance: Path, database_url: str, services_url: str | None = None) -> DemoResult:
+    """Create (or complete) the demo PKI and registry in ``instance``.
+
+    :param services_url: base URL of the demo CRL/OCSP services (``<base>/crl/<ca>.crl``,
+        ``<base>/ocsp/<ca>``) written into new end-entity certificates; ``None`` = none.
+    """
     instance.mkdir(parents=True, exist_ok=True)
     files = _Files(instance)
     names = {code: (country, name) for code, country, name, _ in DEFAULT_AUTHORITIES}
@@ -213,22 +278,11 @@ def build_demo(instance: Path, database_url: str) -> DemoResult:
         "BY": _ca(files, "by-root", "Demo Root CA BY (migdocs)", names["BY-MVD"][1], "BY"),
     }
 
-    kz_cert, kz_key = roots["KZ"]
     if files.exists("pki/tsa.pem", "pki/tsa.key.pem"):
         files.note_existing("pki/tsa.pem")
     else:
-        tsa_key = _key("rsa2048")
-        tsa_cert = _build(
-            _name("Demo Time Stamping Authority (migdocs)", names["KZ-MVD"][1], "KZ"),
-            tsa_key.public_key(),
-            kz_cert.subject,
-            kz_key,
-            ca=False,
-            years=10,
-            eku_tsa=True,
-        )
-        files.write("pki/tsa.key.pem", _pem_key(tsa_key), 0o600)
-        files.write("pki/tsa.pem", tsa_cert.public_bytes(serialization.Encoding.PEM))
+        issue_tsa(instance, services_url)
+        files.created += ["pki/tsa.key.pem", "pki/tsa.pem"]
 
     engine = make_engine(database_url)
     create_schema(engine)
@@ -260,6 +314,7 @@ def build_demo(instance: Path, database_url: str) -> DemoResult:
                         root_key,
                         ca=False,
                         years=3,
+                        services=services_url,
                     )
                     passphrase = secrets.token_urlsafe(24).encode()
                     p12 = pkcs12.serialize_key_and_certificates(

@@ -59,7 +59,7 @@ class CertificateNotUsable(SigningError):
     """The signatory's certificate cannot make this signature.
 
     ``reason`` is one of ``expired``, ``not-yet-valid``, ``key-usage``,
-    ``key-mismatch``.
+    ``key-mismatch``, ``revoked`` (the CA's OCSP/CRL says so while gathering B-LT data).
     """
 
     code = "certificate-not-usable"

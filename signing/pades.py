@@ -44,10 +44,11 @@ from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import constants as sig_constants
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 from pyhanko.stamp import BaseStampStyle
-from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import RevokedError
 
 from .appearance import EMPTY_APPEARANCE, AppearanceConfig, SignatureBlockInfo, build_stamp
 from .errors import (
+    CertificateNotUsable,
     InvalidDocument,
     PdfAViolation,
     RevocationInfoUnavailable,
@@ -55,6 +56,7 @@ from .errors import (
     TimestampUnavailable,
 )
 from .layout import SignatureArea, find_signature_area
+from .revinfo import RevocationCache, gather
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +155,8 @@ class LtvConfig:
     """If True, failing to gather revocation info is an error; else the result is B-T."""
     other_certs: tuple[bytes, ...] = ()
     """Extra intermediate certificates (DER) to help path building."""
+    cache: RevocationCache | None = field(default=None, compare=False)
+    """Reuse fresh OCSP responses/CRLs across documents (:mod:`.revinfo`)."""
 
 
 @dataclass(frozen=True)
@@ -360,35 +364,31 @@ def _certs(ders: Iterable[bytes]) -> list[x509.Certificate]:
 
 async def _add_revocation_info(signed: bytes, ltv: LtvConfig) -> bytes | None:
     """Append a DSS revision with OCSP responses/CRLs for signer and TSA chains."""
-    from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
 
-    reader = PdfFileReader(BytesIO(signed))
-    embedded = reader.embedded_signatures[-1]
-    vc = ValidationContext(
-        trust_roots=_certs(ltv.trust_roots),
-        other_certs=_certs(ltv.other_certs),
-        allow_fetching=True,
-        revocation_mode="hard-fail",
-    )
+    buf = BytesIO(signed)
+    writer = PdfAIncrementalWriter(buf)  # parsed once: its reader finds the signature too
+    embedded = writer.prev.embedded_signatures[-1]
     try:
-        try:
-            paths = await collect_validation_info(embedded, vc)
-        except Exception as exc:  # certvalidator raises a family of path/revocation errors
-            if ltv.required:
-                raise RevocationInfoUnavailable(
-                    f"cannot gather revocation information: {type(exc).__name__}: {exc}"
-                ) from exc
-            logger.warning("B-LT not reached, revocation info unavailable: %s", exc)
-            return None
-        buf = BytesIO(signed)
-        writer = PdfAIncrementalWriter(buf)
-        DocumentSecurityStore.supply_dss_in_writer(
-            writer, None, validation_context=vc, paths=paths, embed_roots=True
+        paths, ocsps, crls = await gather(
+            embedded, _certs(ltv.trust_roots), _certs(ltv.other_certs), ltv.cache
         )
-        writer.write_in_place()
-        return buf.getvalue()
-    finally:
-        await vc.aclose()
+    except RevokedError as exc:
+        raise CertificateNotUsable(
+            f"Сертификат отозван: {exc} (certificate revoked)", reason="revoked"
+        ) from exc
+    except Exception as exc:  # certvalidator raises a family of path/revocation errors
+        if ltv.required:
+            raise RevocationInfoUnavailable(
+                f"cannot gather revocation information: {type(exc).__name__}: {exc}"
+            ) from exc
+        logger.warning("B-LT not reached, revocation info unavailable: %s", exc)
+        return None
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer, None, ocsps=ocsps, crls=crls, paths=paths, embed_roots=True
+    )
+    writer.write_in_place()
+    return buf.getvalue()
 
 
 def catalog_version(pdf: bytes) -> str | None:

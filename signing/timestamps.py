@@ -9,11 +9,18 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 from asn1crypto import keys, pem, x509
 from pyhanko.sign.timestamps import DummyTimeStamper, HTTPTimeStamper, TimeStamper
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 
 from .errors import ConfigurationError
 
@@ -28,10 +35,52 @@ class TimestampConfig:
     """HTTP timeout in seconds."""
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process.  pyHanko and pyhanko-certvalidator build a new one
+    (loading the certifi bundle, ~60 ms) for every HTTP session, i.e. every timestamp
+    and every revocation lookup."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_ssl_context()))
+
+
+class _Session(LazySession):
+    """pyhanko-certvalidator's lazy session on the shared TLS context."""
+
+    def get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = _session()
+        return self._session
+
+
+def fetcher_backend() -> AIOHttpFetcherBackend:
+    """A fetcher backend for one :class:`ValidationContext` (close it with
+    ``await backend.close()`` in the same event loop)."""
+    return AIOHttpFetcherBackend(_Session())  # type: ignore[arg-type]  # a LazySession is accepted
+
+
+class _HTTPTimeStamper(HTTPTimeStamper):
+    """pyHanko's HTTP timestamp client on the shared TLS context (one session per request,
+    so the client can be reused across event loops)."""
+
+    @asynccontextmanager
+    async def _acquire_session(self) -> AsyncIterator[aiohttp.ClientSession]:
+        session = _session()
+        try:
+            yield session
+        finally:
+            await session.close()
+
+
 def http_timestamper(url: str, timeout: float = 10.0) -> TimeStamper:
     if not url.startswith(("http://", "https://")):
         raise ConfigurationError(f"TSA URL must be http(s): {url!r}")
-    return HTTPTimeStamper(url, timeout=timeout)
+    return _HTTPTimeStamper(url, timeout=timeout)
 
 
 def timestamper_for(config: TimestampConfig) -> TimeStamper | None:

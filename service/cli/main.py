@@ -134,15 +134,13 @@ def render(source: str, output: str, sign_it: bool, registration_number: str | N
 
 def _sign_rendered(raw: bytes, pdf: bytes, registration_number: str | None) -> bytes:
     """Sign as the XML's header says: its signatory, for its sender and document type."""
-    from signing.api import DocumentSigner, SigningConfig, SignRequest
+    from service.domain.signing_setup import signing_config
+    from signing.api import DocumentSigner, SignRequest
 
     doc = parse_document(raw)
     settings = load_settings()
     with configured_database() as database:
-        signer = DocumentSigner(
-            database.sessions,
-            config=SigningConfig(base_url=settings.base_url, tsa_url=settings.tsa_url),
-        )
+        signer = DocumentSigner(database.sessions, config=signing_config(settings))
         signed = signer.sign(
             SignRequest(
                 pdf=pdf,
@@ -354,6 +352,9 @@ _register_signing_commands()
 from service.cli import verify_cmd as cli_verify  # noqa: E402
 
 cli_verify.register(main)
+from service.cli import timestamps_cmd  # noqa: E402
+
+timestamps_cmd.register(main)
 from service.exchange import cli as exchange_cli  # noqa: E402
 
 exchange_cli.register(main)

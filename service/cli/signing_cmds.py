@@ -279,15 +279,21 @@ def export(output: Path | None, at: str | None) -> None:
 
 @click.command("demo")
 def demo_command() -> None:
-    """Create the demo PKI (KZ and BY roots, TSA, 4 signatories) and registry."""
+    """Create the demo PKI (KZ and BY roots, TSA, 4 signatories) and registry.
+
+    New end-entity certificates carry the CRL and OCSP URLs of the node's demo PKI
+    services (``<base_url>/demo-pki``, served with the setting ``demo_pki``)."""
+    from service.config import load_settings
+    from service.domain.signing_setup import demo_services_url
     from signing.demo import build_demo
 
     instance = instance_dir()
     database = Database(database_url())
     upgrade(database)
     database.dispose()
+    services = demo_services_url(load_settings())
     try:
-        result = build_demo(instance, database_url())
+        result = build_demo(instance, database_url(), services)
     except SigningError as exc:
         raise _fail(exc) from exc
     click.echo(f"instance: {result.instance}")
@@ -300,6 +306,7 @@ def demo_command() -> None:
         click.echo(f"  registered signatory {sid}")
     click.echo(f"trust roots: {result.roots['KZ']}, {result.roots['BY']}")
     click.echo(f"TSA certificate: {result.tsa_certificate}")
+    click.echo(f"CRL/OCSP/TSA of the demo PKI: {services} (setting demo_pki)")
     click.echo("try: migdocs sign IN.pdf --signatory KZ-MVD-001 --document-type request -o OUT.pdf")
 
 

@@ -49,7 +49,13 @@ def print_report(report: VerificationReport, source: str) -> None:
         click.echo(f"  Подпись {n} ({sig.field_name}): {sig.indication.value}{sig_sub}")
         if sig.signer is not None:
             click.echo(f"    Сертификат: {sig.signer.subject} (серийный № {sig.signer.serial_hex})")
+        if sig.level:
+            click.echo(f"    Уровень подписи (доказанный): PAdES {sig.level}")
         _print_checks(sig.checks, "    ")
+        if sig.proofs_of_existence:
+            click.echo("    Доказательства существования (метки времени):")
+            for link in sig.proofs_of_existence:
+                click.echo(f"      {_MARK[link.status.value]} {link.message}")
         for change in sig.changes:
             click.echo(f"    • {change}")
     click.echo("  Документ:")

@@ -9,6 +9,7 @@ Built once per app (:func:`service.web.verify.verifier`) or per CLI run
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from service.domain.signatory_lists import DOCUMENT_TYPE as SIGNATORY_LIST_TYPE
 from service.domain.signatory_lists import SIGNER_DOCUMENT_TYPE
 from service.pipeline.xmlinput import load
 from service.store.db import Database
-from service.store.tables import SignatoryList, StoredDocument
+from service.store.tables import SignatoryList, StoredDocument, TimestampRenewal
 from signing.errors import SigningError
 from signing.seal import Seal, SealConfig, ensure_demo_seal
 from signing.verification import (
@@ -59,6 +60,9 @@ class Verifier:
             key = {"sha256": sha256}
             row = connection.execute(_DOCUMENT_BY_SHA, key).one_or_none()
             if row is None:
+                # a copy from before a timestamp renewal: the same document
+                row = connection.execute(_RENEWED_BY_SHA, key).one_or_none()
+            if row is None:
                 return _known_list(connection.execute(_LIST_BY_SHA, key).one_or_none())
         return KnownDocument(
             registration_number=row.registration_number,
@@ -75,7 +79,8 @@ class Verifier:
     def validate_source(self, raw: bytes) -> str:
         return load(raw, self.max_xml_bytes).document_type
 
-    async def async_verify(self, pdf: bytes) -> VerificationReport:
+    async def async_verify(self, pdf: bytes, now: datetime | None = None) -> VerificationReport:
+        """Verify ``pdf``; ``now`` = the verification time (default: the clock)."""
         return await async_verify_document(
             pdf,
             trust_roots=self.roots,
@@ -83,10 +88,11 @@ class Verifier:
             known_document_lookup=self.known,
             source_validator=self.validate_source,
             own_seal=self.own_seal,
+            now=now,
         )
 
-    def verify(self, pdf: bytes) -> VerificationReport:
-        return run_sync(self.async_verify(pdf))
+    def verify(self, pdf: bytes, now: datetime | None = None) -> VerificationReport:
+        return run_sync(self.async_verify(pdf, now))
 
 
 _SHA256: BindParameter[str] = bindparam("sha256", type_=String())
@@ -104,6 +110,12 @@ _DOCUMENT_BY_SHA = (
     )
     .where(StoredDocument.pdf_sha256 == _SHA256)
     .limit(2)
+)
+_RENEWED_BY_SHA = (
+    select(*_DOCUMENT_BY_SHA.selected_columns)
+    .join(TimestampRenewal, TimestampRenewal.document_id == StoredDocument.id)
+    .where(TimestampRenewal.previous_sha256 == _SHA256)
+    .limit(1)
 )
 _LIST_BY_SHA = (
     select(

@@ -332,3 +332,21 @@ class RenderJob(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TimestampRenewal(Base):
+    """One archive timestamp added to a stored document (``migdocs timestamps renew``).
+
+    The document row keeps the newest PDF hash; ``previous_sha256`` keeps each earlier
+    one, so a copy handed out before the renewal is still known to the service.
+    """
+
+    __tablename__ = "timestamp_renewals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    previous_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    new_sha256: Mapped[str] = mapped_column(String(64))
+    previous_tsa_not_after: Mapped[datetime] = mapped_column(UTCDateTime())
+    """When the TSA certificate of the timestamp that was renewed expires."""
+    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -56,6 +56,8 @@ class Context:
     """Sentence about unsigned bytes after the last revision, if there are any."""
     own_seal: bytes | None = None
     """DER certificate of this service's seal (its verification reports)."""
+    poe_links: tuple[tuple[int, Any], ...] = ()
+    """The document timestamps (signed revision, :class:`.longterm.ProofOfExistence`)."""
 
 
 def _cert_info(cert: x509.Certificate) -> CertificateInfo:
@@ -150,12 +152,23 @@ def _chain_check(status: Any, signer: CertificateInfo, revoked: bool) -> tuple[C
     ), name
 
 
-def _revocation_check(status: Any, revoked: bool, has_revinfo: bool) -> Check:
+def _revocation_check(
+    status: Any, revoked: bool, has_revinfo: bool, at_proven_time: bool = False
+) -> Check:
     cert = status.signing_cert
     if revoked:
         rd = status.revocation_details
         when = f" с {_fmt(rd.revocation_date)}" if rd is not None else ""
         return Check("revocation", FAILED, f"Сертификат отозван{when}", "REVOKED")
+    if at_proven_time:
+        ts = status.timestamp_validity
+        return Check(
+            "revocation",
+            PASSED,
+            "Ни один сертификат цепочки (подписанта и службы времени) не был отозван на "
+            f"момент подписания {_fmt(ts.timestamp)}, доказанный меткой времени (по сведениям "
+            "об отзыве, встроенным в документ)",
+        )
     if not _has_revocation_pointers(cert):
         return Check(
             "revocation",

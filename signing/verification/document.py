@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import re
@@ -24,6 +25,7 @@ from .changes import unsigned_changes
 from .checks import Context, SignedFacts
 from .document_checks import document_checks
 from .facts import _embedded_source_xml, _read_xmp, _source_facts
+from .longterm import document_timestamps, is_document_timestamp
 from .report import (
     _DOCUMENT_TYPE_CODE,
     FAILED,
@@ -222,7 +224,12 @@ class _Job:
         except Exception as exc:
             return self._damaged(exc)
         total = reader.xrefs.total_revisions
-        tail_start = max((sig.signed_revision for sig, _ in good), default=total - 1)
+        # document timestamps do not move the tail: what follows the last *signature*
+        # (DSS, archive timestamps) is held to the strict policy of changes.py
+        tail_start = max(
+            (sig.signed_revision for sig, _ in good if not is_document_timestamp(sig)),
+            default=total - 1,
+        )
         signed_root = (
             reader.get_historical_resolver(tail_start).root
             if good and tail_start < total - 1
@@ -252,7 +259,15 @@ class _Job:
             tail_changes=unsigned_changes(reader, tail_start, budget) if good else (),
             trailing=_trailing_sentence(self.pdf, layout),
         )
-        verified = [await verify_signature(reader, sig, cov, ctx) for sig, cov in good]
+        stamps = [sig for sig, _ in good if is_document_timestamp(sig)]
+        if stamps:
+            links = await document_timestamps(stamps, ctx)
+            ctx = dataclasses.replace(ctx, poe_links=tuple(links))
+        verified = [
+            await verify_signature(reader, sig, cov, ctx)
+            for sig, cov in good
+            if not is_document_timestamp(sig)
+        ]
         signatures = tuple(verified + failed)
         form_version = next(
             (t.removeprefix(FORM_PREFIX) for t in xmp.types if t.startswith(FORM_PREFIX)), None

@@ -223,7 +223,9 @@ class SignatureReport:
     best_signing_time: datetime | None
     """The timestamp time if the token is valid, else the claimed time."""
     level: str | None
-    """PAdES level seen: ``B-B``, ``B-T`` or ``B-LT``."""
+    """PAdES level proven: ``B-B`` (no proof of time), ``B-T`` (a valid timestamp),
+    ``B-LT`` (plus revocation data for the chain, checked at the timestamp's time),
+    ``B-LTA`` (plus a valid document timestamp over it)."""
     coverage: str | None
     """``ENTIRE_FILE``, ``ENTIRE_REVISION`` (later revisions exist) or
     ``CONTIGUOUS_BLOCK_FROM_START``."""
@@ -234,6 +236,9 @@ class SignatureReport:
     """What changed after this signature, one Russian sentence each (empty if nothing)."""
     checks: tuple[Check, ...]
     """Every check behind the indication, in a fixed order."""
+    proofs_of_existence: tuple[Any, ...] = ()
+    """The chain of proofs of existence: the signature timestamp, then the document
+    timestamps after it (:class:`.longterm.ProofOfExistence`), oldest first."""
 
 
 @dataclass(frozen=True)

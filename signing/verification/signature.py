@@ -29,6 +29,14 @@ from .checks import (
     _signing_time_check,
     _timestamp_check,
 )
+from .longterm import (
+    ProofOfExistence,
+    archived,
+    control_time,
+    revinfo_context,
+    signature_link,
+    token_time,
+)
 from .report import (
     FAILED,
     PASSED,
@@ -123,6 +131,42 @@ async def _pyhanko_status(sig: Any, ctx: Context) -> Any:
 
 
 _KEY_USAGE = KeyUsageConstraints(key_usage=set(SIGNING_KEY_USAGES), match_all_key_usages=False)
+
+
+async def _pyhanko_status_at(sig: Any, ctx: Context, moment: datetime) -> Any:
+    """pyHanko's validation at the signature timestamp's time with the DSS data required
+    (see :mod:`.longterm`)."""
+    vc, ts_vc = revinfo_context(ctx, moment), revinfo_context(ctx, moment)
+    try:
+        return await async_validate_pdf_signature(
+            sig,
+            signer_validation_context=vc,
+            ts_validation_context=ts_vc,
+            key_usage_settings=KeyUsageConstraints(
+                key_usage=set(SIGNING_KEY_USAGES), match_all_key_usages=False
+            ),
+        )
+    finally:
+        await vc.aclose()
+        await ts_vc.aclose()
+
+
+async def _proven(sig: Any, ctx: Context) -> tuple[Any, ProofOfExistence | None]:
+    """The validation at the proven signing time, if the signature timestamp proves it
+    and the DSS covers the chain; else ``None`` (judge now).  Plus the timestamp's link."""
+    moment = token_time(sig)
+    if moment is None:
+        return None, None
+    try:
+        status = await _pyhanko_status_at(sig, ctx, moment)
+    except Exception:  # judged by the ordinary validation instead
+        return None, None
+    control = control_time(int(sig.signed_revision), list(ctx.poe_links), ctx.verified_at)
+    link = signature_link(str(sig.field_name), status, control)
+    usable = status.trusted or status.revocation_details is not None
+    if link is None or link.status is not PASSED or not usable:
+        return None, link
+    return status, link
 
 
 @dataclass(frozen=True)
@@ -240,6 +284,9 @@ async def verify_signature(
             f"{type(exc).__name__}: {exc}",
         )
     ctx.budget.check_time()
+    proven, link = await _proven(sig, ctx)
+    if proven is not None:
+        status = proven
     cert = status.signing_cert
     signer = _cert_info(cert)
     ocsps, crls, _ = ctx.dss
@@ -269,7 +316,7 @@ async def verify_signature(
         _format_check(sig),
         *_crypto_checks(status),
         chain,
-        _revocation_check(status, revoked, bool(ocsps or crls)),
+        _revocation_check(status, revoked, bool(ocsps or crls), proven is not None),
         ts_check,
         time_check,
         _coverage_check(coverage, ctx),
@@ -293,7 +340,19 @@ async def verify_signature(
     summary = _summary(indication, sub)
     if sub == "FORMAT_FAILURE" and forbidden:
         summary = "Подпись недействительна: документ изменён после подписания недопустимым образом"
-    level = "B-B" if poe is None else "B-LT" if ocsps or crls else "B-T"
+    revision = int(sig.signed_revision)
+    level = (
+        "B-B"
+        if poe is None
+        else "B-T"
+        if proven is None
+        else "B-LTA"
+        if archived(revision, list(ctx.poe_links))
+        else "B-LT"
+    )
+    chain_links = tuple([link] if link is not None else []) + tuple(
+        lk for rev, lk in ctx.poe_links if rev > revision
+    )
     return SignatureReport(
         field_name=field_name,
         indication=indication,
@@ -313,4 +372,5 @@ async def verify_signature(
         else None,
         changes=changes,
         checks=checks,
+        proofs_of_existence=chain_links,
     )

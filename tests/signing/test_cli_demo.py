@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -14,16 +15,21 @@ from click.testing import CliRunner, Result
 
 from service.cli.signing_cmds import register
 from signing.verify_basic import verify_pdf
+from tests.demo_pki_server import demo_pki_server
 
 from . import pdfcheck
 
 
 @pytest.fixture()
-def cli(tmp_path: Path) -> tuple[click.Group, dict[str, str]]:
+def cli(tmp_path: Path) -> Iterator[tuple[click.Group, dict[str, str]]]:
+    """``migdocs`` with the demo commands; the demo PKI's CRL/OCSP/TSA are served live
+    (the certificates `demo` makes point at them)."""
     group = click.Group("migdocs")
     register(group)
-    env = {"MIGDOCS_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": ""}
-    return group, env
+    instance = tmp_path / "instance"
+    with demo_pki_server(instance / "pki") as base:
+        env = {"MIGDOCS_INSTANCE": str(instance), "DATABASE_URL": "", "MIGDOCS_BASE_URL": base}
+        yield group, env
 
 
 def run(cli: tuple[click.Group, dict[str, str]], *args: str) -> Result:
