@@ -33,6 +33,7 @@ from service.domain import issuance as journal
 from service.domain.auth import Principal
 from service.errors import Conflict, Forbidden, Gone, NotFound
 from service.pipeline.document import Document
+from service.pipeline.letterhead import Parties, seed_parties
 from service.pipeline.rendering import FORM_VERSION, Renderer
 from service.pipeline.stages import intake
 from service.pipeline.vocabulary import AUTHORITIES
@@ -41,6 +42,7 @@ from service.store.db import Database
 from service.store.storage import Storage
 from service.store.tables import Issuance, RegistrationCounter, StoredDocument
 from signing.api import DocumentSigner, SignRequest
+from signing.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,9 @@ class DocumentService:
         appended to ``written`` first); the row to store and the signature level."""
         number = reserved.number
         block = self.signer.prepare_block(request, now, number)
-        html = self.renderer.html(doc, number, signature=block)
-        rendered = self.renderer.pdf(doc, html, raw, number, signature=block)
+        parties = self.parties(doc, now)
+        html = self.renderer.html(doc, number, signature=block, parties=parties)
+        rendered = self.renderer.pdf(doc, html, raw, number, signature=block, parties=parties)
         signed = self.signer.sign(
             dataclasses.replace(request, pdf=rendered.pdf, registration_number=number)
         )
@@ -215,6 +218,15 @@ class DocumentService:
             created_at=datetime.now(UTC),
         )
         return row, signed.level
+
+    def parties(self, doc: Document, at: datetime) -> Parties:
+        """The registry versions of sender and recipient in force at ``at`` (letterhead)."""
+        header = doc.header
+        with self.database.reading() as session:
+            registry = Registry(session)
+            found = [registry.authority_at(c, at) for c in (header.sender, header.recipient)]
+        seed = seed_parties(header.sender, header.recipient)
+        return Parties(found[0] or seed.sender, found[1] or seed.recipient)
 
     def _reserve(
         self, doc: Document, root: etree._Element, xml_sha256: str, year: int

@@ -41,6 +41,7 @@ from service.errors import FontMissing, LimitExceeded, RenderError, Violation
 from service.paths import TEMPLATE_DIR
 from service.pipeline import vocabulary
 from service.pipeline.document import Document, Person
+from service.pipeline.letterhead import Parties, contact_line, seed_parties
 from service.pipeline.limits import DEFAULT_LIMITS, Limits
 from service.pipeline.xmlinput import element_path
 from signing import layout
@@ -312,7 +313,9 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             trim_blocks=False,
         )
-        self.jinja.globals.update(number_ref=number_ref, NOBR_MAX=NOBR_MAX)
+        self.jinja.globals.update(
+            number_ref=number_ref, NOBR_MAX=NOBR_MAX, contact_line=contact_line
+        )
         self.jinja.filters.update(
             ru_date=ru_date,
             paragraphs=paragraphs,
@@ -347,7 +350,10 @@ class Renderer:
         registration_number: str | None,
         sample: bool = False,
         signature: SignatureBlockInfo | None = None,
+        parties: Parties | None = None,
     ) -> dict[str, Any]:
+        """``parties``: the registry versions in force (default: the registry's seed)."""
+        parties = parties or seed_parties(doc.header.sender, doc.header.recipient)
         registration_date = (
             signature.signing_time.astimezone(ZoneInfo(signature.timezone)).date()
             if signature is not None
@@ -358,8 +364,8 @@ class Renderer:
             "title": vocabulary.DOCUMENT_TITLES[doc.document_type],
             "registration_date": registration_date,
             "running_header": running_header(doc, registration_number, registration_date),
-            "sender": vocabulary.AUTHORITIES[doc.header.sender],
-            "recipient": vocabulary.AUTHORITIES[doc.header.recipient],
+            "sender": parties.sender,
+            "recipient": parties.recipient,
             "confidentiality": vocabulary.CONFIDENTIALITY[doc.header.confidentiality],
             "registration_number": registration_number,
             "purpose_clause": vocabulary.PURPOSE_LIMITATION_CLAUSE,
@@ -387,6 +393,7 @@ class Renderer:
         registration_number: str | None = None,
         sample: bool = False,
         signature: SignatureBlockInfo | None = None,
+        parties: Parties | None = None,
     ) -> str:
         """Stage 3: the model as an HTML string.
 
@@ -395,7 +402,7 @@ class Renderer:
         empty widget over it.
         """
         template = self.jinja.get_template(f"{doc.document_type}.html.j2")
-        return template.render(self.context(doc, registration_number, sample, signature))
+        return template.render(self.context(doc, registration_number, sample, signature, parties))
 
     def pdf(
         self,
@@ -404,8 +411,10 @@ class Renderer:
         source_xml: bytes,
         registration_number: str | None = None,
         signature: SignatureBlockInfo | None = None,
+        parties: Parties | None = None,
     ) -> RenderedDocument:
         """Stage 4: HTML → PDF/A-3u with the source XML as associated file."""
+        parties = parties or seed_parties(doc.header.sender, doc.header.recipient)
         photos = {str(p.number): p.photo.data for p in doc.persons if p.photo}
         if signature is not None and signature.verification_url:
             photos["qr"] = qr_png(signature.verification_url)
@@ -439,7 +448,7 @@ class Renderer:
                 f"urn:uuid:{doc.header.document_id}",
                 f"migdocs-form:{FORM_VERSION}",
             ],
-            publisher=vocabulary.AUTHORITIES[doc.header.sender].name_ru,
+            publisher=parties.sender.name_ru,
             keywords=[doc.document_type, doc.header.sender, doc.header.recipient],
             limits=self.limits,
         )
