@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.domain.signatory_lists import DOCUMENT_TYPE as SIGNATORY_LIST_TYPE
 from service.domain.signatory_lists import SIGNER_DOCUMENT_TYPE
+from service.errors import InputError
+from service.pipeline.messages_ru import russian_refusal
 from service.pipeline.xmlinput import load
 from service.store.db import Database
 from service.store.tables import SignatoryList, StoredDocument
@@ -71,7 +73,12 @@ class Verifier:
             )
 
     def validate_source(self, raw: bytes) -> str:
-        return load(raw, self.max_xml_bytes).document_type
+        """The document type of an embedded source XML; a refusal is told in Russian (the
+        report and the page show it to people)."""
+        try:
+            return load(raw, self.max_xml_bytes).document_type
+        except InputError as exc:
+            raise ValueError(russian_refusal(exc)) from exc
 
     async def async_verify(self, pdf: bytes) -> VerificationReport:
         return await async_verify_document(
