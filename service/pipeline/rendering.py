@@ -48,8 +48,12 @@ from signing import layout
 from signing.appearance import SignatureBlockInfo, block_lines, initials_and_surname
 
 PDF_VARIANT = "pdf/a-3u"
-FORM_VERSION = "1.0"
+FORM_VERSION = "1.1"
 """Version of the templates (the sample blank forms of Art. 9.3); printed into the XMP."""
+FORM_EFFECTIVE_DATE = dt.date(2026, 12, 2)
+"""The date from which documents are issued on this version of the forms."""
+PLACEHOLDER_DATE = dt.date.min
+"""A date of a sample form: printed «[ДД.ММ.ГГГГ]», never a plausible date."""
 
 DEFAULT_FONT_DIR = Path("/usr/share/fonts/truetype/paratype")
 FONT_FILES: Mapping[str, tuple[str, str]] = {
@@ -207,14 +211,18 @@ def running_header(
     """One line naming the document unambiguously on every page:
     «Ответ № KZ-MVD-2026-000010 от 02.12.2026 на запрос № BY-GPK-2026-000009 от 20.11.2026»."""
     date = registration_date or doc.header.document_date
+
+    def short(value: dt.date) -> str:  # a sample form's «[дата]» keeps the line short
+        return "[дата]" if value == PLACEHOLDER_DATE else ru_date(value)
+
     text = (
         f"{vocabulary.RUNNING_TITLES[doc.document_type]} № {registration_number or 'б/н'} "
-        f"от {ru_date(date)}"
+        f"от {short(date)}"
     )
     reply = getattr(doc, "in_reply_to", None)
     if reply is not None:
         to = "на запрос" if doc.document_type in vocabulary.REPLIES_TO_REQUESTS else "на"
-        text += f" {to} № {reply.registration_number} от {ru_date(reply.date)}"
+        text += f" {to} № {reply.registration_number} от {short(reply.date)}"
     return text
 
 
@@ -232,6 +240,8 @@ def number_ref(number: str, date: dt.date | None) -> Markup:
 
 
 def ru_date(value: dt.date | None) -> str:
+    if value == PLACEHOLDER_DATE:
+        return "[ДД.ММ.ГГГГ]"
     return value.strftime("%d.%m.%Y") if value else ""
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from service.domain import forms
+from service.domain.form_signing import FormSigning
 from service.domain.signatory_lists import TITLE, ListVersion, SignatoryLists, entries
 from service.errors import NotFound
 from service.pipeline.rendering import FORM_VERSION
@@ -204,7 +205,9 @@ def list_forms() -> Response:
 @bp.get("/api/v1/forms/<document_type>.pdf")
 def form_pdf(document_type: str) -> Response:
     authority = request.args.get("authority") or forms.DEFAULT_AUTHORITY
-    form = forms.FORMS.get(services().renderer, document_type, authority)
+    s = services()
+    signing = FormSigning(s.database, s.signer)
+    form = forms.FORMS.get(s.renderer, document_type, authority, signing)
     return _pdf_response(
         form.pdf,
         f"obrazec-{document_type}-{authority}-v{form.version}.pdf",
