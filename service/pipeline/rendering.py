@@ -208,22 +208,25 @@ def qr_png(url: str) -> bytes:
 def running_header(
     doc: Document, registration_number: str | None, registration_date: dt.date | None
 ) -> str:
-    """One line naming the document unambiguously on every page:
-    «Ответ № KZ-MVD-2026-000010 от 02.12.2026 на запрос № BY-GPK-2026-000009 от 20.11.2026»."""
+    """One line naming the document unambiguously on every page: «Запрос № KZ-MVD-2026-000009
+    от 20.11.2026»; a reply names what it answers instead of its own date (its number is
+    unique): «Ответ № KZ-MVD-2026-000010 на запрос № BY-GPK-2026-000009 от 20.11.2026»."""
     date = registration_date or doc.header.document_date
 
     def short(value: dt.date) -> str:  # a sample form's «[дата]» keeps the line short
         return "[дата]" if value == PLACEHOLDER_DATE else ru_date(value)
 
+    def number(value: str) -> str:  # an absurd number is whole in the letterhead only
+        return value if len(value) <= NOBR_MAX else value[: NOBR_MAX - 1] + "…"
+
     text = (
-        f"{vocabulary.RUNNING_TITLES[doc.document_type]} № {registration_number or 'б/н'} "
-        f"от {short(date)}"
+        f"{vocabulary.RUNNING_TITLES[doc.document_type]} № {number(registration_number or 'б/н')}"
     )
     reply = getattr(doc, "in_reply_to", None)
-    if reply is not None:
-        to = "на запрос" if doc.document_type in vocabulary.REPLIES_TO_REQUESTS else "на"
-        text += f" {to} № {reply.registration_number} от {short(reply.date)}"
-    return text
+    if reply is None:
+        return f"{text} от {short(date)}"
+    to = "на запрос" if doc.document_type in vocabulary.REPLIES_TO_REQUESTS else "на"
+    return f"{text} {to} № {number(reply.registration_number)} от {short(reply.date)}"
 
 
 NOBR_MAX = 40
