@@ -19,6 +19,7 @@ from service.domain import forms
 from service.domain.signatory_lists import list_signer
 from service.pipeline.letterhead import Parties, seed_parties
 from service.pipeline.rendering import FORM_EFFECTIVE_DATE, FORM_VERSION, Renderer, ru_date
+from service.pipeline.vocabulary import DOCUMENT_TITLES
 from service.store.db import Database
 from signing.api import DocumentSigner
 from signing.appearance import initials_and_surname
@@ -29,7 +30,7 @@ from signing.timestamps import http_timestamper
 
 def signing_reason(document_type: str) -> str:
     return (
-        f"Образец бланка «{forms.DOCUMENT_TITLES[document_type]}», версия {FORM_VERSION}, "
+        f"Образец бланка «{DOCUMENT_TITLES[document_type]}», версия {FORM_VERSION}, "
         f"действует с {ru_date(FORM_EFFECTIVE_DATE)} (пункт 3 статьи 9 Соглашения)"
     )
 

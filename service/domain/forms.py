@@ -99,8 +99,8 @@ def counterpart(authority: str) -> str:
 def schema_children(document_type: str) -> tuple[str, ...]:
     """The child elements the schema allows under the root of ``document_type``."""
     root = next(name for name, code in ROOT_TO_TYPE.items() if code == document_type)
-    element = schema().elements[root]
-    return tuple(e.local_name for e in element.type.content.iter_elements())
+    root_type: Any = schema().elements[root].type  # complex: every root is a sequence
+    return tuple(str(e.local_name) for e in root_type.content.iter_elements())
 
 
 def carries_persons(document_type: str) -> bool:
