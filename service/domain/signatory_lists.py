@@ -47,7 +47,13 @@ from service.store.storage import Storage
 from service.store.tables import SignatoryList
 from signing import layout
 from signing.api import DocumentSigner, check_certificate
-from signing.appearance import SignatureBlockInfo, block_lines, initials_and_surname
+from signing.appearance import (
+    PARTY_TIMEZONES,
+    SignatureBlockInfo,
+    block_lines,
+    initials_and_surname,
+    local_datetime,
+)
 from signing.errors import CertificateNotUsable
 from signing.pades import PadesOptions, sign_pdf
 from signing.registry import (
@@ -350,20 +356,22 @@ def generate(
             certificate_valid_from=validity["not_before"].native,
             certificate_valid_to=validity["not_after"].native,
             authority=auth.short_name_ru,
+            timezone=PARTY_TIMEZONES.get(auth.country, "UTC"),
         )
     titles: Mapping[str, str] = data["document_types"]
+    zone = PARTY_TIMEZONES.get(auth.country, "UTC")  # the authority's local time
     html = renderer.jinja.get_template("signatory-list.html.j2").render(
         title=TITLE,
         authority=auth,
         version=version,
         previous=previous,
-        generated_at=_fmt_datetime(at),
-        generated_date=_date(at),
+        generated_at=local_datetime(at, zone),
+        generated_date=local_datetime(at, zone)[:10],
         authorised=[e for e in listed if e.authorised],
         former=[e for e in listed if not e.authorised],
         document_type_title=lambda code: titles.get(code, code),
         fmt_date=_date,
-        fmt_datetime=_fmt_datetime,
+        fmt_datetime=lambda value: local_datetime(value, zone),
         iso_date=lambda value: _date(datetime.fromisoformat(value)),
         identifier=identifier,
         signature=block,
