@@ -224,3 +224,5 @@ def test_signatories_page_in_russian(sqlite_env: Env) -> None:
         assert name_ru in page and name_latin in page
         assert f"/api/v1/signatories/{authority}/v1.pdf" in page
     assert "Версии перечня" in page
+    assert "руководитель" in page and "указ № 101 от 01.10.2019" in page
+    assert "тел. +7 7172 72-15-01" in page
