@@ -15,7 +15,7 @@ from service.domain import forms
 from service.domain.form_signing import FormSigning
 from service.domain.signatory_lists import TITLE, ListVersion, SignatoryLists, entries
 from service.errors import NotFound
-from service.pipeline.rendering import FORM_VERSION
+from service.pipeline.rendering import FORM_EFFECTIVE_DATE, FORM_VERSION, ru_date
 from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES
 from service.web.context import services
 from service.web.httpinput import ascii_int
@@ -76,6 +76,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                         "type": "object",
                         "properties": {
                             "version": {"type": "string"},
+                            "effective_from": {"type": "string", "format": "date"},
                             "forms": {"type": "array", "items": _FORM},
                         },
                     },
@@ -193,13 +194,23 @@ def forms_page() -> str:
         for document_type in forms.FORM_TYPES
     ]
     return render_template(
-        "forms.html", groups=groups, version=FORM_VERSION, authorities=AUTHORITIES
+        "forms.html",
+        groups=groups,
+        version=FORM_VERSION,
+        effective=ru_date(FORM_EFFECTIVE_DATE),
+        authorities=AUTHORITIES,
     )
 
 
 @bp.get("/api/v1/forms")
 def list_forms() -> Response:
-    return jsonify({"version": FORM_VERSION, "forms": _form_list()})
+    return jsonify(
+        {
+            "version": FORM_VERSION,
+            "effective_from": FORM_EFFECTIVE_DATE.isoformat(),
+            "forms": _form_list(),
+        }
+    )
 
 
 @bp.get("/api/v1/forms/<document_type>.pdf")

@@ -15,7 +15,7 @@ from lxml import etree
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from service.domain import forms
-from service.pipeline.rendering import FORM_VERSION, default_renderer
+from service.pipeline.rendering import FORM_EFFECTIVE_DATE, FORM_VERSION, default_renderer
 from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES
 from service.pipeline.xmlinput import NAMESPACE
 from tests import pdfinspect
@@ -130,6 +130,7 @@ def test_api_lists_every_form_and_serves_it_signed(
 ) -> None:
     body = sqlite_env.client.get("/api/v1/forms").json
     assert body["version"] == FORM_VERSION
+    assert body["effective_from"] == FORM_EFFECTIVE_DATE.isoformat()
     listed = body["forms"]
     assert [(f["document_type"], f["authority"]) for f in listed] == CASES
     checked = 0
@@ -196,6 +197,7 @@ def test_forms_page_in_russian(sqlite_env: Env) -> None:
     page = response.get_data(as_text=True)
     assert '<html lang="ru">' in page
     assert "Образцы бланков документов" in page
+    assert f'id="form-effective">{FORM_EFFECTIVE_DATE:%d.%m.%Y}<' in page
     for document_type in forms.FORM_TYPES:
         assert DOCUMENT_TITLES[document_type] in page
     assert page.count('class="form-link"') == len(CASES)
