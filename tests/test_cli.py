@@ -35,8 +35,8 @@ def test_validate_lists_every_violation_with_line_and_path(tmp_path: Path) -> No
     report = json.loads(result.stdout)
     assert report["error"] == "schema_invalid"
     assert {(d["line"], d["path"]) for d in report["details"]} == {
-        (15, "/request/topic"),
-        (34, "/request/persons/person/sex"),
+        (11, "/request/topic"),
+        (30, "/request/persons/person/sex"),
     }
 
 
