@@ -7,7 +7,9 @@ Builds, under the instance directory (idempotent: existing files are reused):
   (issued by the KZ root, EKU timeStamping);
 * ``keys/<signatory>.p12`` — one PKCS#12 per demo signatory, encrypted with a
   random passphrase stored in ``secrets/<signatory>.pass`` (0600);
-* the registry (4 authorities of Art. 2, document types, 4 signatories).
+* the registry (4 authorities of Art. 2 with demo letterhead requisites, document types,
+  8 signatories: the head of each authority, who signs its list of Art. 9.3, and one
+  authorised officer).
 
 With ``services_url`` (``migdocs demo`` passes ``<base_url>/demo-pki``) the signatory
 and TSA certificates carry a CRL distribution point and an OCSP URL of their CA, served by
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,7 +38,16 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from .db import create_schema, make_engine, make_session_factory
 from .files import atomic_write_bytes
-from .registry import ACTIVE, DEFAULT_AUTHORITIES, KeyReference, NewSignatory, Registry
+from .registry import (
+    ACTIVE,
+    DEFAULT_AUTHORITIES,
+    STATE_LANGUAGE_NAMES,
+    Authorisation,
+    KeyReference,
+    NewSignatory,
+    Registry,
+    Requisites,
+)
 
 AGREEMENT_DATE = datetime(2019, 9, 25, tzinfo=UTC)
 
@@ -50,6 +61,7 @@ class DemoSignatory:
     position_ru: str
     key_type: str
     """``rsa2048``, ``rsa3072`` or ``p256``."""
+    authorisation: Authorisation = field(default_factory=Authorisation)
 
 
 DEMO_SIGNATORIES: tuple[DemoSignatory, ...] = (
@@ -60,6 +72,9 @@ DEMO_SIGNATORIES: tuple[DemoSignatory, ...] = (
         "Akhmetov Yerzhan",
         "Начальник Департамента миграционной службы",
         "rsa3072",
+        Authorisation(
+            "authorised", "приказ № 512 от 14.10.2019", "+7 7172 72-15-01", "dms@mvd.demo.kz"
+        ),
     ),
     DemoSignatory(
         "KZ-MTSZN-001",
@@ -68,6 +83,9 @@ DEMO_SIGNATORIES: tuple[DemoSignatory, ...] = (
         "Sadykova Aigul",
         "Директор Департамента миграции",
         "p256",
+        Authorisation(
+            "coordinator", "приказ № 233 от 21.10.2019", "+7 7172 74-30-12", "migr@enbek.demo.kz"
+        ),
     ),
     DemoSignatory(
         "BY-MVD-001",
@@ -76,6 +94,9 @@ DEMO_SIGNATORIES: tuple[DemoSignatory, ...] = (
         "Kovalev Andrei",
         "Начальник Департамента по гражданству и миграции",
         "p256",
+        Authorisation(
+            "authorised", "приказ № 318 от 11.10.2019", "+375 17 218-51-40", "dgim@mvd.demo.by"
+        ),
     ),
     DemoSignatory(
         "BY-GPK-001",
@@ -84,8 +105,77 @@ DEMO_SIGNATORIES: tuple[DemoSignatory, ...] = (
         "Lukashevich Siarhei",
         "Заместитель Председателя",
         "rsa2048",
+        Authorisation(
+            "deputy", "приказ № 145 от 08.10.2019", "+375 17 329-18-02", "post@gpk.demo.by"
+        ),
+    ),
+    DemoSignatory(
+        "KZ-MVD-HEAD",
+        "KZ-MVD",
+        "Сапаров Нурлан Болатович",
+        "Saparov Nurlan",
+        "Министр внутренних дел",
+        "p256",
+        Authorisation("head", "указ № 101 от 01.10.2019", "+7 7172 72-10-00", "mvd@mvd.demo.kz"),
+    ),
+    DemoSignatory(
+        "KZ-MTSZN-HEAD",
+        "KZ-MTSZN",
+        "Жумабаева Динара Ерлановна",
+        "Zhumabayeva Dinara",
+        "Министр труда и социальной защиты населения",
+        "p256",
+        Authorisation("head", "указ № 102 от 01.10.2019", "+7 7172 74-30-00", "info@enbek.demo.kz"),
+    ),
+    DemoSignatory(
+        "BY-MVD-HEAD",
+        "BY-MVD",
+        "Василевский Игорь Петрович",
+        "Vasileuski Ihar",
+        "Министр внутренних дел",
+        "p256",
+        Authorisation("head", "указ № 45 от 01.10.2019", "+375 17 218-70-00", "mvd@mvd.demo.by"),
+    ),
+    DemoSignatory(
+        "BY-GPK-HEAD",
+        "BY-GPK",
+        "Мельников Дмитрий Александрович",
+        "Melnikau Dzmitry",
+        "Председатель Государственного пограничного комитета",
+        "p256",
+        Authorisation("head", "указ № 46 от 01.10.2019", "+375 17 329-18-00", "gpk@gpk.demo.by"),
     ),
 )
+"""Fictitious persons and contacts (``demo`` domains): demonstration data only."""
+
+DEMO_REQUISITES: dict[str, Requisites] = {
+    "KZ-MVD": Requisites(
+        STATE_LANGUAGE_NAMES["KZ-MVD"],
+        "010000, Республика Казахстан, г. Астана, проспект Тәуелсіздік, 1",
+        "+7 7172 72-10-00",
+        "mvd@mvd.demo.kz",
+    ),
+    "KZ-MTSZN": Requisites(
+        STATE_LANGUAGE_NAMES["KZ-MTSZN"],
+        "010000, Республика Казахстан, г. Астана, проспект Мәңгілік Ел, 8",
+        "+7 7172 74-30-00",
+        "info@enbek.demo.kz",
+    ),
+    "BY-MVD": Requisites(
+        STATE_LANGUAGE_NAMES["BY-MVD"],
+        "220030, Республика Беларусь, г. Минск, ул. Городской Вал, 4",
+        "+375 17 218-70-00",
+        "mvd@mvd.demo.by",
+    ),
+    "BY-GPK": Requisites(
+        STATE_LANGUAGE_NAMES["BY-GPK"],
+        "220050, Республика Беларусь, г. Минск, ул. Володарского, 24",
+        "+375 17 329-18-00",
+        "gpk@gpk.demo.by",
+    ),
+}
+"""Letterhead requisites of the demo registry (addresses as published; the telephone
+numbers and ``demo`` e-mail addresses are made up)."""
 
 
 @dataclass(frozen=True)
@@ -292,7 +382,7 @@ def build_demo(instance: Path, database_url: str, services_url: str | None = Non
         with sessions() as session:
             reg = Registry(session)
             reg.ensure_default_document_types()
-            reg.ensure_default_authorities(AGREEMENT_DATE)
+            reg.ensure_default_authorities(AGREEMENT_DATE, DEMO_REQUISITES)
             for demo in DEMO_SIGNATORIES:
                 country, org = names[demo.authority]
                 root_cert, root_key = roots[country]
@@ -332,10 +422,14 @@ def build_demo(instance: Path, database_url: str, services_url: str | None = Non
                 valid_from = cert.not_valid_before_utc
                 if versions and versions[-1].certificate_der == der:
                     last = versions[-1]
-                    if last.status != ACTIVE or set(all_types) <= set(last.document_types):
+                    complete = set(all_types) <= set(last.document_types)
+                    if last.status != ACTIVE or (
+                        complete and last.authorisation == demo.authorisation
+                    ):
                         continue
-                    # A registry made before new document types were seeded: authorise them
-                    # from now on, in a new version (history is never rewritten).
+                    # A registry made before new document types were seeded or before
+                    # roles were recorded: a new version from now on (history is never
+                    # rewritten).
                     valid_from = datetime.now(UTC)
                 reg.add_signatory(
                     NewSignatory(
@@ -353,6 +447,7 @@ def build_demo(instance: Path, database_url: str, services_url: str | None = Non
                         valid_from=valid_from,
                         valid_to=None,
                         note="demo signatory",
+                        authorisation=demo.authorisation,
                     )
                 )
                 registered.append(demo.signatory_id)

@@ -37,12 +37,16 @@ from .registry_records import (
     DEFAULT_DOCUMENT_TYPES,
     DISSOLVED,
     REVOKED,
+    ROLES,
+    STATE_LANGUAGE_NAMES,
+    Authorisation,
     Authority,
     AuthorityVersionRow,
     DocumentType,
     DocumentTypeRow,
     KeyReference,
     NewSignatory,
+    Requisites,
     Segment,
     Signatory,
     SignatoryVersionRow,
@@ -64,6 +68,9 @@ __all__ = [
     "DEFAULT_DOCUMENT_TYPES",
     "DISSOLVED",
     "REVOKED",
+    "ROLES",
+    "STATE_LANGUAGE_NAMES",
+    "Authorisation",
     "Authority",
     "AuthorityVersionRow",
     "DocumentType",
@@ -71,6 +78,7 @@ __all__ = [
     "KeyReference",
     "NewSignatory",
     "Registry",
+    "Requisites",
     "Segment",
     "Signatory",
     "SignatoryVersionRow",
@@ -82,6 +90,22 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- registry
+
+
+def _requisites(authority: Authority) -> dict[str, str | None]:
+    r = authority.requisites
+    return {
+        "name_state": r.name_state,
+        "address_ru": r.address_ru,
+        "phone": r.phone,
+        "email": r.email,
+        "list_signatory_id": r.list_signatory_id,
+    }
+
+
+def _authorisation(signatory: Signatory) -> dict[str, str | None]:
+    a = signatory.authorisation
+    return {"role": a.role, "act_ru": a.act_ru, "phone": a.phone, "email": a.email}
 
 
 class Registry:
@@ -124,8 +148,11 @@ class Registry:
         *,
         status: str = ACTIVE,
         note: str | None = None,
+        requisites: Requisites | None = None,
     ) -> Authority:
-        """Add an authority, or a new version of it (rename, dissolution)."""
+        """Add an authority, or a new version of it (rename, dissolution, new requisites).
+
+        A version is whole: ``requisites`` not given means the new version has none."""
         if country not in COUNTRIES:
             raise RegistryError(f"country must be one of {', '.join(COUNTRIES)}, not {country!r}")
         if status not in (ACTIVE, DISSOLVED):
@@ -134,6 +161,9 @@ class Registry:
         vt = _aware(valid_to, "valid_to") if valid_to is not None else None
         if vt is not None and vt <= vf:
             raise RegistryError("valid_to must be after valid_from")
+        req = requisites or Requisites()
+        if req.email is not None and "@" not in req.email:
+            raise RegistryError(f"e-mail {req.email!r} of authority {code!r} has no '@'")
         version = self._next_version(AuthorityVersionRow, AuthorityVersionRow.code, code)
         row = AuthorityVersionRow(
             code=code,
@@ -146,16 +176,41 @@ class Registry:
             valid_to=vt,
             recorded_at=utcnow(),
             note=note,
+            name_state=req.name_state,
+            address_ru=req.address_ru,
+            phone=req.phone,
+            email=req.email,
+            list_signatory_id=req.list_signatory_id,
         )
         self.session.add(row)
         self._flush(f"authority {code!r}")
         return _authority_view(row)
 
-    def ensure_default_authorities(self, valid_from: datetime) -> None:
-        """Register the four Art. 2 authorities if they are not registered yet."""
+    def ensure_default_authorities(
+        self, valid_from: datetime, requisites: dict[str, Requisites] | None = None
+    ) -> None:
+        """Register the four Art. 2 authorities if they are not registered yet.
+
+        With ``requisites`` (code → letterhead data), an authority already registered
+        without an address gets a new version carrying them, in force from now on.
+        """
         for code, country, name, short in DEFAULT_AUTHORITIES:
-            if not self.authority_versions(code):
-                self.add_authority(code, country, name, short, valid_from)
+            given = (requisites or {}).get(code) or Requisites(STATE_LANGUAGE_NAMES.get(code))
+            versions = self.authority_versions(code)
+            if not versions:
+                self.add_authority(code, country, name, short, valid_from, requisites=given)
+                continue
+            last = versions[-1]
+            if last.status == ACTIVE and not last.requisites.address_ru and given.address_ru:
+                self.add_authority(
+                    code,
+                    last.country,
+                    last.name_ru,
+                    last.short_name_ru,
+                    utcnow(),
+                    requisites=given,
+                    note="requisites added",
+                )
 
     def authority_versions(self, code: str) -> list[Authority]:
         rows = self.session.scalars(
@@ -188,6 +243,9 @@ class Registry:
             raise RegistryError("signatory id must not be empty")
         if not self.authority_versions(new.authority_code):
             raise RegistryError(f"unknown authority {new.authority_code!r}")
+        role = new.authorisation.role
+        if role is not None and role not in ROLES:
+            raise RegistryError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
         known_types = {t.code for t in self.document_types()}
         unknown = [t for t in new.document_types if t not in known_types]
         if unknown or not new.document_types:
@@ -245,6 +303,10 @@ class Registry:
             valid_to=valid_to,
             recorded_at=utcnow(),
             note=note,
+            role=source.authorisation.role,
+            act_ru=source.authorisation.act_ru,
+            phone=source.authorisation.phone,
+            email=source.authorisation.email,
         )
         self.session.add(row)
         self._flush(f"signatory {signatory_id!r}")
@@ -353,6 +415,7 @@ class Registry:
                         "short_name_ru": cur.short_name_ru,
                         "country": cur.country,
                         "status": cur.status,
+                        **_requisites(cur),
                     },
                     "versions": [
                         {
@@ -361,6 +424,7 @@ class Registry:
                             "country": v.country,
                             "name_ru": v.name_ru,
                             "short_name_ru": v.short_name_ru,
+                            **_requisites(v),
                             **win(v.window),
                             "recorded_at": v.recorded_at.isoformat(),
                         }
@@ -388,6 +452,7 @@ class Registry:
                             "full_name_ru": sv.full_name_ru,
                             "full_name_latin": sv.full_name_latin,
                             "position_ru": sv.position_ru,
+                            **_authorisation(sv),
                             "document_types": list(sv.document_types),
                             **win(sv.window),
                             "recorded_at": sv.recorded_at.isoformat(),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
 
@@ -73,6 +73,22 @@ DEFAULT_AUTHORITIES: tuple[tuple[str, str, str, str], ...] = (
 )
 """The four competent authorities named in Art. 2 (code, country, name, short name)."""
 
+STATE_LANGUAGE_NAMES: dict[str, str] = {
+    "KZ-MVD": "Қазақстан Республикасының Ішкі істер министрлігі",
+    "KZ-MTSZN": "Қазақстан Республикасының Еңбек және халықты әлеуметтік қорғау министрлігі",
+    "BY-MVD": "Міністэрства ўнутраных спраў Рэспублікі Беларусь",
+    "BY-GPK": "Дзяржаўны пагранічны камітэт Рэспублікі Беларусь",
+}
+"""The authorities' names in the state language (Kazakh, Belarusian) as on their letterheads."""
+
+ROLES: dict[str, str] = {
+    "head": "руководитель",
+    "deputy": "заместитель руководителя",
+    "authorised": "уполномоченное лицо",
+    "coordinator": "координатор",
+}
+"""Roles of a signatory in the list of Art. 9.3 (code → Russian, as printed)."""
+
 
 # --------------------------------------------------------------------------- tables
 
@@ -100,6 +116,11 @@ class AuthorityVersionRow(Base):
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    name_state: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    address_ru: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    list_signatory_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class SignatoryVersionRow(Base):
@@ -122,6 +143,10 @@ class SignatoryVersionRow(Base):
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    act_ru: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 # --------------------------------------------------------------------------- views
@@ -165,6 +190,46 @@ class Authority:
     short_name_ru: str
     window: Window
     recorded_at: datetime
+    requisites: Requisites = field(default_factory=lambda: Requisites())
+
+    @property
+    def short_ru(self) -> str:
+        """The short name (the templates' spelling)."""
+        return self.short_name_ru
+
+
+@dataclass(frozen=True)
+class Requisites:
+    """What a letterhead prints besides the name, and who signs the list of Art. 9.3.
+
+    All optional: a registry made before they existed has none, and a letterhead leaves
+    out what it does not know.
+    """
+
+    name_state: str | None = None
+    """The name in the state language (Kazakh or Belarusian), where the authority uses it."""
+    address_ru: str | None = None
+    """Postal address, in Russian, with the postcode."""
+    phone: str | None = None
+    email: str | None = None
+    list_signatory_id: str | None = None
+    """The signatory the authority names to sign its list of Art. 9.3 (else its head)."""
+
+
+@dataclass(frozen=True)
+class Authorisation:
+    """A signatory's place in the list of Art. 9.3: role, authorising act, contacts."""
+
+    role: str | None = None
+    """A key of :data:`ROLES` (``head``, ``deputy``, ``authorised``, ``coordinator``)."""
+    act_ru: str | None = None
+    """The authorising act, number and date: «приказ № 245 от 28.11.2026»."""
+    phone: str | None = None
+    email: str | None = None
+
+    @property
+    def role_ru(self) -> str | None:
+        return ROLES.get(self.role) if self.role else None
 
 
 @dataclass(frozen=True)
@@ -196,6 +261,7 @@ class Signatory:
     window: Window
     recorded_at: datetime
     note: str | None = None
+    authorisation: Authorisation = field(default_factory=lambda: Authorisation())
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -217,6 +283,7 @@ class NewSignatory:
     valid_from: datetime
     valid_to: datetime | None = None
     note: str | None = None
+    authorisation: Authorisation = field(default_factory=lambda: Authorisation())
 
 
 # --------------------------------------------------------------------------- helpers
@@ -295,6 +362,9 @@ def _authority_view(row: AuthorityVersionRow) -> Authority:
         short_name_ru=row.short_name_ru,
         window=Window(row.valid_from, row.valid_to),
         recorded_at=row.recorded_at,
+        requisites=Requisites(
+            row.name_state, row.address_ru, row.phone, row.email, row.list_signatory_id
+        ),
     )
 
 
@@ -313,6 +383,7 @@ def _signatory_view(row: SignatoryVersionRow) -> Signatory:
         window=Window(row.valid_from, row.valid_to),
         recorded_at=row.recorded_at,
         note=row.note,
+        authorisation=Authorisation(row.role, row.act_ru, row.phone, row.email),
     )
 
 

@@ -22,7 +22,7 @@ from service.store.migrate import upgrade
 from signing.api import DocumentSigner, SigningConfig, SignRequest
 from signing.errors import SigningError
 from signing.files import atomic_write_bytes
-from signing.registry import KeyReference, NewSignatory, Registry
+from signing.registry import ROLES, Authorisation, KeyReference, NewSignatory, Registry, Requisites
 from signing.settings import DEFAULT_BASE_URL, database_url, instance_dir
 
 
@@ -134,6 +134,11 @@ def registry_group() -> None:
 @click.option("--short-name", "short_name_ru", required=True, help="e.g. МВД РК")
 @click.option("--valid-from", default=None, help="ISO date (default: now).")
 @click.option("--valid-to", default=None, help="ISO date (default: open-ended).")
+@click.option("--name-state", default=None, help="Name in the state language (letterhead).")
+@click.option("--address", default=None, help="Postal address, Russian, with postcode.")
+@click.option("--phone", default=None)
+@click.option("--email", default=None)
+@click.option("--list-signatory", default=None, help="Who signs the list of Art. 9.3.")
 def add_authority(
     code: str,
     country: str,
@@ -141,9 +146,14 @@ def add_authority(
     short_name_ru: str,
     valid_from: str | None,
     valid_to: str | None,
+    **given: str | None,
 ) -> None:
-    """Add an authority, or a new version of it (e.g. renamed from --valid-from)."""
+    """Add an authority, or a new version of it (e.g. renamed from --valid-from).
+
+    Requisites not given are those of the latest version (a rename keeps the address)."""
     with _registry_change("registry.add-authority", code, name_ru=name_ru) as registry:
+        versions = registry.authority_versions(code)
+        old = versions[-1].requisites if versions else Requisites()
         auth = registry.add_authority(
             code,
             country,
@@ -151,6 +161,13 @@ def add_authority(
             short_name_ru,
             _when(valid_from, "--valid-from") or datetime.now(UTC),
             _when(valid_to, "--valid-to"),
+            requisites=Requisites(
+                given["name_state"] or old.name_state,
+                given["address"] or old.address_ru,
+                given["phone"] or old.phone,
+                given["email"] or old.email,
+                given["list_signatory"] or old.list_signatory_id,
+            ),
         )
     click.echo(f"authority {auth.code} version {auth.version}: {auth.window.describe()}")
 
@@ -188,6 +205,10 @@ def add_document_type(code: str, title_ru: str) -> None:
 @click.option("--document-types", required=True, help="Comma-separated, e.g. request,response")
 @click.option("--valid-from", default=None, help="ISO date (default: now).")
 @click.option("--valid-to", default=None, help="ISO date (default: open-ended).")
+@click.option("--role", type=click.Choice(list(ROLES)), default=None, help="Role in the list.")
+@click.option("--act", default=None, help="Authorising act: «приказ № 245 от 28.11.2026».")
+@click.option("--phone", default=None)
+@click.option("--email", default=None)
 def add_signatory(
     signatory_id: str,
     authority: str,
@@ -200,6 +221,10 @@ def add_signatory(
     document_types: str,
     valid_from: str | None,
     valid_to: str | None,
+    role: str | None,
+    act: str | None,
+    phone: str | None,
+    email: str | None,
 ) -> None:
     """Register a signatory, or a new version of one."""
     from asn1crypto import pem
@@ -222,6 +247,7 @@ def add_signatory(
                 document_types=tuple(t.strip() for t in document_types.split(",") if t),
                 valid_from=_when(valid_from, "--valid-from") or datetime.now(UTC),
                 valid_to=_when(valid_to, "--valid-to"),
+                authorisation=Authorisation(role, act, phone, email),
             )
         )
     click.echo(f"signatory {sig.signatory_id} version {sig.version}: {sig.window.describe()}")

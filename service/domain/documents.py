@@ -35,6 +35,7 @@ from service.domain.auth import Principal
 from service.errors import Conflict, Forbidden, Gone, NotFound, Violation
 from service.pipeline import personal_data
 from service.pipeline.document import Document
+from service.pipeline.letterhead import Parties, seed_parties
 from service.pipeline.rendering import FORM_VERSION, Renderer
 from service.pipeline.stages import intake
 from service.pipeline.vocabulary import AUTHORITIES
@@ -44,6 +45,7 @@ from service.store.exchange_tables import Delivery, Incoming
 from service.store.storage import Storage
 from service.store.tables import Issuance, RegistrationCounter, StoredDocument
 from signing.api import DocumentSigner, Prepared, SignRequest
+from signing.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,9 @@ class DocumentService:
         signature level and the files (storage key → bytes)."""
         number = reserved.number
         block = self.signer.numbered(prepared, number)
-        html = self.renderer.html(doc, number, signature=block)
-        rendered = self.renderer.pdf(doc, html, raw, number, signature=block)
+        parties = self.parties(doc, prepared.at)
+        html = self.renderer.html(doc, number, signature=block, parties=parties)
+        rendered = self.renderer.pdf(doc, html, raw, number, signature=block, parties=parties)
         signed = self.signer.sign(
             dataclasses.replace(request, pdf=rendered.pdf, registration_number=number), prepared
         )
@@ -239,6 +242,15 @@ class DocumentService:
             created_at=datetime.now(UTC),
         )
         return row, signed.level, {f"{reserved.id}.pdf": signed.pdf, f"{reserved.id}.xml": raw}
+
+    def parties(self, doc: Document, at: datetime) -> Parties:
+        """The registry versions of sender and recipient in force at ``at`` (letterhead)."""
+        header = doc.header
+        with self.database.reading() as session:
+            registry = Registry(session)
+            found = [registry.authority_at(c, at) for c in (header.sender, header.recipient)]
+        seed = seed_parties(header.sender, header.recipient)
+        return Parties(found[0] or seed.sender, found[1] or seed.recipient)
 
     def _reserve(
         self, doc: Document, root: etree._Element, xml_sha256: str, year: int

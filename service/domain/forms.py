@@ -1,9 +1,12 @@
 """Sample blank forms («образцы бланков», Art. 9.3): every document type × every authority.
 
-A sample form is the document template rendered with placeholder data («[Фамилия]», dates
-01.01.2026, one person with every Art. 6 field, every section present), watermarked
-«ОБРАЗЕЦ» and stamped with the form version (:data:`service.pipeline.rendering.FORM_VERSION`) in the
-page footer and in the XMP (``dc:type`` ``migdocs-form:<version>``).
+A sample form is the document template rendered with visible placeholders («[Фамилия]»,
+dates «[ДД.ММ.ГГГГ]», one person with every Art. 6 field where the type's schema carries
+persons, every section the schema has), watermarked «ОБРАЗЕЦ» and stamped with the form
+version and its effective date (:data:`service.pipeline.rendering.FORM_VERSION`,
+``FORM_EFFECTIVE_DATE``) in the page footer and in the XMP (``dc:type``
+``migdocs-form:<version>``).  The service signs it in the name of the authority
+(:mod:`service.domain.form_signing`): Art. 9.3 exchanges the forms as official samples.
 
 The placeholder model is built here in Python, not parsed from XML: placeholders such as
 «[Фамилия]» are deliberately *not* schema-valid (a Cyrillic name may not contain brackets),
@@ -36,6 +39,7 @@ from service.pipeline.document import (
     DOCUMENT_CLASSES,
     BinaryContent,
     Document,
+    Executor,
     FullName,
     Header,
     IdentityDocument,
@@ -50,9 +54,16 @@ from service.pipeline.document import (
     Response,
     TravelRestriction,
 )
-from service.pipeline.rendering import FORM_VERSION, Renderer
-from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES, Authority
-from service.pipeline.xmlinput import NAMESPACE
+from service.pipeline.letterhead import Parties, seed_parties
+from service.pipeline.rendering import (
+    FORM_EFFECTIVE_DATE,
+    FORM_VERSION,
+    PLACEHOLDER_DATE,
+    Renderer,
+    ru_date,
+)
+from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES
+from service.pipeline.xmlinput import NAMESPACE, ROOT_TO_TYPE, schema
 from signing.appearance import SIGNED_MARK
 
 FORM_TYPES: tuple[str, ...] = tuple(DOCUMENT_TITLES)
@@ -61,8 +72,7 @@ FORM_TYPES: tuple[str, ...] = tuple(DOCUMENT_TITLES)
 DEFAULT_AUTHORITY = "KZ-MVD"
 """Sender authority of a form when the request does not name one."""
 
-PLACEHOLDER_DATE = dt.date(2026, 1, 1)
-PLACEHOLDER_DATETIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+PLACEHOLDER_XML_DATE = "[ГГГГ-ММ-ДД]"
 
 _SAMPLE_UUID_NAMESPACE = uuid.UUID("6f0d7c1e-5b2a-4c61-9f3e-0a4b8d2c7e15")
 
@@ -77,11 +87,26 @@ class SampleForm:
     pdf: bytes
     sha256: str
     page_count: int
+    signatory_id: str | None = None
+    """Who signed the form for its authority (None: unsigned)."""
 
 
 def counterpart(authority: str) -> str:
     """The Art. 2 authority of the other Party used as placeholder recipient."""
     return "BY-MVD" if AUTHORITIES[authority].country == "KZ" else "KZ-MVD"
+
+
+@functools.cache
+def schema_children(document_type: str) -> tuple[str, ...]:
+    """The child elements the schema allows under the root of ``document_type``."""
+    root = next(name for name, code in ROOT_TO_TYPE.items() if code == document_type)
+    root_type: Any = schema().elements[root].type  # complex: every root is a sequence
+    return tuple(str(e.local_name) for e in root_type.content.iter_elements())
+
+
+def carries_persons(document_type: str) -> bool:
+    """Whether documents of this type may carry persons (its schema has ``persons``)."""
+    return "persons" in schema_children(document_type)
 
 
 def _document_id(document_type: str, authority: str, version: str) -> str:
@@ -93,6 +118,21 @@ def placeholder_photo() -> bytes:
     """A light-grey 3×4 frame standing in for the photo (PNG, 150×200 px)."""
     image = PIL.Image.new("RGB", (150, 200), (235, 235, 235))
     PIL.ImageDraw.Draw(image).rectangle((0, 0, 149, 199), outline=(120, 120, 120), width=3)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@functools.cache
+def placeholder_card() -> bytes:
+    """An empty ten-print grid standing in for the fingerprint card (PNG, as the schema
+    allows: PDF, JPEG, PNG or binary; never a text file)."""
+    image = PIL.Image.new("RGB", (500, 200), (255, 255, 255))
+    draw = PIL.ImageDraw.Draw(image)
+    for row in range(2):
+        for col in range(5):
+            box = (col * 100 + 4, row * 100 + 4, col * 100 + 96, row * 100 + 96)
+            draw.rectangle(box, outline=(120, 120, 120), width=2)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -144,11 +184,7 @@ def _placeholder_person() -> Person:
             ),
         ),
         photo=BinaryContent("image/png", placeholder_photo()),
-        fingerprint_card=BinaryContent(
-            "text/plain",
-            "ОБРАЗЕЦ: дактилоскопическая карта прилагается отдельным файлом.\n".encode(),
-            "fingerprint-card.txt",
-        ),
+        fingerprint_card=BinaryContent("image/png", placeholder_card(), "obrazec-karta.png"),
     )
 
 
@@ -169,9 +205,10 @@ def placeholder_document(document_type: str, authority: str) -> Document:
         recipient=counterpart(authority),
         signatory="[signatory]",
         confidentiality="confidential",
+        executor=Executor("[И.О. Фамилия исполнителя]", "[телефон]"),
     )
-    persons = (_placeholder_person(),)
-    reference = RequestReference("[рег. номер запроса]", PLACEHOLDER_DATE)
+    persons = (_placeholder_person(),) if carries_persons(document_type) else ()
+    reference = RequestReference("[номер запроса]", PLACEHOLDER_DATE)
     if document_type == "request":
         return Request(
             document_type="request",
@@ -302,7 +339,7 @@ def _camel(name: str) -> str:
 
 def _xml_value(parent: etree._Element, field: str, value: Any) -> None:
     """Append ``value`` as element(s) named after ``field`` (repeated fields repeat)."""
-    if value is None or field == "document_type" or isinstance(value, int):
+    if value is None or value == () or field == "document_type" or isinstance(value, int):
         return  # the person's position is implicit in the XML
     tag = _XML_NAMES.get(field) or _camel(field)
     q = f"{{{NAMESPACE}}}"
@@ -324,7 +361,10 @@ def _xml_value(parent: etree._Element, field: str, value: Any) -> None:
             _xml_value(elem, name, getattr(value, name))
         return
     elem = etree.SubElement(parent, q + tag)
-    elem.text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    if isinstance(value, dt.date):
+        elem.text = PLACEHOLDER_XML_DATE if value == PLACEHOLDER_DATE else value.isoformat()
+    else:
+        elem.text = str(value)
 
 
 def placeholder_xml(doc: Document) -> bytes:
@@ -340,6 +380,13 @@ def placeholder_xml(doc: Document) -> bytes:
     )
     for name in doc.__dataclass_fields__:
         _xml_value(root, name, getattr(doc, name))
+    order = schema_children(doc.document_type)
+    elements = [c for c in root if isinstance(c.tag, str)]
+    for child in elements:
+        root.remove(child)
+    rank = {name: i for i, name in enumerate(order)}
+    for child in sorted(elements, key=lambda c: rank.get(etree.QName(c).localname, len(rank))):
+        root.append(child)  # in the schema's order, as a real document has them
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
@@ -357,20 +404,32 @@ _PLACEHOLDER_SIGNATURE_LINES = [
 ]
 
 
-def render_form(renderer: Renderer, document_type: str, authority: str) -> SampleForm:
-    """Render one sample form (uncached; use :class:`FormCache`)."""
+def render_form(
+    renderer: Renderer,
+    document_type: str,
+    authority: str,
+    parties: Parties | None = None,
+    approval: str | None = None,
+) -> SampleForm:
+    """Render one sample form, unsigned (uncached; use :class:`FormCache`).
+
+    ``parties``: the registry versions for the letterhead (default: the seed);
+    ``approval``: who approves the form («Министр внутренних дел МВД РК Н.Б. Сапаров»),
+    printed above the title when the form is to be signed.
+    """
     check(document_type, authority)
     doc = placeholder_document(document_type, authority)
-    context = renderer.context(doc, "[регистрационный номер]", sample=True)
-    recipient = Authority(
-        "",
-        "",
-        "[Наименование компетентного органа другой Стороны]",
-        "[орган другой Стороны]",
+    sender = (parties or seed_parties(authority, counterpart(authority))).sender
+    recipient = dataclasses.replace(
+        seed_parties(authority, counterpart(authority)).recipient,
+        name_ru="[Наименование компетентного органа другой Стороны]",
+        short_name_ru="[орган другой Стороны]",
     )
+    context = renderer.context(doc, "[рег. номер]", sample=True, parties=Parties(sender, recipient))
     context.update(
-        recipient=recipient,
         form_version=FORM_VERSION,
+        form_effective=ru_date(FORM_EFFECTIVE_DATE),
+        form_approval=approval,
         signature=True,
         signature_lines=_PLACEHOLDER_SIGNATURE_LINES,
         signature_line={
@@ -380,7 +439,7 @@ def render_form(renderer: Renderer, document_type: str, authority: str) -> Sampl
         signature_qr=False,
     )
     html = renderer.jinja.get_template(f"{document_type}.html.j2").render(context)
-    rendered = renderer.pdf(doc, html, placeholder_xml(doc))
+    rendered = renderer.pdf(doc, html, placeholder_xml(doc), parties=Parties(sender, recipient))
     return SampleForm(
         document_type=document_type,
         authority=authority,
@@ -409,22 +468,47 @@ def catalogue() -> list[tuple[str, str, str]]:
     return [(t, DOCUMENT_TITLES[t], a) for t in FORM_TYPES for a in AUTHORITIES]
 
 
+class FormSigner(typing.Protocol):
+    """Signs forms in the name of their authority (:mod:`service.domain.form_signing`)."""
+
+    def approver_key(self, authority: str) -> str:
+        """Changes when the person who would sign the authority's forms changes."""
+
+    def render_signed(self, renderer: Renderer, document_type: str, authority: str) -> SampleForm:
+        """The form rendered with the authority's requisites and approval, signed."""
+
+
 class FormCache:
-    """Sample forms rendered on first request and kept for the life of the process."""
+    """Sample forms rendered on first request and kept for the life of the process.
+
+    Signed forms are keyed by their approver too: a new head of the authority (or a new
+    version of the registry entry) gets newly signed forms.
+    """
 
     def __init__(self) -> None:
-        self._forms: dict[tuple[str, str, str], SampleForm] = {}
+        self._forms: dict[tuple[str, ...], SampleForm] = {}
         self._lock = threading.Lock()
 
-    def get(self, renderer: Renderer, document_type: str, authority: str) -> SampleForm:
+    def get(
+        self,
+        renderer: Renderer,
+        document_type: str,
+        authority: str,
+        signing: FormSigner | None = None,
+    ) -> SampleForm:
         check(document_type, authority)
-        key = (document_type, authority, FORM_VERSION)
+        key: tuple[str, ...] = (document_type, authority, FORM_VERSION)
+        if signing is not None:
+            key += (signing.approver_key(authority),)
         form = self._forms.get(key)
         if form is None:
             with self._lock:  # renders are serialised by the renderer anyway
                 form = self._forms.get(key)
                 if form is None:
-                    form = render_form(renderer, document_type, authority)
+                    if signing is None:
+                        form = render_form(renderer, document_type, authority)
+                    else:
+                        form = signing.render_signed(renderer, document_type, authority)
                     self._forms[key] = form
         return form
 

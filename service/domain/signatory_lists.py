@@ -7,13 +7,17 @@ those rows is compared with the one the latest stored version was made from.  Ge
 is lazy — the first request after a change (from the web, the API or ``migdocs registry``
 on the command line) makes the new version; old versions stay stored, byte for byte.
 
-Who signs: the authority's first (by signatory id) signatory who is authorised *now* to
-sign requests and whose certificate is valid now — the list is a statement of the
-authority about its request signers, so it is signed by one of them.  The registry has no
-document type for the list itself: it is signed directly with :func:`signing.pades.sign_pdf`
-and that signatory's key from the signer's :class:`~signing.keys.KeyStore`, with a visible
-block drawn by the renderer.  An authority with nobody authorised gets an unsigned list
-that says so.
+Who signs (Art. 9.3, issue 12 item 6): the person the registry's authority version names
+to sign the list (``list_signatory_id``), else the authority's head (role ``head``) —
+never an officer vouching for the list that authorises him.  The signer must be active
+now with a certificate valid now.  The registry has no document type for the list
+itself: it is signed directly with :func:`signing.pades.sign_pdf` and that signatory's
+key from the signer's :class:`~signing.keys.KeyStore`, with a visible block drawn by the
+renderer.  An authority without such a person gets an unsigned list that says so.
+
+Each entry carries its role (руководитель, заместитель, уполномоченное лицо,
+координатор), the authorising act (номер и дата приказа) and contacts, as the registry
+stores them, versioned.
 
 The snapshot (JSON) travels inside the PDF as its ``/Source`` associated file.
 """
@@ -26,7 +30,7 @@ import io
 import json
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +39,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from service.errors import NotFound
+from service.pipeline.letterhead import contact_line
 from service.pipeline.rendering import Renderer
 from service.store import audit
 from service.store.db import Database
@@ -42,12 +47,19 @@ from service.store.storage import Storage
 from service.store.tables import SignatoryList
 from signing import layout
 from signing.api import DocumentSigner, check_certificate
-from signing.appearance import SignatureBlockInfo, block_lines
+from signing.appearance import (
+    PARTY_TIMEZONES,
+    SignatureBlockInfo,
+    block_lines,
+    initials_and_surname,
+    local_datetime,
+)
 from signing.errors import CertificateNotUsable
 from signing.pades import PadesOptions, sign_pdf
 from signing.registry import (
     ACTIVE,
     REVOKED,
+    Authorisation,
     Registry,
     Signatory,
     certificate_summary,
@@ -58,8 +70,11 @@ from signing.timestamps import http_timestamper
 TITLE = "Перечень лиц, уполномоченных на подписание запросов"
 DOCUMENT_TYPE = "signatory-list"
 SIGNING_REASON = "Перечень лиц, уполномоченных на подписание запросов (ст. 9.3, 9.4 Соглашения)"
+HEAD = "head"
+"""The role whose holder signs the list when the registry names nobody else."""
 SIGNER_DOCUMENT_TYPE = "request"
-"""The list is signed by someone authorised to sign requests (see module docstring)."""
+"""The list signer must also be authorised to sign requests: the verifier checks a list's
+signature in the registry as it checks a request's."""
 
 
 def storage_key(authority: str, version: int) -> str:
@@ -91,6 +106,10 @@ def snapshot(registry: Registry, authority: str) -> dict[str, Any]:
                         "full_name_ru": v.full_name_ru,
                         "full_name_latin": v.full_name_latin,
                         "position_ru": v.position_ru,
+                        "role": v.authorisation.role,
+                        "act_ru": v.authorisation.act_ru,
+                        "phone": v.authorisation.phone,
+                        "email": v.authorisation.email,
                         "document_types": list(v.document_types),
                         "valid_from": _iso(v.window.valid_from),
                         "valid_to": _iso(v.window.valid_to),
@@ -115,6 +134,11 @@ def snapshot(registry: Registry, authority: str) -> dict[str, Any]:
                 "country": a.country,
                 "name_ru": a.name_ru,
                 "short_name_ru": a.short_name_ru,
+                "name_state": a.requisites.name_state,
+                "address_ru": a.requisites.address_ru,
+                "phone": a.requisites.phone,
+                "email": a.requisites.email,
+                "list_signatory_id": a.requisites.list_signatory_id,
                 "valid_from": _iso(a.window.valid_from),
                 "valid_to": _iso(a.window.valid_to),
                 "recorded_at": _iso(a.recorded_at),
@@ -154,6 +178,8 @@ class Entry:
     """Authorised now or from a future date (first section); else former (second)."""
     certificate: dict[str, str]
     """:func:`signing.registry.certificate_summary` plus compact ``owner`` and ``issuer_name``."""
+    authorisation: Authorisation = field(default_factory=Authorisation)
+    """Role, authorising act and contacts."""
 
 
 def _date(value: datetime) -> str:
@@ -216,17 +242,32 @@ def entries(registry: Registry, authority: str, at: datetime) -> list[Entry]:
                     "owner": _owner(cert.subject.native, cert.subject.human_friendly),
                     "issuer_name": _owner(cert.issuer.native, cert.issuer.human_friendly),
                 },
+                authorisation=shown.authorisation,
             )
         )
     return found
 
 
 def list_signer(registry: Registry, authority: str, at: datetime) -> Signatory | None:
-    """The first signatory authorised at ``at`` to sign requests, with a usable certificate."""
+    """Who signs the list at ``at``: the person the registry names, else the head.
+
+    Active at ``at`` for this authority, with a certificate usable at ``at``; None if there
+    is nobody (the list is then issued unsigned and says so).
+    """
     auth = registry.authority_at(authority, at)
     if auth is None or auth.status != ACTIVE:
         return None
-    for sid in registry.signatory_ids(authority):
+    named = auth.requisites.list_signatory_id
+    if named:
+        candidates = [named]
+    else:
+        candidates = [
+            sid
+            for sid in registry.signatory_ids(authority)
+            if (current := registry.signatory_at(sid, at)) is not None
+            and current.authorisation.role == HEAD
+        ]
+    for sid in candidates:
         current = registry.signatory_at(sid, at)
         if (
             current is None
@@ -315,24 +356,33 @@ def generate(
             certificate_valid_from=validity["not_before"].native,
             certificate_valid_to=validity["not_after"].native,
             authority=auth.short_name_ru,
+            timezone=PARTY_TIMEZONES.get(auth.country, "UTC"),
         )
     titles: Mapping[str, str] = data["document_types"]
+    zone = PARTY_TIMEZONES.get(auth.country, "UTC")  # the authority's local time
     html = renderer.jinja.get_template("signatory-list.html.j2").render(
         title=TITLE,
         authority=auth,
         version=version,
         previous=previous,
-        generated_at=_fmt_datetime(at),
-        generated_date=_date(at),
+        generated_at=local_datetime(at, zone),
+        generated_date=local_datetime(at, zone)[:10],
         authorised=[e for e in listed if e.authorised],
         former=[e for e in listed if not e.authorised],
         document_type_title=lambda code: titles.get(code, code),
         fmt_date=_date,
-        fmt_datetime=_fmt_datetime,
+        fmt_datetime=lambda value: local_datetime(value, zone),
         iso_date=lambda value: _date(datetime.fromisoformat(value)),
         identifier=identifier,
         signature=block,
         signature_lines=block_lines(block) if block else [],
+        signature_line={
+            "position": f"{block.position} {block.authority}",
+            "name": initials_and_surname(block.full_name),
+        }
+        if block
+        else None,
+        contact_line=contact_line,
         signature_area={
             "id": layout.SIGNATURE_AREA_ID,
             "width_mm": layout.SIGNATURE_AREA_WIDTH_MM,

@@ -18,6 +18,8 @@ from sqlalchemy import BindParameter, Row, String, bindparam, select
 from service.config import Settings
 from service.domain.signatory_lists import DOCUMENT_TYPE as SIGNATORY_LIST_TYPE
 from service.domain.signatory_lists import SIGNER_DOCUMENT_TYPE
+from service.errors import InputError
+from service.pipeline.messages_ru import russian_refusal
 from service.pipeline.xmlinput import load
 from service.store.db import Database
 from service.store.tables import SignatoryList, StoredDocument, TimestampRenewal
@@ -77,7 +79,12 @@ class Verifier:
         )
 
     def validate_source(self, raw: bytes) -> str:
-        return load(raw, self.max_xml_bytes).document_type
+        """The document type of an embedded source XML; a refusal is told in Russian (the
+        report and the page show it to people)."""
+        try:
+            return load(raw, self.max_xml_bytes).document_type
+        except InputError as exc:
+            raise ValueError(russian_refusal(exc)) from exc
 
     async def async_verify(self, pdf: bytes, now: datetime | None = None) -> VerificationReport:
         """Verify ``pdf``; ``now`` = the verification time (default: the clock)."""

@@ -17,6 +17,14 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class Executor:
+    """The officer who prepared the document («Исп.» line)."""
+
+    name: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
 class Header:
     document_id: str
     document_date: dt.date
@@ -24,6 +32,7 @@ class Header:
     recipient: str
     signatory: str
     confidentiality: str
+    executor: Executor | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from service.pipeline.document import (
     ConfidentialityNotice,
     DelayNotice,
     Document,
+    Executor,
     FullName,
     Header,
     IdentityDocument,
@@ -259,6 +260,7 @@ def _header(root: etree._Element, problems: list[Violation]) -> Header:
         recipient=_text(e, "recipient"),
         signatory=_text(e, "signatory"),
         confidentiality=_text(e, "confidentiality"),
+        executor=_executor(_child(e, "executor")),
     )
     if AUTHORITIES[header.sender].country == AUTHORITIES[header.recipient].country:
         recipient = _child(e, "recipient")
@@ -272,6 +274,12 @@ def _header(root: etree._Element, problems: list[Violation]) -> Header:
             )
         )
     return header
+
+
+def _executor(e: etree._Element | None) -> Executor | None:
+    if e is None:
+        return None
+    return Executor(" ".join(_text(e, "name").split()), _opt_text(e, "phone"))
 
 
 def build(parsed: ParsedXml, limits: Limits = DEFAULT_LIMITS) -> Document:

@@ -41,14 +41,19 @@ from service.errors import FontMissing, LimitExceeded, RenderError, Violation
 from service.paths import TEMPLATE_DIR
 from service.pipeline import vocabulary
 from service.pipeline.document import Document, Person
+from service.pipeline.letterhead import Parties, contact_line, seed_parties
 from service.pipeline.limits import DEFAULT_LIMITS, Limits
 from service.pipeline.xmlinput import element_path
 from signing import layout
 from signing.appearance import SignatureBlockInfo, block_lines, initials_and_surname
 
 PDF_VARIANT = "pdf/a-3u"
-FORM_VERSION = "1.0"
+FORM_VERSION = "1.1"
 """Version of the templates (the sample blank forms of Art. 9.3); printed into the XMP."""
+FORM_EFFECTIVE_DATE = dt.date(2026, 12, 2)
+"""The date from which documents are issued on this version of the forms."""
+PLACEHOLDER_DATE = dt.date.min
+"""A date of a sample form: printed «[ДД.ММ.ГГГГ]», never a plausible date."""
 
 DEFAULT_FONT_DIR = Path("/usr/share/fonts/truetype/paratype")
 FONT_FILES: Mapping[str, tuple[str, str]] = {
@@ -203,18 +208,25 @@ def qr_png(url: str) -> bytes:
 def running_header(
     doc: Document, registration_number: str | None, registration_date: dt.date | None
 ) -> str:
-    """One line naming the document unambiguously on every page:
-    «Ответ № KZ-MVD-2026-000010 от 02.12.2026 на запрос № BY-GPK-2026-000009 от 20.11.2026»."""
+    """One line naming the document unambiguously on every page: «Запрос № KZ-MVD-2026-000009
+    от 20.11.2026»; a reply names what it answers instead of its own date (its number is
+    unique): «Ответ № KZ-MVD-2026-000010 на запрос № BY-GPK-2026-000009 от 20.11.2026»."""
     date = registration_date or doc.header.document_date
+
+    def short(value: dt.date) -> str:  # a sample form's «[дата]» keeps the line short
+        return "[дата]" if value == PLACEHOLDER_DATE else ru_date(value)
+
+    def number(value: str) -> str:  # an absurd number is whole in the letterhead only
+        return value if len(value) <= NOBR_MAX else value[: NOBR_MAX - 1] + "…"
+
     text = (
-        f"{vocabulary.RUNNING_TITLES[doc.document_type]} № {registration_number or 'б/н'} "
-        f"от {ru_date(date)}"
+        f"{vocabulary.RUNNING_TITLES[doc.document_type]} № {number(registration_number or 'б/н')}"
     )
     reply = getattr(doc, "in_reply_to", None)
-    if reply is not None:
-        to = "на запрос" if doc.document_type in vocabulary.REPLIES_TO_REQUESTS else "на"
-        text += f" {to} № {reply.registration_number} от {ru_date(reply.date)}"
-    return text
+    if reply is None:
+        return f"{text} от {short(date)}"
+    to = "на запрос" if doc.document_type in vocabulary.REPLIES_TO_REQUESTS else "на"
+    return f"{text} {to} № {number(reply.registration_number)} от {short(reply.date)}"
 
 
 NOBR_MAX = 40
@@ -231,6 +243,8 @@ def number_ref(number: str, date: dt.date | None) -> Markup:
 
 
 def ru_date(value: dt.date | None) -> str:
+    if value == PLACEHOLDER_DATE:
+        return "[ДД.ММ.ГГГГ]"
     return value.strftime("%d.%m.%Y") if value else ""
 
 
@@ -312,7 +326,9 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             trim_blocks=False,
         )
-        self.jinja.globals.update(number_ref=number_ref, NOBR_MAX=NOBR_MAX)
+        self.jinja.globals.update(
+            number_ref=number_ref, NOBR_MAX=NOBR_MAX, contact_line=contact_line
+        )
         self.jinja.filters.update(
             ru_date=ru_date,
             paragraphs=paragraphs,
@@ -347,7 +363,10 @@ class Renderer:
         registration_number: str | None,
         sample: bool = False,
         signature: SignatureBlockInfo | None = None,
+        parties: Parties | None = None,
     ) -> dict[str, Any]:
+        """``parties``: the registry versions in force (default: the registry's seed)."""
+        parties = parties or seed_parties(doc.header.sender, doc.header.recipient)
         registration_date = (
             signature.signing_time.astimezone(ZoneInfo(signature.timezone)).date()
             if signature is not None
@@ -358,8 +377,8 @@ class Renderer:
             "title": vocabulary.DOCUMENT_TITLES[doc.document_type],
             "registration_date": registration_date,
             "running_header": running_header(doc, registration_number, registration_date),
-            "sender": vocabulary.AUTHORITIES[doc.header.sender],
-            "recipient": vocabulary.AUTHORITIES[doc.header.recipient],
+            "sender": parties.sender,
+            "recipient": parties.recipient,
             "confidentiality": vocabulary.CONFIDENTIALITY[doc.header.confidentiality],
             "registration_number": registration_number,
             "purpose_clause": vocabulary.PURPOSE_LIMITATION_CLAUSE,
@@ -387,6 +406,7 @@ class Renderer:
         registration_number: str | None = None,
         sample: bool = False,
         signature: SignatureBlockInfo | None = None,
+        parties: Parties | None = None,
     ) -> str:
         """Stage 3: the model as an HTML string.
 
@@ -395,7 +415,7 @@ class Renderer:
         empty widget over it.
         """
         template = self.jinja.get_template(f"{doc.document_type}.html.j2")
-        return template.render(self.context(doc, registration_number, sample, signature))
+        return template.render(self.context(doc, registration_number, sample, signature, parties))
 
     def pdf(
         self,
@@ -404,8 +424,10 @@ class Renderer:
         source_xml: bytes,
         registration_number: str | None = None,
         signature: SignatureBlockInfo | None = None,
+        parties: Parties | None = None,
     ) -> RenderedDocument:
         """Stage 4: HTML → PDF/A-3u with the source XML as associated file."""
+        parties = parties or seed_parties(doc.header.sender, doc.header.recipient)
         photos = {str(p.number): p.photo.data for p in doc.persons if p.photo}
         if signature is not None and signature.verification_url:
             photos["qr"] = qr_png(signature.verification_url)
@@ -439,7 +461,7 @@ class Renderer:
                 f"urn:uuid:{doc.header.document_id}",
                 f"migdocs-form:{FORM_VERSION}",
             ],
-            publisher=vocabulary.AUTHORITIES[doc.header.sender].name_ru,
+            publisher=parties.sender.name_ru,
             keywords=[doc.document_type, doc.header.sender, doc.header.recipient],
             limits=self.limits,
         )

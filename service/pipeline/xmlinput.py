@@ -402,7 +402,7 @@ def _explain(root: etree._Element, fast: etree.XMLSchema) -> tuple[Violation, ..
     if sum(1 for _ in root.iter()) > EXPLAIN_MAX_ELEMENTS:
         return basic
     resource = xmlschema.XMLResource(root, allow="none", defuse="always")
-    detailed = schema()  # built once per process, outside the budget of one explanation
+    detailed = schema()  # built before the clock starts: its first build takes seconds
     deadline = time.monotonic() + EXPLAIN_BUDGET_SECONDS
     seen: dict[tuple[int | None, str], Violation] = {}
     for error in detailed.iter_errors(resource):

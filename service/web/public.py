@@ -12,9 +12,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from service.domain import forms
+from service.domain.form_signing import FormSigning
 from service.domain.signatory_lists import TITLE, ListVersion, SignatoryLists, entries
 from service.errors import NotFound
-from service.pipeline.rendering import FORM_VERSION
+from service.pipeline.rendering import FORM_EFFECTIVE_DATE, FORM_VERSION, ru_date
 from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES
 from service.web.context import services
 from service.web.httpinput import ascii_int
@@ -88,6 +89,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                         "type": "object",
                         "properties": {
                             "version": {"type": "string"},
+                            "effective_from": {"type": "string", "format": "date"},
                             "forms": {"type": "array", "items": _FORM},
                         },
                     },
@@ -199,19 +201,31 @@ def forms_page() -> str:
         for document_type in forms.FORM_TYPES
     ]
     return render_template(
-        "forms.html", groups=groups, version=FORM_VERSION, authorities=AUTHORITIES
+        "forms.html",
+        groups=groups,
+        version=FORM_VERSION,
+        effective=ru_date(FORM_EFFECTIVE_DATE),
+        authorities=AUTHORITIES,
     )
 
 
 @bp.get("/api/v1/forms")
 def list_forms() -> Response:
-    return jsonify({"version": FORM_VERSION, "forms": _form_list()})
+    return jsonify(
+        {
+            "version": FORM_VERSION,
+            "effective_from": FORM_EFFECTIVE_DATE.isoformat(),
+            "forms": _form_list(),
+        }
+    )
 
 
 @bp.get("/api/v1/forms/<document_type>.pdf")
 def form_pdf(document_type: str) -> Response:
     authority = FORM_PARAMS.read(request.args.to_dict(flat=False))["authority"]
-    form = forms.FORMS.get(services().renderer, document_type, authority)
+    s = services()
+    signing = FormSigning(s.database, s.signer)
+    form = forms.FORMS.get(s.renderer, document_type, authority, signing)
     return _pdf_response(
         form.pdf,
         f"obrazec-{document_type}-{authority}-v{form.version}.pdf",

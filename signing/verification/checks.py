@@ -11,6 +11,7 @@ from typing import Any
 from asn1crypto import x509
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
 
+from .names import russian_name
 from .report import (
     FAILED,
     PASSED,
@@ -63,8 +64,8 @@ class Context:
 def _cert_info(cert: x509.Certificate) -> CertificateInfo:
     validity = cert["tbs_certificate"]["validity"]
     return CertificateInfo(
-        subject=cert.subject.human_friendly,
-        issuer=cert.issuer.human_friendly,
+        subject=russian_name(cert.subject),
+        issuer=russian_name(cert.issuer),
         serial_hex=format(cert.serial_number, "X"),
         not_before=validity["not_before"].native,
         not_after=validity["not_after"].native,
@@ -135,7 +136,7 @@ def _chain_check(status: Any, signer: CertificateInfo, revoked: bool) -> tuple[C
     """The chain check and the trust problem (pyHanko's sub-indication name, if any)."""
     if status.trusted:
         path = status.validation_path
-        anchor = path.trust_anchor.authority.name.human_friendly if path is not None else "?"
+        anchor = russian_name(path.trust_anchor.authority.name) if path is not None else "?"
         return Check(
             "certificate_chain", PASSED, f"Сертификат выдан доверенным центром: {anchor}"
         ), None

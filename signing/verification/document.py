@@ -285,10 +285,12 @@ class _Job:
                 Check("signatures", WARNING, f"Пустых (не подписанных) полей подписи: {empty}"),
             )
         indication, sub, summary = _overall(signatures)
-        if source.sample and not signatures:
+        if source.sample:
+            version = source.form_version or form_version or "?"
             summary = (
-                f"Образец бланка (ОБРАЗЕЦ) версии {source.form_version or form_version or '?'}: "
-                "не подписанный документ с заполнителями вместо данных"
+                f"Образец бланка (ОБРАЗЕЦ) версии {version}: "
+                + (f"{summary.lower()}; " if signatures else "не подписанный документ; ")
+                + "заполнители вместо данных"
             )
         pdfa = (
             f"PDF/A-{xmp.pdfa_part}{(xmp.pdfa_conformance or '').upper()}"
@@ -326,6 +328,10 @@ def _signed_facts(
     service recorded for these exact bytes, else the signed XMP (never a later update)."""
     if source.sender and source.document_type and not source.sample:
         return SignedFacts(source.sender, source.document_type, source.signatory)
+    if source.sample and source.sender:
+        # a sample form is signed for its authority by the signer of its list of
+        # signatories, whose registry authorisation is checked as for a request
+        return SignedFacts(source.sender, "request", None)
     if known is not None and known.kind != "verification-report":
         return SignedFacts(known.sender, known.signed_as or known.document_type, None)
     return SignedFacts(_authority_of(identifier), xmp_type, source.signatory)

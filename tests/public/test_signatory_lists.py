@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from service.cli.main import main
 from service.domain.signatory_lists import SignatoryList
-from signing.registry import NewSignatory, Registry
+from signing.registry import Authorisation, NewSignatory, Registry, Requisites
 from tests import pdfinspect
 from tests.service.conftest import Env
 
@@ -62,7 +62,8 @@ def test_every_authority_gets_a_signed_pdfa_list(env: Env, tmp_path: Path) -> No
     for authority in AUTHORITIES:
         item = found[(authority, 1)]
         assert item["current"] is True
-        assert item["signed_by"]["id"] == f"{authority}-001"
+        # signed by the head of the authority (Art. 9.3), not by an officer it authorises
+        assert item["signed_by"]["id"] == f"{authority}-HEAD"
         assert item["href"] == f"/api/v1/signatories/{authority}/v1.pdf"
         pdf = download(env, item)
         report = pdfsig(pdf, tmp_path)
@@ -73,6 +74,11 @@ def test_every_authority_gets_a_signed_pdfa_list(env: Env, tmp_path: Path) -> No
         assert "лиц, уполномоченных на подписание запросов" in text
         name_ru, name_latin = DEMO_NAMES[authority]
         assert name_ru in text and name_latin in text
+        # role, authorising act and contacts of every entry; requisites in the letterhead
+        assert "Роль руководитель" in text
+        assert "Основание полномочий указ № " in text and "Основание полномочий приказ № " in text
+        assert text.count("Контакты тел. +") >= 2
+        assert "demo." in text and "(электронная подпись)" in text
         assert "Документ подписан электронной подписью".upper() in text.upper()
         root = pdfinspect.xmp(pdf)
         ident = [d for d in root.iter(f"{RDF}Description") if d.get(f"{PDFAID}part")]
@@ -94,6 +100,7 @@ def test_revocation_makes_version_2_and_keeps_version_1(env: Env, tmp_path: Path
     v1 = download(env, before)
     with env.services.database.transaction() as session:
         Registry(session).revoke_signatory("KZ-MVD-001", reason="перевод на другую должность")
+        Registry(session).revoke_signatory("KZ-MVD-HEAD", reason="освобождён от должности")
     after = lists(env)
     assert sorted(k for k in after if k[0] == "KZ-MVD") == [("KZ-MVD", 1), ("KZ-MVD", 2)]
     assert after[("KZ-MVD", 1)]["sha256"] == before["sha256"]
@@ -105,6 +112,7 @@ def test_revocation_makes_version_2_and_keeps_version_1(env: Env, tmp_path: Path
     assert after[("KZ-MVD", 2)]["signed_by"] is None
     text = " ".join(pdfinspect.text(v2, tmp_path).split())
     assert "Уполномоченных лиц нет" in text
+    assert "Перечень не подписан" in text
     assert "полномочия отозваны с" in text and "Ахметов Ержан Серикович" in text
     assert "заменяет версию 1" in text
     # the other authorities did not change
@@ -114,7 +122,7 @@ def test_revocation_makes_version_2_and_keeps_version_1(env: Env, tmp_path: Path
     assert sorted(rows) == [1, 1, 1, 1, 2]
 
 
-def test_new_signatory_then_revocation_signed_by_the_remaining_one(
+def test_signed_by_the_head_or_by_the_person_the_registry_names(
     sqlite_env: Env, tmp_path: Path
 ) -> None:
     env = sqlite_env
@@ -133,21 +141,49 @@ def test_new_signatory_then_revocation_signed_by_the_remaining_one(
                 key=first.key,
                 document_types=("request", "response"),
                 valid_from=first.window.valid_from,
+                authorisation=Authorisation(
+                    "coordinator", "приказ № 77 от 02.12.2026", "+375 17 218-51-99", None
+                ),
             )
         )
     found = lists(env)
-    assert found[("BY-MVD", 2)]["signed_by"]["id"] == "BY-MVD-001"
+    # a new officer on the list does not sign it: the head does
+    assert found[("BY-MVD", 2)]["signed_by"]["id"] == "BY-MVD-HEAD"
     text = " ".join(pdfinspect.text(download(env, found[("BY-MVD", 2)]), tmp_path).split())
     assert "Петрова Ольга Викторовна" in text and "Petrova Volha" in text
+    assert "Роль координатор Основание полномочий приказ № 77 от 02.12.2026" in text
+    assert "Контакты тел. +375 17 218-51-99" in text
     with env.services.database.transaction() as session:
-        Registry(session).revoke_signatory("BY-MVD-001")
-    found = lists(env)
-    item = found[("BY-MVD", 3)]
+        Registry(session).revoke_signatory("BY-MVD-HEAD")
+    # no head and nobody named: an officer on the list never signs it
+    item = lists(env)[("BY-MVD", 3)]
+    assert item["signed_by"] is None
+    text = " ".join(pdfinspect.text(download(env, item), tmp_path).split())
+    assert "Перечень не подписан" in text
+    with env.services.database.transaction() as session:
+        registry = Registry(session)
+        old = registry.authority_versions("BY-MVD")[-1]
+        registry.add_authority(
+            "BY-MVD",
+            "BY",
+            old.name_ru,
+            old.short_name_ru,
+            old.window.valid_from,
+            requisites=Requisites(
+                old.requisites.name_state,
+                old.requisites.address_ru,
+                old.requisites.phone,
+                old.requisites.email,
+                list_signatory_id="BY-MVD-002",
+            ),
+        )
+    item = lists(env)[("BY-MVD", 4)]
     assert item["signed_by"] == {"id": "BY-MVD-002", "name": "Петрова Ольга Викторовна"}
     pdf = download(env, item)
     assert "Signature is Valid" in pdfsig(pdf, tmp_path)
     text = " ".join(pdfinspect.text(pdf, tmp_path).split())
     assert "Лица, полномочия которых прекращены" in text
+    assert "Заместитель начальника Департамента МВД РБ (электронная подпись) О.В. Петрова" in text
 
 
 def test_registry_cli_change_is_picked_up(sqlite_env: Env) -> None:
@@ -188,3 +224,5 @@ def test_signatories_page_in_russian(sqlite_env: Env) -> None:
         assert name_ru in page and name_latin in page
         assert f"/api/v1/signatories/{authority}/v1.pdf" in page
     assert "Версии перечня" in page
+    assert "руководитель" in page and "указ № 101 от 01.10.2019" in page
+    assert "тел. +7 7172 72-15-01" in page

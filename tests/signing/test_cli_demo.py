@@ -47,7 +47,7 @@ def demo(cli: tuple[click.Group, dict[str, str]]) -> Path:
 def test_demo_builds_pki_and_registry(demo: Path, cli: tuple[click.Group, dict[str, str]]) -> None:
     for rel in ("pki/kz-root.pem", "pki/by-root.pem", "pki/tsa.pem", "migdocs.sqlite3"):
         assert (demo / rel).is_file(), rel
-    assert len(list((demo / "keys").glob("*.p12"))) == 4
+    assert len(list((demo / "keys").glob("*.p12"))) == 8  # a head and an officer each
     assert (demo / "secrets").stat().st_mode & 0o077 == 0
     exported = json.loads(run(cli, "registry", "export").output)
     authorities = {a["current"]["short_name_ru"] for a in exported["authorities"]}
@@ -55,6 +55,37 @@ def test_demo_builds_pki_and_registry(demo: Path, cli: tuple[click.Group, dict[s
     by_authority = {s["versions"][-1]["authority"] for s in exported["signatories"]}
     assert by_authority == {"KZ-MVD", "KZ-MTSZN", "BY-MVD", "BY-GPK"}
     assert all(s["authorised_now"] for s in exported["signatories"])
+    kz = next(a["current"] for a in exported["authorities"] if a["code"] == "KZ-MVD")
+    assert kz["name_state"] == "Қазақстан Республикасының Ішкі істер министрлігі"
+    assert kz["address_ru"].startswith("010000, Республика Казахстан, г. Астана")
+    assert kz["email"] == "mvd@mvd.demo.kz"
+    roles = {s["signatory_id"]: s["versions"][-1]["role"] for s in exported["signatories"]}
+    assert roles["KZ-MVD-HEAD"] == "head" and roles["KZ-MVD-001"] == "authorised"
+
+
+def test_rename_keeps_the_requisites_of_the_previous_version(
+    demo: Path, cli: tuple[click.Group, dict[str, str]]
+) -> None:
+    result = run(
+        cli,
+        *("registry", "add-authority", "KZ-MVD", "--country", "KZ"),
+        *("--name", "Министерство внутренних дел и миграции Республики Казахстан"),
+        *("--short-name", "МВДМ РК", "--phone", "+7 7172 99-00-00"),
+    )
+    assert result.exit_code == 0, result.output
+    exported = json.loads(run(cli, "registry", "export").output)
+    kz = next(a for a in exported["authorities"] if a["code"] == "KZ-MVD")
+    assert kz["current"]["short_name_ru"] == "МВДМ РК"
+    assert kz["current"]["phone"] == "+7 7172 99-00-00"  # given: the new one
+    assert kz["current"]["email"] == "mvd@mvd.demo.kz"  # not given: kept
+    assert kz["current"]["address_ru"] == kz["versions"][0]["address_ru"]
+    assert kz["versions"][0]["short_name_ru"] == "МВД РК"  # history kept
+    bad = run(
+        cli,
+        *("registry", "add-authority", "KZ-MVD", "--country", "KZ", "--name", "x"),
+        *("--short-name", "x", "--email", "no-at-sign"),
+    )
+    assert bad.exit_code != 0 and "has no '@'" in bad.output
 
 
 def test_demo_is_idempotent(demo: Path, cli: tuple[click.Group, dict[str, str]]) -> None:

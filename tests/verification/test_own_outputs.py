@@ -42,8 +42,11 @@ def test_sample_form_is_identified_not_schema_errors(sqlite_env: Env) -> None:
     pdf = sqlite_env.client.get(form["href"]).data
     report = verify(sqlite_env, pdf)
     assert report["sample_form"] == forms["version"]
-    assert report["sub_indication"] == "NO_SIGNATURE"
+    # signed for its authority (Art. 9.3) by its head, who may sign in its name
+    assert report["indication"] == "TOTAL_PASSED", report["summary"]
+    assert check(report["signatures"][0]["checks"], "registered_signatory")["status"] == "PASSED"
     assert "Образец бланка (ОБРАЗЕЦ)" in report["summary"]
+    assert "подпись действительна" in report["summary"]
     assert forms["version"] in report["summary"]
     schema = check(report["checks"], "source_xml_schema")
     assert schema["status"] == "WARNING" and schema["detail"] is None

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from service.cli.main import main
+from service.pipeline.rendering import FORM_VERSION
 from signing.registry import Registry
 from tests.verification.conftest import (
     Env,
@@ -65,7 +66,7 @@ def test_valid_document_is_total_passed(env: Env) -> None:
     assert sig["best_signing_time"] == signed.signed_at.isoformat()
     assert report["registration_number"] == signed.registration_number
     assert report["document_type"] == "request"
-    assert report["form_version"] == "1.0"
+    assert report["form_version"] == FORM_VERSION
     assert report["pdfa"] == "PDF/A-3U"
     assert report["page_count"] == 2
     assert report["source_xml"]["present"] and report["source_xml"]["schema_valid"]
