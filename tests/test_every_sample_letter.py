@@ -175,12 +175,12 @@ def test_signature_block_shares_its_page_with_text(letters: dict[str, Letter], n
 
 
 def test_screenshots_of_every_type_are_committed() -> None:
-    """docs/screenshots/ shows one document of each type (``scripts/screenshots.py``)."""
-    shots = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+    """docs/documents/ shows one document of each type (``scripts/document_screenshots.py``)."""
+    shots = Path(__file__).resolve().parent.parent / "docs" / "documents"
     index = (shots / "README.md").read_text("utf-8")
     types = {parse_document(p.read_bytes()).document_type for p in VALID_SAMPLES}
     for document_type in sorted(types):
         first = shots / f"{document_type}-page1.png"
-        assert first.is_file(), f"{first.name} missing: run scripts/screenshots.py"
+        assert first.is_file(), f"{first.name} missing: run scripts/document_screenshots.py"
         assert first.read_bytes().startswith(b"\x89PNG")
         assert f"({first.name})" in index

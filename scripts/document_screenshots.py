@@ -1,6 +1,6 @@
-"""Regenerate docs/screenshots/: page 1 and the signature page of one document of each type.
+"""Regenerate docs/documents/: page 1 and the signature page of one document of each type.
 
-    PYTHONPATH=. .venv/bin/python scripts/screenshots.py [--dpi 60]
+    PYTHONPATH=. .venv/bin/python scripts/document_screenshots.py [--dpi 60]
 
 Each type's first sample (``samples/<type>-*.xml``, sorted) is rendered as the service
 issues it: letterhead from the demo registry's requisites (``signing.demo``), a
@@ -8,7 +8,7 @@ registration number, the signature block the renderer draws for the signer.  The
 cryptographic signature itself adds nothing visible (the block is pre-rendered; the
 signer adds an empty widget over it), so it is left out and no keys are needed.
 Pages are rasterised with ``pdftoppm`` (poppler-utils) and an index is written to
-``docs/screenshots/README.md``.
+``docs/documents/README.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from service.pipeline.vocabulary import DOCUMENT_TITLES
 from signing.appearance import PARTY_TIMEZONES, SIGNED_MARK, SignatureBlockInfo
 from signing.demo import DEMO_REQUISITES, DEMO_SIGNATORIES
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+OUT = Path(__file__).resolve().parent.parent / "docs" / "documents"
 SIGNED_AT = datetime(2026, 12, 2, 9, 15, tzinfo=UTC)
 
 
@@ -108,7 +108,7 @@ def main() -> None:
     index = [
         "# Как выглядят документы (снимки страниц)",
         "",
-        "Сгенерировано `scripts/screenshots.py` из образцов `samples/`; реквизиты бланка —",
+        "Сгенерировано `scripts/document_screenshots.py` из образцов `samples/`; реквизиты бланка —",
         "из демонстрационного реестра (`signing/demo.py`). Страница 1 и страница с подписью.",
         "",
         "| Вид документа | Образец | Страницы |",
