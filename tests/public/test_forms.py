@@ -28,6 +28,7 @@ PERSON_FORMS = {
     "request",
     "response",
     "additional-information-request",
+    "additional-information",  # the requester's answer under Art. 10.1 may carry persons
     "unsolicited-information",
 }
 """The types whose schema carries persons (a refusal notice does not)."""
