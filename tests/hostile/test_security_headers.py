@@ -65,6 +65,11 @@ def test_every_html_page_has_the_security_headers(sqlite_env: Env) -> None:  # n
         "document_type": "request",
         "filename": "migdocs.css",
         "reply_type": "response",
+        "job_id": "00000000-0000-4000-8000-000000000000",  # JSON 404s, not HTML pages
+        "webhook_id": "00000000-0000-4000-8000-000000000000",
+        "ca": "kz-root",
+        "name": "kz-root",
+        "encoded": "AA",
     }
     seen_html: set[str] = set()
     with env.app.test_request_context():
