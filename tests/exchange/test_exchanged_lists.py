@@ -131,7 +131,8 @@ def test_lists_are_published_and_arriving_signatures_judged_by_them(nodes: Nodes
     assert sorted(kz_lists) == ["KZ-MTSZN", "KZ-MVD"]
     assert _received(by, "BY-MVD") == []
     first = kz_lists["KZ-MTSZN"]
-    assert first.version == 1 and first.signatory_id == "KZ-MTSZN-001"
+    # signed by the head of the authority, whom the registry names (Art. 9.3), not an officer
+    assert first.version == 1 and first.signatory_id == "KZ-MTSZN-HEAD"
     stored = by.services.storage.get(f"received-list-KZ-MTSZN-v{first.version}.pdf")
     assert hashlib.sha256(stored).hexdigest() == first.pdf_sha256
     with kz.services.database.reading() as session:
@@ -208,7 +209,7 @@ def test_lists_are_published_and_arriving_signatures_judged_by_them(nodes: Nodes
     assert (newest["authority"], newest["version"], newest["signed_by"]) == (
         "KZ-MTSZN",
         2,
-        "KZ-MTSZN-001",
+        "KZ-MTSZN-HEAD",
     )
     pdf = by.get(newest["pdf"], "BY-MVD").data
     assert hashlib.sha256(pdf).hexdigest() == newest["sha256"] == versions[1].pdf_sha256
@@ -235,7 +236,7 @@ def test_lists_are_published_and_arriving_signatures_judged_by_them(nodes: Nodes
     page = by.client.get("/exchange/lists")
     assert page.status_code == 200
     text_ = page.get_data(as_text=True)
-    assert "Полученные от другой Стороны (3)" in text_ and "KZ-MTSZN-001" in text_
+    assert "Полученные от другой Стороны (3)" in text_ and "KZ-MTSZN-HEAD" in text_
 
 
 def _post_list(kz: Node, by: Node, authority: str, version: str, pdf: bytes) -> tuple[int, str]:
