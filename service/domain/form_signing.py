@@ -52,7 +52,14 @@ class FormSigning:
 
     def approver_key(self, authority: str) -> str:
         parties, signatory = self._approver(authority, datetime.now(UTC))
-        who = f"{signatory.signatory_id}/{signatory.version}" if signatory else "-"
+        # The certificate's hash too: ids and versions repeat across registries (two
+        # instances in one process, a re-created demo), certificates do not.
+        who = (
+            f"{signatory.signatory_id}/{signatory.version}/"
+            f"{hashlib.sha256(signatory.certificate_der).hexdigest()[:16]}"
+            if signatory
+            else "-"
+        )
         return f"{who}@{parties.sender.version}"
 
     def render_signed(
