@@ -74,7 +74,11 @@ node_env() {  # party: this node's settings, as environment variables
   export MIGDOCS_NODE_KEY="$BASE/$lower/pki/node-$lower.key.pem"
   export MIGDOCS_SEAL_PKCS12="$BASE/$lower/pki/node-$lower-seal.p12"
   # Each node trusts its own Party's root and the other Party's root (from the other node).
-  export MIGDOCS_TRUST_ROOTS="$BASE/kz/pki/kz-root.pem,$BASE/by/pki/by-root.pem"
+  # `migdocs demo` makes a whole demo PKI per instance, and its TSA hangs under that
+  # instance's "KZ" root: each node must also trust the root of its own TSA and of the
+  # peer's TSA (B-LT/B-LTA gather revocation data for the timestamp's chain too).  In
+  # production: the two Parties' roots and the roots of both Parties' TSAs.
+  export MIGDOCS_TRUST_ROOTS="$BASE/kz/pki/kz-root.pem,$BASE/by/pki/by-root.pem,$BASE/by/pki/kz-root.pem"
 }
 
 prepare() {  # party officer-authority authority...
