@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,15 +119,21 @@ class Database:
         )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         """Sessions for reading (and for the registry lookups of the signer)."""
-        self.write_sessions = sessionmaker(
-            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
-        )
+        self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        self.write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write transaction: committed on success, rolled back on any error."""
         with _file_lock(self._write_lock), self.write_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A write transaction on a bare connection, for one-statement appends on hot
+        paths (the audit entry of an anonymous verification): no ORM session to build."""
+        with _file_lock(self._write_lock), self._write_engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -204,7 +204,7 @@ def uploaded_pdf() -> bytes:
 
 
 def _audit(report: VerificationReport, channel: str) -> None:
-    with services().database.transaction() as db:
+    with services().database.write_connection() as db:
         audit.record(
             db,
             actor="anonymous",

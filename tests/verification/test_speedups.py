@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import io
+import random
+from typing import Any
 
 import pytest
+from asn1crypto import x509
+from certomancer.registry import CertomancerConfig
 from pyhanko.pdf_utils.misc import PdfStreamError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import ObjStreamRef
 
 from signing import speedups
+from tests.signing.conftest import PKI_DIR
 
 
 @pytest.mark.parametrize(
@@ -104,3 +109,100 @@ def test_object_stream_reading_matches_pyhanko(unsigned_pdf: bytes) -> None:
             ) == speedups._original_get_object_from_stream(slow, *bad)
     headers = vars(fast)[speedups._HEADERS]
     assert headers and all(h is not None for h in headers.values())  # the fast path ran
+
+
+_LITERAL_ALPHABET = b"()\\01289nrtbfq\n\r a%"
+
+
+def _literal_outcome(reader: Any, raw: bytes) -> tuple[Any, int]:
+    stream = io.BytesIO(b"xx" + raw)
+    stream.seek(2)
+    try:
+        outcome: Any = ("value", reader(stream))
+    except Exception as exc:  # the very same error is expected of both
+        outcome = ("error", type(exc).__name__, str(exc))
+    return outcome, stream.tell()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"(abc) rest",
+        b"(a(b)c)x",
+        b"(a\\)b)",
+        b"(\\101\\60\\0601)",
+        b"(\\1234)",
+        b"(a\\\nb)",
+        b"(a\\\r\nb)",
+        b"(\\n\\r\\t\\b\\f\\(\\\\)",
+        b"(\\q)",
+        b"(\\8)",
+        b"(\\400)",
+        b"(unterminated",
+        b"(a\\",
+        b"(",
+        b"((()))rest",
+    ],
+)
+def test_fast_literal_string_matches_pyhanko(raw: bytes) -> None:
+    assert _literal_outcome(speedups.read_string_literal, raw) == _literal_outcome(
+        speedups._original_read_literal, raw
+    )
+
+
+def test_fast_literal_string_matches_pyhanko_on_random_strings() -> None:
+    rnd = random.Random(20261202)
+    fast_path_used = 0
+    for _ in range(20_000):
+        raw = b"(" + bytes(rnd.choice(_LITERAL_ALPHABET) for _ in range(rnd.randint(0, 14)))
+        expected = _literal_outcome(speedups._original_read_literal, raw)
+        assert _literal_outcome(speedups.read_string_literal, raw) == expected, raw
+        fast_path_used += speedups._literal_from(memoryview(raw), 0) is not None
+    assert fast_path_used > 3_000  # the fast path ran, not only the fallback
+
+
+def test_fast_literal_string_leaves_other_streams_to_pyhanko() -> None:
+    class Stream(io.BytesIO):
+        pass
+
+    stream = Stream(b"(a\\101) tail")
+    assert speedups.read_string_literal(stream) == b"aA"
+    assert stream.tell() == 7
+
+
+@pytest.fixture(scope="module")
+def signed_pdf_certificate() -> bytes:
+    """A signer's certificate of the test PKI (Cyrillic names, the usual extensions)."""
+    config = CertomancerConfig.from_file(
+        str(PKI_DIR / "certomancer.yml"), external_url_prefix="http://127.0.0.1:9"
+    )
+    return bytes(config.get_pki_arch("migdocs").get_cert("signer-other").dump())
+
+
+def test_name_equality_matches_asn1crypto() -> None:
+    ivanov = x509.Name.build({"common_name": "Иванов И.И.", "country_name": "KZ"})
+    same = x509.Name.load(ivanov.dump())
+    # RFC 5280 comparison: case and spacing differences are equal, different DER
+    spaced = x509.Name.build({"common_name": "иванов  и.и.", "country_name": "KZ"})
+    other = x509.Name.build({"common_name": "Петров П.П.", "country_name": "KZ"})
+    for left, right in [(ivanov, same), (ivanov, spaced), (ivanov, other), (other, same)]:
+        assert speedups.name_equal(left, right) == speedups._original_name_eq(left, right)
+    assert speedups.name_equal(ivanov, spaced) is True
+    assert speedups.name_equal(ivanov, other) is False
+    assert speedups.name_equal(ivanov, "Иванов") is False
+
+
+def test_certificates_are_shared_fully_parsed(signed_pdf_certificate: bytes) -> None:
+    first = speedups.shared_certificate(x509.Certificate.load(signed_pdf_certificate))
+    second = speedups.shared_certificate(x509.Certificate.load(signed_pdf_certificate))
+    assert first is second
+    assert first.dump() == signed_pdf_certificate
+    assert first._processed_extensions  # parsed before it was shared
+
+
+def test_certificate_cache_is_bounded(signed_pdf_certificate: bytes) -> None:
+    for serial in range(speedups.CERT_CACHE_SIZE + 20):
+        cert = x509.Certificate.load(signed_pdf_certificate)
+        cert["tbs_certificate"]["serial_number"] = serial + 1
+        speedups.shared_certificate(x509.Certificate.load(cert.dump(force=True)))
+    assert len(speedups._certificates) == speedups.CERT_CACHE_SIZE
