@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+import qrcode
+import qrcode.constants
+from PIL import Image
 
 from service.errors import FontMissing, InconsistentDocument, RenderError
-from service.pipeline.rendering import AssetFetcher, Renderer, default_renderer
+from service.pipeline.rendering import AssetFetcher, Renderer, default_renderer, qr_png
 from service.pipeline.stages import parse_document, render_document
 from service.pipeline.vocabulary import AUTHORITIES
 from tests import pdfinspect
@@ -254,3 +258,25 @@ def test_font_of_another_version_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "PTF75F.ttf").write_bytes(b"\0" + (font_dir() / "PTF75F.ttf").read_bytes())
     with pytest.raises(FontMissing, match=r"PTF75F\.ttf is not the pinned version"):
         Renderer(fonts_from=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://migdocs.example/verify?n=KZ-MVD-2026-000123",
+        "http://127.0.0.1:8000/verify?n=BY-GPK-2026-000001&v=" + "f" * 64,
+    ],
+)
+def test_qr_png_draws_exactly_what_qrcode_draws(url: str) -> None:
+    """The QR image is built from the module matrix; qrcode's own renderer is the reference."""
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=2, mask_pattern=0
+    )
+    code.add_data(url)
+    code.make()
+    expected = code.make_image(fill_color="black", back_color="white").get_image().convert("1")
+    drawn = Image.open(io.BytesIO(qr_png(url)))
+    assert drawn.format == "PNG" and drawn.mode == "1"
+    assert drawn.size == expected.size
+    assert drawn.tobytes() == expected.tobytes()
+    assert qr_png(url + "x") != qr_png(url)

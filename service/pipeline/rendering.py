@@ -32,6 +32,7 @@ import weasyprint
 from fontTools.ttLib import TTFont
 from lxml import etree
 from markupsafe import Markup, escape
+from PIL import Image
 from weasyprint.pdf.metadata import NS as XMP_NS
 from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.text.fonts import FontConfiguration
@@ -193,13 +194,18 @@ def qr_png(url: str) -> bytes:
 
     Drawn scaled up with ``image-rendering: pixelated`` (no interpolation, as PDF/A
     wants); a raster of ~40×40 pixels costs WeasyPrint far less than an SVG of paths.
+    The image is made from the module matrix in one call: qrcode's own ``make_image``
+    draws each of the ~1,000 modules as a PIL rectangle (half the time of the code).
     """
     code = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=2, mask_pattern=0
     )
     code.add_data(url)
     code.make()
-    image = code.make_image(fill_color="black", back_color="white").get_image().convert("1")
+    matrix = code.get_matrix()  # border included
+    size = len(matrix)
+    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
+    image = Image.frombytes("L", (size, size), pixels).convert("1")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
