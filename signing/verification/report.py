@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass
@@ -319,16 +320,27 @@ class VerificationReport:
         return result
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
 def _jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        data = {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
-        if isinstance(value, Check):
-            data["title"] = value.title
-        return data
+    # scalars first: they are most of the ~150 values of a report
     if isinstance(value, StrEnum):
         return value.value
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        data = {name: _jsonable(getattr(value, name)) for name in _field_names(type(value))}
+        if isinstance(value, Check):
+            data["title"] = value.title
+        return data
     return value

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from typing import Any
 
 import pytest
 from asn1crypto import x509
 from certomancer.registry import CertomancerConfig
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfStreamError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import ObjStreamRef
@@ -206,3 +208,64 @@ def test_certificate_cache_is_bounded(signed_pdf_certificate: bytes) -> None:
         cert["tbs_certificate"]["serial_number"] = serial + 1
         speedups.shared_certificate(x509.Certificate.load(cert.dump(force=True)))
     assert len(speedups._certificates) == speedups.CERT_CACHE_SIZE
+
+
+def _xref_outcome(parse: Any, stream: Any) -> Any:
+    try:
+        return ("entries", list(parse(stream, True)))
+    except Exception as exc:  # the very same error is expected of both
+        return ("error", type(exc).__name__, str(exc))
+
+
+def _xref_stream(widths: Any, index: Any, data: bytes) -> Any:
+    entries: dict[str, Any] = {"/Type": generic.NameObject("/XRef"), "/Size": 1000}
+    if widths is not None:
+        entries["/W"] = generic.ArrayObject(generic.NumberObject(w) for w in widths)
+    if index is not None:
+        entries["/Index"] = generic.ArrayObject(generic.NumberObject(v) for v in index)
+    return generic.StreamObject(dict_data=entries, stream_data=data)
+
+
+def test_xref_stream_parsing_matches_pyhanko_on_random_streams() -> None:
+    rng = random.Random(15)
+    fast_paths = 0
+    for _ in range(3000):
+        widths = [rng.choice((0, 1, 2, 3, 4, 8)) for _ in range(rng.choice((3, 3, 3, 2)))]
+        sections = [(rng.randrange(0, 50), rng.randrange(0, 6)) for _ in range(rng.randrange(1, 4))]
+        if rng.random() < 0.8:
+            sections.sort()
+            sections = [(start + 10 * i, size) for i, (start, size) in enumerate(sections)]
+        index = [v for pair in sections for v in pair] if rng.random() < 0.9 else None
+        count = sum(size for _, size in sections) if index is not None else 1000
+        rows = b"".join(
+            bytes([rng.choice((0, 1, 2, 3, 1, 2))]) + rng.randbytes(sum(widths) - 1)
+            if widths and widths[0] == 1
+            else rng.randbytes(sum(widths))
+            for _ in range(count)
+        )
+        data = (
+            rows + rng.randbytes(rng.choice((0, 0, 0, 1, 5))) if rng.random() < 0.9 else rows[:-1]
+        )
+        if rng.random() < 0.05:
+            widths = None
+        stream = _xref_stream(widths, index, data)
+        expected = _xref_outcome(speedups._original_parse_xref_stream, stream)
+        assert _xref_outcome(speedups.parse_xref_stream, stream) == expected, (widths, index)
+        fast_paths += speedups._xref_layout(stream) is not None and expected[0] == "entries"
+    assert fast_paths > 500  # the fast path itself was compared, not only the fallback
+
+
+def test_xref_streams_of_a_signed_document_read_alike(foreign_signed_pdf: bytes) -> None:
+    pdf = foreign_signed_pdf
+    headers = list(re.finditer(rb"\d+ 0 obj\s*<<(?:(?!endobj).)*?/Type\s*/XRef", pdf, re.S))
+    assert len(headers) >= 2  # WeasyPrint's revision and the signature's
+    reader = PdfFileReader(io.BytesIO(pdf), strict=True)
+    for header in headers:
+        source = io.BytesIO(pdf)
+        start = pdf.index(b"<<", header.start())
+        source.seek(start)
+        stream = generic.read_object(source, generic.Reference(1, 0, reader))
+        expected = list(speedups._original_parse_xref_stream(stream, True))
+        assert len(expected) > 5
+        assert speedups._xref_layout(stream) is not None  # the fast path is taken
+        assert list(speedups.parse_xref_stream(stream, True)) == expected
