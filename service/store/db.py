@@ -129,11 +129,36 @@ class Database:
             yield session
 
     @contextmanager
-    def write_connection(self) -> Iterator[Connection]:
+    def write_connection(self, durable: bool = True) -> Iterator[Connection]:
         """A write transaction on a bare connection, for one-statement appends on hot
-        paths (the audit entry of an anonymous verification): no ORM session to build."""
-        with _file_lock(self._write_lock), self._write_engine.begin() as connection:
-            yield connection
+        paths (the audit entry of an anonymous verification): no ORM session to build.
+
+        ``durable=False`` commits without waiting for the disk: the transaction is atomic
+        and ordered as any other, but a power failure (not a crash of the process) may
+        lose the last such commits — SQLite ``synchronous=NORMAL`` in WAL mode,
+        PostgreSQL ``synchronous_commit = off``.  The next durable commit makes them
+        durable too.  Meant for records whose loss in a power cut costs nothing lasting
+        (a verification's audit entry); otherwise every anonymous upload would cost an
+        ``fsync``, serialised across all workers on SQLite.
+        """
+        dialect = self.engine.dialect.name
+        relaxed_sqlite = not durable and dialect == "sqlite"
+        with _file_lock(self._write_lock), self._write_engine.connect() as connection:
+            driver: Any = connection.connection.driver_connection
+            if relaxed_sqlite:  # per connection, and outside a transaction
+                driver.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with connection.begin():
+                    if not durable and dialect == "postgresql":
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    yield connection
+            finally:
+                if relaxed_sqlite:  # the pooled connection goes back as it came
+                    try:
+                        driver.execute("PRAGMA synchronous = FULL")
+                    except Exception:
+                        connection.invalidate()  # never reused with relaxed commits
+                        raise
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
