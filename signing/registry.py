@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from asn1crypto import x509
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,6 +108,16 @@ def _authorisation(signatory: Signatory) -> dict[str, str | None]:
     return {"role": a.role, "act_ru": a.act_ru, "phone": a.phone, "email": a.email}
 
 
+_AUTHORITY_VERSIONS = "migdocs.registry.authority_versions"
+"""``Session.info`` key: authority versions read in this transaction (dropped on a write)."""
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_authority_versions(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the session's transaction, not a savepoint
+        session.info.pop(_AUTHORITY_VERSIONS, None)
+
+
 class Registry:
     """Operations on the registry within one SQLAlchemy session.
 
@@ -184,6 +194,7 @@ class Registry:
         )
         self.session.add(row)
         self._flush(f"authority {code!r}")
+        self.session.info.pop(_AUTHORITY_VERSIONS, None)
         return _authority_view(row)
 
     def ensure_default_authorities(
@@ -213,12 +224,18 @@ class Registry:
                 )
 
     def authority_versions(self, code: str) -> list[Authority]:
-        rows = self.session.scalars(
-            select(AuthorityVersionRow)
-            .where(AuthorityVersionRow.code == code)
-            .order_by(AuthorityVersionRow.version)
-        )
-        return [_authority_view(r) for r in rows]
+        """Every version of ``code``, oldest first; read once per session (a document's
+        POST asks for the sender's versions three times: signatory, block, letterhead)."""
+        known: dict[str, list[Authority]] = self.session.info.setdefault(_AUTHORITY_VERSIONS, {})
+        found = known.get(code)
+        if found is None:
+            rows = self.session.scalars(
+                select(AuthorityVersionRow)
+                .where(AuthorityVersionRow.code == code)
+                .order_by(AuthorityVersionRow.version)
+            )
+            found = known[code] = [_authority_view(r) for r in rows]
+        return list(found)
 
     def authority_at(self, code: str, at: datetime) -> Authority | None:
         """The version of authority ``code`` in force at ``at`` (active or dissolved)."""

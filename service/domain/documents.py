@@ -184,12 +184,15 @@ class DocumentService:
             # Refuse an unauthorised signatory before a registration number is taken; the
             # registry is read once, here (block content and signatory for signing).
             prepared = self.signer.prepare(request, now, session)
+            parties = self.parties_in(session, doc, prepared.at)
         reserved = self._reserve(doc, root, xml_sha256, now.year)
         if isinstance(reserved, Created):
             return dataclasses.replace(reserved, warnings=found)
         written: list[str] = []
         try:
-            stored, level, files = self._produce(doc, raw, request, prepared, reserved, xml_sha256)
+            stored, level, files = self._produce(
+                doc, raw, request, prepared, parties, reserved, xml_sha256
+            )
             self._issue(doc, root, stored, level, files, written, principal, address)
         except BaseException as exc:
             # Nothing of a void number may survive: its files go, its row says why.
@@ -206,6 +209,7 @@ class DocumentService:
         raw: bytes,
         request: SignRequest,
         prepared: Prepared,
+        parties: Parties,
         reserved: journal.Reservation,
         xml_sha256: str,
     ) -> tuple[StoredDocument, str, dict[str, bytes]]:
@@ -213,7 +217,6 @@ class DocumentService:
         signature level and the files (storage key → bytes)."""
         number = reserved.number
         block = self.signer.numbered(prepared, number)
-        parties = self.parties(doc, prepared.at)
         html = self.renderer.html(doc, number, signature=block, parties=parties)
         rendered = self.renderer.pdf(doc, html, raw, number, signature=block, parties=parties)
         signed = self.signer.sign(
@@ -243,12 +246,11 @@ class DocumentService:
         )
         return row, signed.level, {f"{reserved.id}.pdf": signed.pdf, f"{reserved.id}.xml": raw}
 
-    def parties(self, doc: Document, at: datetime) -> Parties:
+    def parties_in(self, session: Session, doc: Document, at: datetime) -> Parties:
         """The registry versions of sender and recipient in force at ``at`` (letterhead)."""
         header = doc.header
-        with self.database.reading() as session:
-            registry = Registry(session)
-            found = [registry.authority_at(c, at) for c in (header.sender, header.recipient)]
+        registry = Registry(session)
+        found = [registry.authority_at(c, at) for c in (header.sender, header.recipient)]
         seed = seed_parties(header.sender, header.recipient)
         return Parties(found[0] or seed.sender, found[1] or seed.recipient)
 

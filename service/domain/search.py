@@ -90,10 +90,13 @@ def extract(xml: bytes | None, row: StoredDocument) -> Extract:
     return Extract(" ".join(dict.fromkeys(terms)), "; ".join(dict.fromkeys(names)))
 
 
-def index_document(session: Session, row: StoredDocument, xml: bytes | None) -> None:
-    """Store (or replace) the words ``row`` is found by."""
+def index_document(
+    session: Session, row: StoredDocument, xml: bytes | None, new: bool = False
+) -> None:
+    """Store (or replace) the words ``row`` is found by; ``new``: the row is being stored
+    in this very transaction, so it has no entry yet (no lookup)."""
     found = extract(xml, row)
-    entry = session.get(SearchEntry, row.id)
+    entry = None if new else session.get(SearchEntry, row.id)
     if entry is None:
         session.add(SearchEntry(document_id=row.id, terms=found.terms, persons=found.persons))
     else:
@@ -109,7 +112,7 @@ def indexer(
     ``database`` backend the file is not visible to other connections before it commits."""
 
     def hook(session: Session, row: StoredDocument) -> None:
-        index_document(session, row, read_xml(session, f"{row.id}.xml"))
+        index_document(session, row, read_xml(session, f"{row.id}.xml"), new=True)
 
     return hook
 

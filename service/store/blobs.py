@@ -21,6 +21,9 @@ from service.store.db import Database
 from service.store.storage import _KEY, LocalStorage, Storage, StoredFile
 from service.store.tables import StoredBlob
 
+_WRITTEN = "migdocs.blobs_written"
+"""``Session.info`` key: what :meth:`DatabaseStorage.put_in` wrote in this session."""
+
 BACKENDS = ("files", "database")
 
 
@@ -54,6 +57,8 @@ class DatabaseStorage:
                 set_={"data": statement.excluded.data, "stored_at": statement.excluded.stored_at},
             )
         )
+        # read back in the same transaction (the search index reads the XML just stored)
+        session.info.setdefault(_WRITTEN, {})[key] = data
 
     def put(self, key: str, data: bytes) -> None:
         with self.database.transaction() as session:
@@ -64,6 +69,9 @@ class DatabaseStorage:
             return self.get_in(session, key)
 
     def get_in(self, session: Session, key: str) -> bytes:
+        written = session.info.get(_WRITTEN)
+        if written is not None and key in written:
+            return bytes(written[key])
         data = session.execute(
             select(StoredBlob.data).where(StoredBlob.key == self._check(key))
         ).scalar_one_or_none()
@@ -72,6 +80,7 @@ class DatabaseStorage:
         return bytes(data)
 
     def delete_in(self, session: Session, key: str) -> None:
+        session.info.get(_WRITTEN, {}).pop(key, None)
         session.execute(delete(StoredBlob).where(StoredBlob.key == self._check(key)))
 
     def delete(self, key: str) -> None:
