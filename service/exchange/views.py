@@ -258,7 +258,7 @@ def receiver() -> Receiver:
     return found
 
 
-def _calling_peer() -> Peer:
+def calling_peer() -> Peer:
     der = transport.client_certificate(request.environ)
     if der is None:
         raise PeerUnknown("the peer endpoint needs the peer node's TLS client certificate")
@@ -285,7 +285,7 @@ def _declared() -> Declared:
 
 @bp.post("/peer/v1/deliveries")
 def receive_delivery() -> Response:
-    peer = _calling_peer()
+    peer = calling_peer()
     if request.mimetype != "application/pdf":
         raise UnsupportedMediaType(f"send the PDF as application/pdf, not {request.mimetype}")
     declared = _declared()
@@ -302,7 +302,7 @@ def receive_delivery() -> Response:
 @bp.post("/peer/v1/lists")
 def receive_signatory_list() -> Response:
     """A signed list of authorised signatories of the peer's Party (Art. 9.3, 9.4)."""
-    peer = _calling_peer()
+    peer = calling_peer()
     if request.mimetype != "application/pdf":
         raise UnsupportedMediaType(f"send the PDF as application/pdf, not {request.mimetype}")
     authority = (request.headers.get(AUTHORITY_HEADER) or "").strip()[:32]
