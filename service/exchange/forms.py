@@ -108,7 +108,9 @@ class FormPublisher(OutboxPublisher):
                 if renders == RENDERS_PER_ROUND:
                     return enqueued, False
                 renders += 1
-                form = forms.FORMS.get(renderer, document_type, authority, signing)
+                # Signed afresh, not taken from the process's cache of forms: a cached form
+                # may predate the registry entry of its signer (a re-created registry).
+                form = signing.render_signed(renderer, document_type, authority)
                 if form.signatory_id is None or form.version != FORM_VERSION:
                     break  # nobody to sign for the authority: nothing to prove to the peer
                 enqueued += self._enqueue(form, signer)
