@@ -115,8 +115,7 @@ def _content_reasons(report: VerificationReport, declared: DeclaredForm) -> list
     reasons = []
     if report.form_version != declared.version:
         reasons.append(
-            f"the form's XMP says version {report.form_version or 'none'}, "
-            f"not {declared.version}"
+            f"the form's XMP says version {report.form_version or 'none'}, not {declared.version}"
         )
     if source.form_version != declared.version:
         reasons.append(
@@ -125,8 +124,7 @@ def _content_reasons(report: VerificationReport, declared: DeclaredForm) -> list
         )
     if source.document_type != declared.document_type:
         reasons.append(
-            f"the form is of type {source.document_type or 'none'}, "
-            f"not {declared.document_type}"
+            f"the form is of type {source.document_type or 'none'}, not {declared.document_type}"
         )
     if source.sender != declared.authority:
         reasons.append(

@@ -40,6 +40,7 @@ LISTS_PATH = "/peer/v1/lists"
 AUTHORITY_HEADER = "X-Migdocs-Authority"
 VERSION_HEADER = "X-Migdocs-List-Version"
 
+
 @dataclass
 class ListPublisher(OutboxPublisher):
     _lists: SignatoryLists | None = None

@@ -14,13 +14,13 @@ from sqlalchemy import select
 from service.domain import forms
 from service.domain.auth import add_officer
 from service.domain.form_signing import signing_reason
+from service.exchange.form_registry import storage_key
 from service.exchange.forms import (
     FORM_VERSION_HEADER,
     FORMS_PATH,
     TYPE_HEADER,
     publication_key,
 )
-from service.exchange.form_registry import storage_key
 from service.exchange.lists import AUTHORITY_HEADER
 from service.exchange.transport import client_context, post
 from service.pipeline.rendering import FORM_VERSION, default_renderer
@@ -119,7 +119,11 @@ def test_forms_are_published_received_and_shown_on_both_sides(nodes: Nodes) -> N
 
     # Republishing the same file is acknowledged with the first received-at.
     status, body = _post_form(
-        kz, by, kz.services.storage.get(publication_key(mine.pdf_sha256)), "request", "KZ-MTSZN",
+        kz,
+        by,
+        kz.services.storage.get(publication_key(mine.pdf_sha256)),
+        "request",
+        "KZ-MTSZN",
         FORM_VERSION,
     )
     assert status == 200 and '"repeated":true' in body.replace(" ", ""), body
