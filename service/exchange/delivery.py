@@ -35,13 +35,23 @@ from service.exchange.lists import ListPublisher
 from service.exchange.receipts import ACCEPTED, Receipt, check_receipt
 from service.exchange.webhooks import WebhookSender
 from service.store.db import Database
-from service.store.exchange_tables import DELIVERED, FAILED, PENDING, REFUSED, Delivery, Peer
+from service.store.exchange_tables import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    REFUSED,
+    Delivery,
+    Peer,
+    receipt_key,
+)
 from service.store.storage import Storage
 from service.store.tables import Case, StoredDocument
 
 log = logging.getLogger("migdocs.exchange")
 
 DELIVERIES_PATH = "/peer/v1/deliveries"
+__all__ = ["NUMBER_HEADER", "SHA256_HEADER", "DeliveryWorker", "receipt_key"]
+
 NUMBER_HEADER = "X-Migdocs-Registration-Number"
 SHA256_HEADER = "X-Migdocs-SHA256"
 
@@ -55,10 +65,6 @@ class Claimed:
     created_at: datetime
     registration_number: str
     pdf_sha256: str
-
-
-def receipt_key(document_id: str) -> str:
-    return f"{document_id}.receipt.pdf"
 
 
 @dataclass

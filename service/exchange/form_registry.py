@@ -44,7 +44,7 @@ from service.exchange.outbox import party_of
 from service.exchange.receipts import roots_der
 from service.store import audit
 from service.store.db import Database
-from service.store.exchange_tables import Peer, ReceivedForm
+from service.store.exchange_tables import Peer, ReceivedForm, received_form_key
 from service.store.storage import Storage
 from signing.verification import CheckStatus, Indication, VerificationReport
 from signing.verify_basic import verify_pdf
@@ -52,7 +52,7 @@ from signing.verify_basic import verify_pdf
 
 def storage_key(sha256: str) -> str:
     """Storage key of a received form's PDF, as received."""
-    return f"received-form-{sha256}.pdf"
+    return received_form_key(sha256)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from service.store.exchange_tables import (
     ListPublication,
     Peer,
     ReceivedForm,
+    published_form_key,
 )
 from signing.api import DocumentSigner, SigningConfig
 
@@ -61,7 +62,7 @@ is spread over several rounds."""
 
 def publication_key(sha256: str) -> str:
     """Storage key of a published form's PDF."""
-    return f"published-form-{sha256}.pdf"
+    return published_form_key(sha256)
 
 
 @dataclass

@@ -20,6 +20,29 @@ FAILED = "failed"
 DELIVERY_STATUSES = (PENDING, DELIVERED, REFUSED, FAILED)
 
 
+# ----- storage keys of the exchange's files (the rows below name them; fsck knows them) -----
+
+
+def receipt_key(document_id: str) -> str:
+    """The signed receipt of a delivered or received document."""
+    return f"{document_id}.receipt.pdf"
+
+
+def received_list_key(authority: str, version: int) -> str:
+    """A signatory list of the other Party, as received."""
+    return f"received-list-{authority}-v{version}.pdf"
+
+
+def published_form_key(sha256: str) -> str:
+    """A signed sample form of this Party, as published to the peer."""
+    return f"published-form-{sha256}.pdf"
+
+
+def received_form_key(sha256: str) -> str:
+    """A signed sample form of the other Party, as received."""
+    return f"received-form-{sha256}.pdf"
+
+
 class Peer(Base):
     """The node of the other Party."""
 

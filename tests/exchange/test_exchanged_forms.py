@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from service.domain import forms
+from service.domain import forms, fsck
 from service.domain.auth import add_officer
 from service.domain.form_signing import signing_reason
 from service.exchange.form_registry import storage_key
@@ -34,7 +34,7 @@ from service.store.exchange_tables import (
 from signing.pades import PadesOptions, sign_pdf
 from signing.registry import Registry
 
-from .conftest import Node, Nodes
+from .conftest import Node, Nodes, request_xml
 from .test_exchanged_lists import _new_signatory
 
 
@@ -88,7 +88,8 @@ def _log_in(node: Node, username: str, authority: str) -> None:
 
 def test_forms_are_published_received_and_shown_on_both_sides(nodes: Nodes) -> None:
     kz, by = nodes.kz, nodes.by
-    assert kz.worker.run_once() == 0  # lists, then forms, then (no) documents
+    kz.post(request_xml(), "KZ-MTSZN")
+    assert kz.worker.run_once() == 1  # lists, then forms, then the document
     got = {(r.document_type, r.authority): r for r in _received(by)}
     assert sorted(got) == [("request", "KZ-MTSZN"), ("request", "KZ-MVD")]
     assert _received(kz) == []  # BY's worker has not run: nothing of BY's yet
@@ -148,6 +149,19 @@ def test_forms_are_published_received_and_shown_on_both_sides(nodes: Nodes) -> N
     assert by.client.get("/api/v1/exchange/forms").status_code == 401
     assert by.client.get(row["pdf"]).status_code == 401
     assert by.client.get("/exchange/forms").status_code == 302  # officers log in first
+
+    # fsck knows the exchange's files (receipts, received lists, forms sent and received):
+    # none is debris for --repair to delete, none is missing.
+    for node in (kz, by):
+        report = fsck.check(node.services.database, node.services.storage, repair=True)
+        assert report.problems == [], [str(p) for p in report.problems]
+    assert by.services.storage.exists(storage_key(first.pdf_sha256))
+    assert kz.services.storage.exists(publication_key(first.pdf_sha256))
+    by.services.storage.delete(storage_key(first.pdf_sha256))
+    report = fsck.check(by.services.database, by.services.storage)
+    assert [(p.kind, p.subject) for p in report.problems] == [
+        ("row-without-file", storage_key(first.pdf_sha256))
+    ]
 
 
 def test_the_forms_page_shows_an_officer_both_directions(sqlite_nodes: Nodes) -> None:
