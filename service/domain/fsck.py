@@ -13,7 +13,8 @@ does about it:
   the reason ``abandoned`` (audited), its files deleted;
 - a *row without its file* (also an exchange row's), an issued number without its
   document, a document or a number missing from the journal → reported only: they need a
-  person (restore the file from a backup).
+  person (restore the file from a backup).  Documents received from the peer and their
+  incoming numbers («вх. №») are not issued here: the journal does not list them.
 
 The storage is scanned *before* the database is read, so a document being issued while
 fsck runs is never mistaken for debris: its journal row was committed before its files
@@ -47,6 +48,9 @@ from service.store.exchange_tables import (
 from service.store.storage import Storage, StoredFile
 from service.store.tables import ISSUED, ISSUING, VOID, Issuance, RegistrationCounter, SignatoryList
 from service.store.tables import StoredDocument as DocumentRow
+
+INCOMING_PREFIX = "IN:"
+"""Counter key prefix of the incoming numbers (:func:`service.domain.documents.next_number`)."""
 
 DEFAULT_STUCK_AFTER = timedelta(minutes=10)
 """Longer than any render may take (gunicorn kills a worker after 120 s)."""
@@ -102,6 +106,8 @@ class _State:
     counters: list[RegistrationCounter]
     exchange_keys: dict[str, str] = field(default_factory=dict)
     """Files of the exchange named by a row → what they are."""
+    received: set[str] = field(default_factory=set)
+    """Documents received from the peer: numbered by their sender, not in this journal."""
 
 
 def _exchange_keys(session: Session) -> dict[str, str]:
@@ -129,6 +135,7 @@ def _load(session: Session) -> _State:
         list_keys=set(session.execute(select(SignatoryList.storage_key)).scalars()),
         counters=list(session.execute(select(RegistrationCounter)).scalars()),
         exchange_keys=_exchange_keys(session),
+        received=set(session.execute(select(Incoming.document_id)).scalars()),
     )
 
 
@@ -296,7 +303,7 @@ def _journal(state: _State) -> list[Problem]:
             )
     journaled = {i.id for i in state.journal.values() if i.status == ISSUED}
     for document in state.documents.values():
-        if document.id not in journaled:
+        if document.id not in journaled and document.id not in state.received:
             problems.append(
                 Problem(
                     "document-not-in-journal",
@@ -309,6 +316,8 @@ def _journal(state: _State) -> list[Problem]:
         if issuance.status in (ISSUING, ISSUED, VOID):
             taken.setdefault((issuance.authority, issuance.reg_year), set()).add(issuance.reg_seq)
     for counter in state.counters:
+        if counter.authority.startswith(INCOMING_PREFIX):
+            continue  # «вх. №» of received documents: given with the document, no journal
         seen = taken.get((counter.authority, counter.year), set())
         for seq in range(1, counter.last + 1):
             if seq not in seen:
