@@ -80,7 +80,10 @@ def _refuse(reasons: list[str]) -> FormRefused:
 
 def _signature_reasons(pdf: bytes, peer: Peer) -> list[str]:
     """The file's one signature, over the whole file, trusted by the sender's root."""
-    reports = verify_pdf(pdf, roots_der(peer.trust_roots_pem))
+    try:
+        reports = verify_pdf(pdf, roots_der(peer.trust_roots_pem))
+    except Exception as exc:  # pyHanko raises many types on malformed input
+        return [f"the form cannot be read as a signed PDF: {type(exc).__name__}: {exc}"[:300]]
     if len(reports) != 1:
         return [f"the form carries {len(reports)} signatures, expected exactly 1"]
     basic = reports[0]
@@ -141,9 +144,9 @@ def check_form(
         raise _refuse([f"authority {declared.authority} is not of Party {peer.party}, the sender"])
     if declared.document_type not in FORM_TYPES:
         raise _refuse([f"{declared.document_type!r} is not a document type"])
-    reasons = _signature_reasons(pdf, peer)
-    report = verifier.verify(pdf)
-    reasons += _report_reasons(report) + _content_reasons(report, declared)
+    report = verifier.verify(pdf)  # bounded in time and memory, whatever the bytes
+    reasons = _signature_reasons(pdf, peer) + _report_reasons(report)
+    reasons += _content_reasons(report, declared)
     signer = report.signatures[0].signatory if report.signatures else None
     signed_at = report.signatures[0].best_signing_time if report.signatures else None
     if not reasons and (signer is None or signer.authority != declared.authority):

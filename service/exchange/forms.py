@@ -112,7 +112,7 @@ class FormPublisher(OutboxPublisher):
                 # Signed afresh, not taken from the process's cache of forms: a cached form
                 # may predate the registry entry of its signer (a re-created registry).
                 form = signing.render_signed(renderer, document_type, authority)
-                if form.signatory_id is None or form.version != FORM_VERSION:
+                if form.signatory_id is None:
                     break  # nobody to sign for the authority: nothing to prove to the peer
                 enqueued += self._enqueue(form, signer)
         return enqueued, True

@@ -211,6 +211,8 @@ def test_forms_that_cannot_be_trusted_are_refused_and_nothing_is_kept(
     status, body = _post_form(kz, by, bytes(altered), "request", authority, FORM_VERSION)
     assert status == 422 and "form_refused" in body and "signature is not valid" in body
 
+    status, body = _post_form(kz, by, b"%PDF-1.7\nnot a form", "request", authority, "1.1")
+    assert status == 422 and "form_refused" in body
     status, body = _post_form(kz, by, genuine, "response", authority, FORM_VERSION)
     assert status == 422 and "is of type request, not response" in body
     status, body = _post_form(kz, by, genuine, "request", authority, "0.9")
