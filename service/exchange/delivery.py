@@ -50,8 +50,6 @@ from service.store.tables import Case, StoredDocument
 log = logging.getLogger("migdocs.exchange")
 
 DELIVERIES_PATH = "/peer/v1/deliveries"
-__all__ = ["NUMBER_HEADER", "SHA256_HEADER", "DeliveryWorker", "receipt_key"]
-
 NUMBER_HEADER = "X-Migdocs-Registration-Number"
 SHA256_HEADER = "X-Migdocs-SHA256"
 

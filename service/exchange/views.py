@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from service.domain.verification import build_verifier
 from service.errors import Forbidden, InputError, NotFound, UnsupportedMediaType, Violation
 from service.exchange import inbox, transport, webhooks
-from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, receipt_key
+from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER
 from service.exchange.errors import ExchangeUnavailable, PeerUnknown
 from service.exchange.list_registry import (
     ExchangedListsLookup,
@@ -33,7 +33,7 @@ from service.exchange.lists import AUTHORITY_HEADER, VERSION_HEADER, overview
 from service.exchange.peers import peer_by_certificate
 from service.exchange.receiving import Declared, Receiver
 from service.exchange.status import delivery_json
-from service.store.exchange_tables import Peer
+from service.store.exchange_tables import Peer, receipt_key
 from service.store.tables import StoredDocument
 from service.web import params
 from service.web.context import services
