@@ -252,9 +252,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         app.extensions["migdocs.demo_pki"] = DemoPkiServices(settings.instance_dir / "pki")
         app.register_blueprint(demo_pki.bp)
+    from service.exchange import form_views as exchange_form_views
     from service.exchange import views as exchange_views
 
     app.register_blueprint(exchange_views.bp)
+    app.register_blueprint(exchange_form_views.bp)
     _fsck_report(database, storage)
     return app
 

@@ -5,12 +5,16 @@ does about it:
 
 - a *temporary file* of an unfinished write → deleted;
 - a *file without a row* (a void number's signed PDF, a destroyed document's file, an
-  unknown file) → deleted, so no signed file outlives the journal's verdict;
+  unknown file) → deleted, so no signed file outlives the journal's verdict; the files of
+  the exchange (receipts, received signatory lists, published and received sample forms)
+  belong to their rows, and one younger than ``stuck_after`` is left alone (it is written
+  just before its row is committed);
 - a number *stuck in issuing* longer than ``stuck_after`` (its process died) → void with
   the reason ``abandoned`` (audited), its files deleted;
-- a *row without its file*, an issued number without its document, a document or a
-  number missing from the journal → reported only: they need a person (restore the
-  file from a backup).
+- a *row without its file* (also an exchange row's), an issued number without its
+  document, a document or a number missing from the journal → reported only: they need a
+  person (restore the file from a backup).  Documents received from the peer and their
+  incoming numbers («вх. №») are not issued here: the journal does not list them.
 
 The storage is scanned *before* the database is read, so a document being issued while
 fsck runs is never mistaken for debris: its journal row was committed before its files
@@ -30,14 +34,33 @@ from sqlalchemy.orm import Session
 from service.domain import issuance as journal
 from service.domain.documents import registration_number
 from service.store.db import Database
+from service.store.exchange_tables import (
+    Delivery,
+    FormPublication,
+    Incoming,
+    ReceivedForm,
+    ReceivedList,
+    published_form_key,
+    receipt_key,
+    received_form_key,
+    received_list_key,
+)
 from service.store.storage import Storage, StoredFile
 from service.store.tables import ISSUED, ISSUING, VOID, Issuance, RegistrationCounter, SignatoryList
 from service.store.tables import StoredDocument as DocumentRow
+
+INCOMING_PREFIX = "IN:"
+"""Counter key prefix of the incoming numbers (:func:`service.domain.documents.next_number`)."""
 
 DEFAULT_STUCK_AFTER = timedelta(minutes=10)
 """Longer than any render may take (gunicorn kills a worker after 120 s)."""
 
 _DOCUMENT_FILE = re.compile(r"([0-9a-f-]{36})\.(pdf|xml)")
+_EXCHANGE_FILE = re.compile(
+    r"[0-9a-f-]{36}\.receipt\.pdf|received-list-.+\.pdf|(published|received)-form-[0-9a-f]{64}\.pdf"
+)
+"""Files of the exchange: each is written just *before* its row is committed, so a young one
+without a row may be a write in progress (left alone until ``stuck_after``)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,28 @@ class _State:
     journal: dict[str, Issuance]
     list_keys: set[str]
     counters: list[RegistrationCounter]
+    exchange_keys: dict[str, str] = field(default_factory=dict)
+    """Files of the exchange named by a row → what they are."""
+    received: set[str] = field(default_factory=set)
+    """Documents received from the peer: numbered by their sender, not in this journal."""
+
+
+def _exchange_keys(session: Session) -> dict[str, str]:
+    """Receipts, received lists, published and received sample forms, by their rows."""
+    found: dict[str, str] = {}
+    for (document_id,) in session.execute(
+        select(Delivery.document_id).where(Delivery.receipt_sha256.is_not(None))
+    ):
+        found[receipt_key(document_id)] = "receipt of a delivered document"
+    for (document_id,) in session.execute(select(Incoming.document_id)):
+        found[receipt_key(document_id)] = "receipt of a received document"
+    for authority, version in session.execute(select(ReceivedList.authority, ReceivedList.version)):
+        found[received_list_key(authority, version)] = "signatory list received from the peer"
+    for (sha256,) in session.execute(select(FormPublication.pdf_sha256)):
+        found[published_form_key(sha256)] = "sample form published to the peer"
+    for (sha256,) in session.execute(select(ReceivedForm.pdf_sha256)):
+        found[received_form_key(sha256)] = "sample form received from the peer"
+    return found
 
 
 def _load(session: Session) -> _State:
@@ -89,6 +134,8 @@ def _load(session: Session) -> _State:
         journal={i.id: i for i in session.execute(select(Issuance)).scalars()},
         list_keys=set(session.execute(select(SignatoryList.storage_key)).scalars()),
         counters=list(session.execute(select(RegistrationCounter)).scalars()),
+        exchange_keys=_exchange_keys(session),
+        received=set(session.execute(select(Incoming.document_id)).scalars()),
     )
 
 
@@ -161,7 +208,7 @@ def _stuck(state: _State, before: datetime) -> list[Problem]:
 
 def _owner(name: str, state: _State) -> tuple[bool, str]:
     """Whether a stored key belongs to a row, and what it is if it does not."""
-    if name in state.list_keys:
+    if name in state.list_keys or name in state.exchange_keys:
         return True, ""
     match = _DOCUMENT_FILE.fullmatch(name)
     if match is None:
@@ -201,7 +248,7 @@ def _files(
             problem = Problem("file-without-row", found.name, "not a storage key")
         else:
             owned, why = _owner(found.name, state)
-            if owned:
+            if owned or (_EXCHANGE_FILE.fullmatch(found.name) and found.modified >= before):
                 continue
             problem = Problem("file-without-row", found.name, why)
         if repair:
@@ -235,6 +282,11 @@ def _rows_without_files(
             problems.append(
                 Problem("row-without-file", key, "signatory list PDF is missing: regenerate it")
             )
+    for key, what in sorted(state.exchange_keys.items()):
+        if key not in present and not storage.exists(key):
+            problems.append(
+                Problem("row-without-file", key, f"{what} is missing: restore it from a backup")
+            )
     return problems
 
 
@@ -251,7 +303,7 @@ def _journal(state: _State) -> list[Problem]:
             )
     journaled = {i.id for i in state.journal.values() if i.status == ISSUED}
     for document in state.documents.values():
-        if document.id not in journaled:
+        if document.id not in journaled and document.id not in state.received:
             problems.append(
                 Problem(
                     "document-not-in-journal",
@@ -264,6 +316,8 @@ def _journal(state: _State) -> list[Problem]:
         if issuance.status in (ISSUING, ISSUED, VOID):
             taken.setdefault((issuance.authority, issuance.reg_year), set()).add(issuance.reg_seq)
     for counter in state.counters:
+        if counter.authority.startswith(INCOMING_PREFIX):
+            continue  # «вх. №» of received documents: given with the document, no journal
         seen = taken.get((counter.authority, counter.year), set())
         for seq in range(1, counter.last + 1):
             if seq not in seen:

@@ -30,11 +30,20 @@ from service.config import Settings
 from service.errors import MigdocsError
 from service.exchange import transport
 from service.exchange.errors import DeliveryFailed, ReceiptInvalid
+from service.exchange.forms import FormPublisher
 from service.exchange.lists import ListPublisher
 from service.exchange.receipts import ACCEPTED, Receipt, check_receipt
 from service.exchange.webhooks import WebhookSender
 from service.store.db import Database
-from service.store.exchange_tables import DELIVERED, FAILED, PENDING, REFUSED, Delivery, Peer
+from service.store.exchange_tables import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    REFUSED,
+    Delivery,
+    Peer,
+    receipt_key,
+)
 from service.store.storage import Storage
 from service.store.tables import Case, StoredDocument
 
@@ -56,10 +65,6 @@ class Claimed:
     pdf_sha256: str
 
 
-def receipt_key(document_id: str) -> str:
-    return f"{document_id}.receipt.pdf"
-
-
 @dataclass
 class DeliveryWorker:
     settings: Settings
@@ -67,9 +72,13 @@ class DeliveryWorker:
     storage: Storage
     rng: random.Random = field(default_factory=random.Random)
     publish_lists: bool = True
-    """Send this Party's new signatory lists before the documents of each round."""
+    """Send this Party's new signatory lists, then its new signed sample forms, before the
+    documents of each round."""
+    form_types: tuple[str, ...] | None = None
+    """The document types whose sample forms are published (``None``: all of them)."""
     _contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
     _publisher: ListPublisher | None = None
+    _forms: FormPublisher | None = None
     _webhooks: WebhookSender | None = None
 
     @property
@@ -77,6 +86,14 @@ class DeliveryWorker:
         if self._publisher is None:
             self._publisher = ListPublisher(self.settings, self.database, self.storage)
         return self._publisher
+
+    @property
+    def forms(self) -> FormPublisher:
+        if self._forms is None:
+            self._forms = FormPublisher(self.settings, self.database, self.storage)
+            if self.form_types is not None:
+                self._forms.types = self.form_types
+        return self._forms
 
     @property
     def webhooks(self) -> WebhookSender:
@@ -232,11 +249,13 @@ class DeliveryWorker:
         self._finish(item, receipt, pdf, datetime.now(UTC))
 
     def run_once(self, now: datetime | None = None, limit: int = 10) -> int:
-        """Publish new signatory lists, send due webhook deliveries, then claim and process
-        the document rows due at ``now`` (default: now); returns how many documents."""
-        for side_task in (
-            (self.publisher, self.webhooks) if self.publish_lists else (self.webhooks,)
-        ):
+        """Publish new signatory lists and sample forms, send due webhook deliveries, then
+        claim and process the document rows due at ``now`` (default: now); returns how many
+        documents."""
+        side_tasks: tuple[ListPublisher | FormPublisher | WebhookSender, ...] = (
+            (self.publisher, self.forms, self.webhooks) if self.publish_lists else (self.webhooks,)
+        )
+        for side_task in side_tasks:
             try:
                 side_task.run_once(now)
             except Exception:  # never let them stop the documents

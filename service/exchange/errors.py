@@ -39,3 +39,9 @@ class ListRefused(InconsistentDocument):
     """A signatory list from the peer that cannot be accepted (signature, content)."""
 
     code = "list_refused"
+
+
+class FormRefused(InconsistentDocument):
+    """A sample form from the peer that cannot be accepted (signature, signer, content)."""
+
+    code = "form_refused"

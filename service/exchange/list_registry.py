@@ -41,7 +41,7 @@ from service.exchange.outbox import party_of
 from service.exchange.receipts import attached_file, roots_der
 from service.store import audit
 from service.store.db import Database
-from service.store.exchange_tables import Peer, ReceivedList
+from service.store.exchange_tables import Peer, ReceivedList, received_list_key
 from service.store.storage import Storage
 from signing.errors import SigningError
 from signing.registry import Authority, KeyReference, Signatory, Window
@@ -55,7 +55,7 @@ NO_KEY = KeyReference("none", "the other Party's signatory: no key here")
 
 
 def storage_key(authority: str, version: int) -> str:
-    return f"received-list-{authority}-v{version}.pdf"
+    return received_list_key(authority, version)
 
 
 # ----- the extract as registry rows -------------------------------------------------------

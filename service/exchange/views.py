@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from service.domain.verification import build_verifier
 from service.errors import Forbidden, InputError, NotFound, UnsupportedMediaType, Violation
 from service.exchange import inbox, transport, webhooks
-from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER, receipt_key
+from service.exchange.delivery import NUMBER_HEADER, SHA256_HEADER
 from service.exchange.errors import ExchangeUnavailable, PeerUnknown
 from service.exchange.list_registry import (
     ExchangedListsLookup,
@@ -33,7 +33,7 @@ from service.exchange.lists import AUTHORITY_HEADER, VERSION_HEADER, overview
 from service.exchange.peers import peer_by_certificate
 from service.exchange.receiving import Declared, Receiver
 from service.exchange.status import delivery_json
-from service.store.exchange_tables import Peer
+from service.store.exchange_tables import Peer, receipt_key
 from service.store.tables import StoredDocument
 from service.web import params
 from service.web.context import services
@@ -258,7 +258,7 @@ def receiver() -> Receiver:
     return found
 
 
-def _calling_peer() -> Peer:
+def calling_peer() -> Peer:
     der = transport.client_certificate(request.environ)
     if der is None:
         raise PeerUnknown("the peer endpoint needs the peer node's TLS client certificate")
@@ -285,7 +285,7 @@ def _declared() -> Declared:
 
 @bp.post("/peer/v1/deliveries")
 def receive_delivery() -> Response:
-    peer = _calling_peer()
+    peer = calling_peer()
     if request.mimetype != "application/pdf":
         raise UnsupportedMediaType(f"send the PDF as application/pdf, not {request.mimetype}")
     declared = _declared()
@@ -302,7 +302,7 @@ def receive_delivery() -> Response:
 @bp.post("/peer/v1/lists")
 def receive_signatory_list() -> Response:
     """A signed list of authorised signatories of the peer's Party (Art. 9.3, 9.4)."""
-    peer = _calling_peer()
+    peer = calling_peer()
     if request.mimetype != "application/pdf":
         raise UnsupportedMediaType(f"send the PDF as application/pdf, not {request.mimetype}")
     authority = (request.headers.get(AUTHORITY_HEADER) or "").strip()[:32]

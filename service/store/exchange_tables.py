@@ -20,6 +20,29 @@ FAILED = "failed"
 DELIVERY_STATUSES = (PENDING, DELIVERED, REFUSED, FAILED)
 
 
+# ----- storage keys of the exchange's files (the rows below name them; fsck knows them) -----
+
+
+def receipt_key(document_id: str) -> str:
+    """The signed receipt of a delivered or received document."""
+    return f"{document_id}.receipt.pdf"
+
+
+def received_list_key(authority: str, version: int) -> str:
+    """A signatory list of the other Party, as received."""
+    return f"received-list-{authority}-v{version}.pdf"
+
+
+def published_form_key(sha256: str) -> str:
+    """A signed sample form of this Party, as published to the peer."""
+    return f"published-form-{sha256}.pdf"
+
+
+def received_form_key(sha256: str) -> str:
+    """A signed sample form of the other Party, as received."""
+    return f"received-form-{sha256}.pdf"
+
+
 class Peer(Base):
     """The node of the other Party."""
 
@@ -169,3 +192,72 @@ class WebhookDelivery(Base):
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """HTTP status of the last answer (``None``: no answer)."""
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class FormPublication(Base):
+    """A signed sample form of this Party on its way to the peer (Art. 9.3: forms are
+    exchanged as official samples, their changes "незамедлительно"), an outbox row like
+    :class:`ListPublication`.  One row per (type, authority, form version, signer): a new
+    template version, a new person signing for the authority, a new certificate of theirs
+    or new letterhead requisites of the authority each make a new one."""
+
+    __tablename__ = "exchange_form_publications"
+    __table_args__ = (
+        UniqueConstraint(
+            "document_type",
+            "authority",
+            "form_version",
+            "signer",
+            name="uq_exchange_form_publication",
+        ),
+        Index("ix_exchange_form_publications_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_type: Mapped[str] = mapped_column(String(64))
+    authority: Mapped[str] = mapped_column(String(32))
+    form_version: Mapped[str] = mapped_column(String(16))
+    signer: Mapped[str] = mapped_column(String(200))
+    """Who signed it, as :meth:`service.domain.form_signing.FormSigning.approver_key` says
+    (signatory, its version, its certificate's hash, the authority's registry version)."""
+    signatory_id: Mapped[str] = mapped_column(String(64))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    """The signed PDF is in storage as ``published-form-<sha256>.pdf``: every attempt sends
+    the same bytes, also after a restart."""
+    party: Mapped[str] = mapped_column(String(2))
+    """The Party (peer) it goes to."""
+    status: Mapped[str] = mapped_column(String(16))
+    """``pending``, ``delivered`` (the peer acknowledged it) or ``refused``."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the peer's answer arrived."""
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the peer received it (its acknowledgement says)."""
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReceivedForm(Base):
+    """A signed sample form of the other Party, as received from its node and verified
+    (signature over the whole file, its Party's root, a signatory of the authority's
+    exchanged list).  Every version is kept; the newest received is the one in force."""
+
+    __tablename__ = "exchange_received_forms"
+    __table_args__ = (
+        UniqueConstraint("pdf_sha256", name="uq_exchange_received_form_sha"),
+        Index("ix_exchange_received_forms_form", "document_type", "authority", "form_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    party: Mapped[str] = mapped_column(String(2))
+    document_type: Mapped[str] = mapped_column(String(64))
+    authority: Mapped[str] = mapped_column(String(32))
+    form_version: Mapped[str] = mapped_column(String(16))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    """The signed PDF is in storage as ``received-form-<sha256>.pdf``."""
+    signatory_id: Mapped[str] = mapped_column(String(64))
+    """Who signed it (a request signatory of the authority in its exchanged list)."""
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """Its signing time (the timestamp's, if it has one)."""
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -122,7 +122,11 @@ def make_node(template: Path, base: Path, party: str, database_url: str) -> Node
     with services.database.transaction() as session:
         for authority in AUTHORITIES[party]:
             _, keys[authority] = create_api_key(session, authority, f"tests {authority}")
-    worker = DeliveryWorker(services.settings, services.database, services.storage)
+    # Sample forms of one type only: the worker publishes every type's in production, and
+    # 2 × 17 signed forms per round would only slow these tests down.
+    worker = DeliveryWorker(
+        services.settings, services.database, services.storage, form_types=("request",)
+    )
     return Node(party, app, app.test_client(), services, instance, identity, keys, worker)
 
 
