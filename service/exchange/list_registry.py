@@ -159,7 +159,10 @@ def check_list(pdf: bytes, peer: Peer, authority: str) -> tuple[Extract, str, da
     """Verify a list PDF from ``peer``; its extract, signatory id and signing time."""
     if party_of(authority) != peer.party:
         raise ListRefused(f"authority {authority} is not of Party {peer.party}, the sender")
-    reports = verify_pdf(pdf, roots_der(peer.trust_roots_pem))
+    try:
+        reports = verify_pdf(pdf, roots_der(peer.trust_roots_pem))
+    except Exception as exc:  # pyHanko raises many types on malformed input
+        raise ListRefused(f"the list is not a readable PDF: {exc}") from None
     if len(reports) != 1:
         raise ListRefused(f"the list carries {len(reports)} signatures, expected exactly 1")
     report = reports[0]

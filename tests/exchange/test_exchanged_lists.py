@@ -268,6 +268,9 @@ def test_lists_that_cannot_be_trusted_are_refused(sqlite_nodes: Nodes, tmp_path:
     assert status == 422 and "signature is not valid" in body
     status, body = _post_list(kz, by, "KZ-MTSZN", "1", genuine)
     assert status == 422 and "the list is of KZ-MVD, not of KZ-MTSZN" in body
+    for garbage in (b"not a PDF at all", genuine[: len(genuine) // 3]):
+        status, body = _post_list(kz, by, "KZ-MVD", "1", garbage)
+        assert status == 422 and "list" in body, body  # refused with a reason, never a 500
     assert _received(by, "KZ-MVD") == [] and _received(by, "KZ-MTSZN") == []
 
     status, body = _post_list(kz, by, "KZ-MVD", "1", genuine)
