@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any, TypeVar
 
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -196,8 +197,11 @@ class _Job:
 
     async def run(self, budget: Budget) -> VerificationReport:
         check_parser_streams(self.pdf, budget)
+        view = parser_view(self.pdf)
+        if view is None:
+            return self._damaged(PdfReadError("EOF marker not found"))
         try:
-            reader = PdfFileReader(BytesIO(self.pdf), strict=False)
+            reader = PdfFileReader(BytesIO(view), strict=False)
             if reader.encrypted:
                 return _unreadable(
                     self.pdf,
@@ -365,6 +369,35 @@ def _own_report(
             kind="verification-report",
         )
     return None
+
+
+EOF_WINDOW = 1024
+"""pyHanko looks for the last ``%%EOF`` in the file's last 1024 bytes."""
+
+
+def parser_view(pdf: bytes) -> bytes | None:
+    """The bytes pyHanko's reader is given: the file, or — when more than
+    :data:`EOF_WINDOW` bytes follow its last ``%%EOF`` — the file up to that marker's
+    line; ``None`` when it has no ``%%EOF`` at all (damaged).
+
+    pyHanko reads the tail backwards one byte at a time, and a run of end-of-line bytes
+    (or one long line) as a whole: 24 MiB of spaces or NULs appended to a genuine file
+    kept a worker busy for 15 s.  The bytes after the marker are reported as unsigned
+    trailing bytes (:func:`_trailing_sentence`), whatever their length, so a long tail
+    gets the same verdict as a short one — never a better one.
+    """
+    if len(pdf) <= EOF_WINDOW or _EOF in pdf[-EOF_WINDOW:]:
+        return pdf
+    at = pdf.rfind(_EOF)
+    if at < 0:
+        return None
+    end = at + len(_EOF)
+    if pdf[end : end + 2] == b"\r\n":
+        return pdf[: end + 2]
+    return pdf[: end + 1] if pdf[end : end + 1] in (b"\r", b"\n") else pdf[:end]
+
+
+_EOF = b"%%EOF"
 
 
 def _trailing_sentence(pdf: bytes, layout: FileLayout) -> str | None:

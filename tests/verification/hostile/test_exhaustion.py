@@ -5,6 +5,7 @@ memory, with INDETERMINATE / DAMAGED_PDF (never a hang, never a 5xx)."""
 from __future__ import annotations
 
 import resource
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from signing.errors import VerificationBudgetExceeded
+from signing.verification.document import parser_view
 from signing.verification.structure import Budget, page_refs
 from tests.verification.conftest import Env, Signed
 from tests.verification.hostile.conftest import (
@@ -172,3 +174,46 @@ def test_object_stream_bomb_is_bounded_before_the_parser(sqlite_env: Env, signed
     before = _max_rss_mib()
     _damaged(verify_api(sqlite_env, signed.pdf + bomb), "поток объектов PDF")
     assert _max_rss_mib() - before < 100
+
+
+@pytest.mark.parametrize("filler", [b" ", b"\0", b"\n", b"\r\n", b"%"])
+def test_upload_limit_of_bytes_after_eof_is_quick_and_failed(
+    sqlite_env: Env, signed: Signed, filler: bytes
+) -> None:
+    """pyHanko reads a file's tail backwards a byte at a time (24 MiB: ~15 s); a long
+    tail gets the verdict of a short one, within the budget."""
+    limit = sqlite_env.client.application.config["MAX_CONTENT_LENGTH"]
+    tail = filler * ((limit - len(signed.pdf) - 64) // len(filler))
+    started = time.perf_counter()
+    report = verify_api(sqlite_env, signed.pdf + tail)
+    assert time.perf_counter() - started < 5.0
+    assert (report["indication"], report["sub_indication"]) == ("TOTAL_FAILED", "FORMAT_FAILURE")
+    assert f"дописано {len(tail)} байт" in check(report["checks"], "unsigned_bytes")["message"]
+
+
+def test_large_file_without_eof_marker_is_damaged_at_once(sqlite_env: Env, signed: Signed) -> None:
+    body = signed.pdf.replace(b"%%EOF", b"%%EOX") + b" " * 5_000_000
+    started = time.perf_counter()
+    report = verify_api(sqlite_env, body)
+    assert time.perf_counter() - started < 5.0
+    _damaged(report, "повреждён")
+    assert "EOF marker not found" in str(report["error"])
+
+
+@pytest.mark.parametrize(
+    ("pdf", "view"),
+    [
+        (b"%PDF-1.7 x %%EOF\n" + b" " * 2000, b"%PDF-1.7 x %%EOF\n"),
+        (b"%PDF-1.7 x %%EOF\r\n" + b"\0" * 2000, b"%PDF-1.7 x %%EOF\r\n"),
+        (b"%PDF-1.7 x %%EOF" + b"y" * 2000, b"%PDF-1.7 x %%EOF"),
+        (b"%PDF-1.7 %%EOF\n" + b" " * 2000 + b"%%EOF\n", None),  # in the window: unchanged
+        (b"%PDF-1.7" + b" " * 2000, b""),
+    ],
+)
+def test_parser_view(pdf: bytes, view: bytes | None) -> None:
+    if view is None:
+        assert parser_view(pdf) is pdf
+    elif view == b"":
+        assert parser_view(pdf) is None
+    else:
+        assert parser_view(pdf) == view
