@@ -24,6 +24,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from ..errors import MalformedPdfStructure, VerificationBudgetExceeded
 from .changes import unsigned_changes
 from .checks import Context, SignedFacts
+from .deadline import hard_deadline
 from .document_checks import document_checks
 from .facts import _embedded_source_xml, _read_xmp, _source_facts
 from .longterm import document_timestamps, is_document_timestamp
@@ -135,8 +136,10 @@ async def async_verify_document(
     job = _Job(
         pdf, digest, verified_at, now, roots, registry_lookup, source_validator, known, own_seal
     )
+    budget = budget or Budget()
     try:
-        return await job.run(budget or Budget())
+        with hard_deadline(budget.seconds + HARD_DEADLINE_GRACE):
+            return await job.run(budget)
     except (VerificationBudgetExceeded, MalformedPdfStructure) as exc:
         # the one place where exceeded budgets and impossible structures become a report
         return _unreadable(
@@ -159,6 +162,11 @@ async def async_verify_document(
             "Файл PDF повреждён и не может быть проверен",
             f"{type(exc).__name__}: {exc}"[:500],
         )
+
+
+HARD_DEADLINE_GRACE = 0.5
+"""Seconds past the cooperative time budget before the watchdog interrupts (our own
+walks stop at the budget with a precise message; the watchdog catches the rest)."""
 
 
 def _authority_of(registration_number: str | None) -> str | None:
@@ -212,6 +220,7 @@ class _Job:
                     "Документ PDF зашифрован: проверка невозможна",
                     "encrypted",
                 )
+            budget.revisions(reader.xrefs.total_revisions)
             fields = signature_fields(reader.root, budget)
             count = reader.root["/Pages"]["/Count"]
             page_count = int(count) if isinstance(count, int) else None

@@ -29,10 +29,14 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from ..errors import MalformedPdfStructure, VerificationBudgetExceeded
 
-DEFAULT_SECONDS = 8.0
+DEFAULT_SECONDS = 7.0
 """Wall-clock budget of one verification (the service answers well within 10 s)."""
 DEFAULT_MAX_NODES = 200_000
 """Object-graph nodes one verification may visit in our own walks."""
+DEFAULT_MAX_REVISIONS = 100
+"""Incremental updates one file may have.  pyHanko's difference analysis grows with the
+square of their number (300 empty updates: ~1 s, 2,000: minutes); the service's own
+documents have fewer than ten (signature, validation data, archive timestamps)."""
 DEFAULT_MAX_DECODED = 32 * 1024 * 1024
 """Bytes one verification may decompress in the streams it decodes itself."""
 
@@ -75,6 +79,15 @@ class Budget:
             )
         if self.nodes & 0xFF == 0:
             self.check_time()
+
+    def revisions(self, count: int) -> None:
+        """Refuse a file with more than :data:`DEFAULT_MAX_REVISIONS` revisions."""
+        if count > DEFAULT_MAX_REVISIONS:
+            raise VerificationBudgetExceeded(
+                f"в файле {count} ревизий (добавочных обновлений), допустимо не больше "
+                f"{DEFAULT_MAX_REVISIONS}: проверка прервана",
+                reason="revisions",
+            )
 
     def decoded(self, count: int) -> None:
         """Charge ``count`` decompressed bytes."""

@@ -4,6 +4,7 @@ memory, with INDETERMINATE / DAMAGED_PDF (never a hang, never a 5xx)."""
 
 from __future__ import annotations
 
+import re
 import resource
 import time
 from pathlib import Path
@@ -217,3 +218,54 @@ def test_parser_view(pdf: bytes, view: bytes | None) -> None:
         assert parser_view(pdf) is None
     else:
         assert parser_view(pdf) == view
+
+
+def _append_revisions(pdf: bytes, count: int, body: bytes = b"") -> bytes:
+    """``count`` incremental updates after ``pdf``, each only a trailer (and ``body``)."""
+    root = re.findall(rb"/Root\s+(\d+\s+\d+\s+R)", pdf)[-1]
+    size = int(re.findall(rb"/Size\s+(\d+)", pdf)[-1])
+    prev = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    out = bytearray(pdf)
+    for _ in range(count):
+        out += body
+        at = len(out)
+        out += b"xref\n0 0\ntrailer\n<< /Size %d /Root %s /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (
+            size,
+            root,
+            prev,
+            at,
+        )
+        prev = at
+    return bytes(out)
+
+
+def test_thousands_of_empty_updates_are_refused_at_once(sqlite_env: Env, signed: Signed) -> None:
+    """pyHanko's difference analysis grows with the square of the updates (2,000: more
+    than ten minutes before the revision limit and the hard deadline)."""
+    started = time.perf_counter()
+    report = verify_api(sqlite_env, _append_revisions(signed.pdf, 2000))
+    assert time.perf_counter() - started < 3.0
+    _damaged(report, "ревизий")
+
+
+def test_parsing_that_never_checks_the_clock_is_cut_by_the_hard_deadline(
+    sqlite_env: Env, signed: Signed
+) -> None:
+    """An object of five million numbers: pyHanko parses it for longer than the budget,
+    in a loop of its own; the watchdog interrupts it (one worker, one request)."""
+    size = int(re.findall(rb"/Size\s+(\d+)", signed.pdf)[-1])
+    root = re.findall(rb"/Root\s+(\d+\s+\d+\s+R)", signed.pdf)[-1]
+    prev = int(re.findall(rb"startxref\s+(\d+)", signed.pdf)[-1])
+    offset = len(signed.pdf)
+    body = b"%d 0 obj\n[" % size + b"1 " * 5_000_000 + b"]\nendobj\n"
+    at = offset + len(body)
+    forged = (
+        signed.pdf
+        + body
+        + b"xref\n%d 1\n%010d 00000 n \ntrailer\n<< /Size %d /Root %s /Prev %d >>\n"
+        % (size, offset, size + 1, root, prev)
+        + b"startxref\n%d\n%%%%EOF\n" % at
+    )
+    report = verify_api(sqlite_env, forged)  # asserts the answer within 10 s
+    assert (report["indication"], report["sub_indication"]) == ("INDETERMINATE", "DAMAGED_PDF")
+    assert "time" in str(report["error"]) or "nodes" in str(report["error"])
