@@ -449,6 +449,7 @@ def memory_series(
     pid = the_worker(arbiter)
     points = [MemoryPoint(0, rss_mb(pid), pid, 0.0)]
     print(f"{'documents':>10} {'RSS MiB':>8} {'pid':>8} {'seconds':>8} {'docs/s':>7}")
+    print(f"{0:10d} {points[0].rss:8.1f} {pid:8d} {0:8d}      -  (after {warmup} warm-up)")
     done = 0
     while done < documents:
         step = min(every, documents - done)
