@@ -492,9 +492,9 @@ def post_largest(running: Running, key: str, small: bytes, largest: bytes) -> La
     burst([running.base], key, small, 20, 2)  # it keeps serving (and the new one warms)
     after = the_worker(arbiter)
     lines = [
-        line
+        line.split("] ")[-1]
         for line in running.log.read_text(errors="replace").splitlines()
-        if f"worker {pid} at" in line
+        if f"worker {pid}" in line
     ]
     return LargestOutcome(
         len(largest),
@@ -504,7 +504,7 @@ def post_largest(running: Running, key: str, small: bytes, largest: bytes) -> La
         after != pid,
         after,
         rss_mb(after),
-        lines[-1] if lines else "",
+        "; ".join(lines),
     )
 
 

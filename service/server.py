@@ -8,26 +8,28 @@
   client gets ``408`` (JSON) and the connection is closed.
 - **JSON errors from gunicorn itself** (:meth:`MigdocsWorker.handle_error`): a malformed
   request, too long a request line or too many headers answer JSON like the app does.
-- **Memory**: after a request that left the worker :data:`TRIM_GROWTH_MB` larger than
-  it last settled, the C heap's free pages are given back to the system
-  (``malloc_trim``: a large document's buffers are freed by Python but glibc keeps the
-  pages — without it the worker stays ~80 % above its baseline after the largest
-  accepted document).  **Recycling**: ``max_requests`` + ``max_requests_jitter``, and
-  after any request that left the worker above ``worker_max_rss_mb`` (after the trim)
-  the worker finishes its requests and is replaced.
+- **Memory** (:func:`check_memory`, after every request): a request that left the
+  worker :data:`TRIM_GROWTH_MB` larger than it found it is followed by a garbage
+  collection and ``malloc_trim`` (glibc keeps a large document's freed pages otherwise:
+  the worker stayed ~80 % above its baseline after the largest accepted document).
+  **Recycling**: ``max_requests`` + ``max_requests_jitter``; a worker above
+  ``worker_max_rss_mb``, or one that a request left more than
+  ``worker_max_rss_growth_mb`` larger even after the trim, finishes its requests and is
+  replaced.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import logging
 import os
 import resource
 import socket
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -53,6 +55,7 @@ class ReadLimits:
     header_timeout: float
     body_timeout: float
     max_rss_mb: int
+    max_rss_growth_mb: int = 16
 
 
 _limits = ReadLimits(header_timeout=10, body_timeout=60, max_rss_mb=1024)
@@ -176,10 +179,14 @@ class MigdocsWorker(ThreadWorker):  # type: ignore[misc]
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         conn.sock.arm(_limits.body_timeout, "body")
+        before = resident_mb()
         try:
             return super().handle_request(req, conn)
         finally:
             conn.sock.disarm()
+            # Here, not in gunicorn's post_request hook: that runs while the request's
+            # environ (and the body Flask read into it) is still alive.
+            check_memory(self, before)
 
     def _keepalive_after(self, conn: Any, keepalive: Any) -> bool:
         if getattr(conn.sock, "expired", False):
@@ -211,9 +218,10 @@ def resident_mb() -> float:
 
 
 TRIM_GROWTH_MB = 32.0
-"""Growth (MiB) over the worker's last settled size that makes it trim its heap.  Small
-requests move the resident size by a few MiB; the trim costs a few ms and the pages it
-returns fault in again, so it runs only after a request that took much more."""
+"""A request that left the worker this much (MiB) above its size when the request began
+makes the worker collect garbage and trim its heap.  Small requests move the resident
+size by a few MiB at most; the collection and the trim cost tens of milliseconds and the
+pages they return fault in again, so they follow only a request that took much more."""
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:
@@ -224,46 +232,69 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
-    return trim  # type: ignore[no-any-return]
+    return trim
 
 
 _malloc_trim = _find_malloc_trim()
 
 
-def settle_memory(worker: Any) -> float:
-    """The worker's resident size (MiB) after a request, trimmed if the request left it
-    :data:`TRIM_GROWTH_MB` above its last settled size.
+def give_back_memory() -> float:
+    """Collect cyclic garbage, hand the C heap's free pages back; resident MiB after.
 
-    Python returns a freed 16 MB body or decoded photo to glibc, but glibc keeps the pages
-    of its heaps (one arena per thread) for reuse; ``malloc_trim(0)`` hands every free page
-    back.  The settled size is remembered per worker, so memory that is really in use
-    does not make every later request trim.
+    Python returns a large request's freed buffers (a 16 MB body, decoded photos, layout
+    boxes) to glibc, which keeps the pages of its heaps (one arena per thread) for reuse;
+    ``malloc_trim(0)`` gives every free page back to the system.
     """
-    size = resident_mb()
-    settled = getattr(worker, "migdocs_settled_mb", None)
-    if settled is None or _malloc_trim is None or size <= settled + TRIM_GROWTH_MB:
-        worker.migdocs_settled_mb = size if settled is None else min(settled, size)
-        return size
-    _malloc_trim(0)
-    trimmed = resident_mb()
-    worker.log.debug("worker %s trimmed from %.0f to %.0f MiB", worker.pid, size, trimmed)
-    worker.migdocs_settled_mb = trimmed
-    return trimmed
+    gc.collect()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+    return resident_mb()
 
 
-def recycle_if_large(worker: Any, _req: Any, _environ: Any, _resp: Any) -> None:
-    """gunicorn ``post_request``: give a large job's memory back, or retire the worker."""
-    if not worker.alive:
-        return
-    size = settle_memory(worker)
-    if 0 < _limits.max_rss_mb < size:
-        worker.log.info(
-            "worker %s at %.0f MiB (limit %d): recycling after its current requests",
-            worker.pid,
-            size,
-            _limits.max_rss_mb,
-        )
-        worker.handle_exit(None, None)
+def check_memory(worker: Any, before: float) -> None:
+    """After a request whose objects are gone: give back what a large one took, and retire
+    a worker that stays too big.
+
+    Recycled (finishes its current requests, a fresh process takes its place) when it is
+    above ``worker_max_rss_mb``, or when a request left it more than
+    ``worker_max_rss_growth_mb`` above its size when the request began even after
+    :func:`give_back_memory` — what remains is Python's allocator holding 1 MiB arenas
+    that a few surviving objects keep (fragmentation), which only a new process undoes.
+    """
+    try:
+        if not worker.alive:
+            return
+        size = resident_mb()
+        grown = size - before
+        if grown > TRIM_GROWTH_MB:
+            size = give_back_memory()
+            worker.log.info(
+                "worker %s: a request took %.0f MiB; %.0f MiB after gc and malloc_trim",
+                worker.pid,
+                grown,
+                size - before,
+            )
+            limit = _limits.max_rss_growth_mb
+            if 0 < limit < size - before:
+                worker.log.info(
+                    "worker %s kept %.0f MiB of a request (limit %d): recycling after its "
+                    "current requests",
+                    worker.pid,
+                    size - before,
+                    limit,
+                )
+                worker.handle_exit(None, None)
+                return
+        if 0 < _limits.max_rss_mb < size:
+            worker.log.info(
+                "worker %s at %.0f MiB (limit %d): recycling after its current requests",
+                worker.pid,
+                size,
+                _limits.max_rss_mb,
+            )
+            worker.handle_exit(None, None)
+    except Exception:  # a memory check must never cost a response
+        worker.log.exception("memory check failed")
 
 
 def gunicorn_options(settings: Settings, bind: str, workers: int) -> dict[str, Any]:
@@ -280,7 +311,6 @@ def gunicorn_options(settings: Settings, bind: str, workers: int) -> dict[str, A
         "limit_request_field_size": 8190,
         "max_requests": settings.max_requests,
         "max_requests_jitter": settings.max_requests_jitter,
-        "post_request": recycle_if_large,
         "preload_app": True,
         # the app logs every request itself (one JSON line); gunicorn's access log would
         # only build its atoms and print an empty line per request
@@ -314,5 +344,6 @@ def serve(bind: str, workers: int) -> None:
         header_timeout=settings.header_timeout,
         body_timeout=settings.body_timeout,
         max_rss_mb=settings.worker_max_rss_mb,
+        max_rss_growth_mb=settings.worker_max_rss_growth_mb,
     )
     MigdocsServer(gunicorn_options(settings, bind, workers)).run()
