@@ -224,6 +224,12 @@ size by a few MiB at most; the collection and the trim cost tens of milliseconds
 pages they return fault in again, so they follow only a request that took much more."""
 
 
+FRESH_REQUESTS = 3
+"""A fresh worker's first requests load what it needs lazily (~30 MiB: templates, fonts,
+connections); they are trimmed after but never judged by their growth, or a worker
+whose first request loads more than the limit would be replaced over and over."""
+
+
 def _find_malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim`` (``None`` elsewhere, e.g. musl or macOS)."""
     try:
@@ -275,7 +281,7 @@ def check_memory(worker: Any, before: float) -> None:
                 size - before,
             )
             limit = _limits.max_rss_growth_mb
-            if 0 < limit < size - before:
+            if 0 < limit < size - before and getattr(worker, "nr", 0) > FRESH_REQUESTS:
                 worker.log.info(
                     "worker %s kept %.0f MiB of a request (limit %d): recycling after its "
                     "current requests",
