@@ -143,6 +143,10 @@ class Settings:
     """… plus a random 0..jitter, so workers do not restart all at once."""
     worker_max_rss_mb: int = 1024
     """Recycle a worker after a request that left it above this resident size (0: never)."""
+    worker_max_rss_growth_mb: int = 16
+    """Recycle a worker that a large request left more than this much (MiB) above its size
+    when the request began, even after garbage collection and ``malloc_trim`` (0: never):
+    Python's allocator keeps fragmented memory that only a new process gives back."""
 
     party: str | None = None
     """The Party this node serves (``KZ`` or ``BY``): documents addressed to the other

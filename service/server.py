@@ -8,19 +8,27 @@
   client gets ``408`` (JSON) and the connection is closed.
 - **JSON errors from gunicorn itself** (:meth:`MigdocsWorker.handle_error`): a malformed
   request, too long a request line or too many headers answer JSON like the app does.
-- **Recycling**: ``max_requests`` + ``max_requests_jitter``, and after any request that
-  left the worker above ``worker_max_rss_mb`` the worker finishes its requests and is
-  replaced (memory that a 1000-page render took is given back to the system).
+- **Memory** (:func:`check_memory`, after every request): a request that left the
+  worker :data:`TRIM_GROWTH_MB` larger than it found it is followed by a garbage
+  collection and ``malloc_trim`` (glibc keeps a large document's freed pages otherwise:
+  the worker stayed ~80 % above its baseline after the largest accepted document).
+  **Recycling**: ``max_requests`` + ``max_requests_jitter``; a worker above
+  ``worker_max_rss_mb``, or one that a request left more than
+  ``worker_max_rss_growth_mb`` larger even after the trim, finishes its requests and is
+  replaced.
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
 import logging
 import os
 import resource
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +55,7 @@ class ReadLimits:
     header_timeout: float
     body_timeout: float
     max_rss_mb: int
+    max_rss_growth_mb: int = 16
 
 
 _limits = ReadLimits(header_timeout=10, body_timeout=60, max_rss_mb=1024)
@@ -170,10 +179,14 @@ class MigdocsWorker(ThreadWorker):  # type: ignore[misc]
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         conn.sock.arm(_limits.body_timeout, "body")
+        before = resident_mb()
         try:
             return super().handle_request(req, conn)
         finally:
             conn.sock.disarm()
+            # Here, not in gunicorn's post_request hook: that runs while the request's
+            # environ (and the body Flask read into it) is still alive.
+            check_memory(self, before)
 
     def _keepalive_after(self, conn: Any, keepalive: Any) -> bool:
         if getattr(conn.sock, "expired", False):
@@ -204,19 +217,90 @@ def resident_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def recycle_if_large(worker: Any, _req: Any, _environ: Any, _resp: Any) -> None:
-    """gunicorn ``post_request``: retire a worker a large job left big."""
-    if _limits.max_rss_mb <= 0 or not worker.alive:
-        return
-    size = resident_mb()
-    if size > _limits.max_rss_mb:
-        worker.log.info(
-            "worker %s at %.0f MiB (limit %d): recycling after its current requests",
-            worker.pid,
-            size,
-            _limits.max_rss_mb,
-        )
-        worker.handle_exit(None, None)
+TRIM_GROWTH_MB = 32.0
+"""A request that left the worker this much (MiB) above its size when the request began
+makes the worker collect garbage and trim its heap.  Small requests move the resident
+size by a few MiB at most; the collection and the trim cost tens of milliseconds and the
+pages they return fault in again, so they follow only a request that took much more."""
+
+
+FRESH_REQUESTS = 3
+"""A fresh worker's first requests load what it needs lazily (~30 MiB: templates, fonts,
+connections); they are trimmed after but never judged by their growth, or a worker
+whose first request loads more than the limit would be replaced over and over."""
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (``None`` elsewhere, e.g. musl or macOS)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_malloc_trim = _find_malloc_trim()
+
+
+def give_back_memory() -> float:
+    """Collect cyclic garbage, hand the C heap's free pages back; resident MiB after.
+
+    Python returns a large request's freed buffers (a 16 MB body, decoded photos, layout
+    boxes) to glibc, which keeps the pages of its heaps (one arena per thread) for reuse;
+    ``malloc_trim(0)`` gives every free page back to the system.
+    """
+    gc.collect()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+    return resident_mb()
+
+
+def check_memory(worker: Any, before: float) -> None:
+    """After a request whose objects are gone: give back what a large one took, and retire
+    a worker that stays too big.
+
+    Recycled (finishes its current requests, a fresh process takes its place) when it is
+    above ``worker_max_rss_mb``, or when a request left it more than
+    ``worker_max_rss_growth_mb`` above its size when the request began even after
+    :func:`give_back_memory` — what remains is Python's allocator holding 1 MiB arenas
+    that a few surviving objects keep (fragmentation), which only a new process undoes.
+    """
+    try:
+        if not worker.alive:
+            return
+        size = resident_mb()
+        grown = size - before
+        if grown > TRIM_GROWTH_MB:
+            size = give_back_memory()
+            worker.log.info(
+                "worker %s: a request took %.0f MiB; %.0f MiB after gc and malloc_trim",
+                worker.pid,
+                grown,
+                size - before,
+            )
+            limit = _limits.max_rss_growth_mb
+            if 0 < limit < size - before and getattr(worker, "nr", 0) > FRESH_REQUESTS:
+                worker.log.info(
+                    "worker %s kept %.0f MiB of a request (limit %d): recycling after its "
+                    "current requests",
+                    worker.pid,
+                    size - before,
+                    limit,
+                )
+                worker.handle_exit(None, None)
+                return
+        if 0 < _limits.max_rss_mb < size:
+            worker.log.info(
+                "worker %s at %.0f MiB (limit %d): recycling after its current requests",
+                worker.pid,
+                size,
+                _limits.max_rss_mb,
+            )
+            worker.handle_exit(None, None)
+    except Exception:  # a memory check must never cost a response
+        worker.log.exception("memory check failed")
 
 
 def gunicorn_options(settings: Settings, bind: str, workers: int) -> dict[str, Any]:
@@ -233,7 +317,6 @@ def gunicorn_options(settings: Settings, bind: str, workers: int) -> dict[str, A
         "limit_request_field_size": 8190,
         "max_requests": settings.max_requests,
         "max_requests_jitter": settings.max_requests_jitter,
-        "post_request": recycle_if_large,
         "preload_app": True,
         # the app logs every request itself (one JSON line); gunicorn's access log would
         # only build its atoms and print an empty line per request
@@ -267,5 +350,6 @@ def serve(bind: str, workers: int) -> None:
         header_timeout=settings.header_timeout,
         body_timeout=settings.body_timeout,
         max_rss_mb=settings.worker_max_rss_mb,
+        max_rss_growth_mb=settings.worker_max_rss_growth_mb,
     )
     MigdocsServer(gunicorn_options(settings, bind, workers)).run()

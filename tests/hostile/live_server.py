@@ -28,6 +28,8 @@ class LiveServer:
     port: int
     api_key: str
     log: Path
+    arbiter: int = 0
+    """pid of the gunicorn arbiter (its workers are its forked children)."""
 
     @property
     def base(self) -> str:
@@ -79,7 +81,7 @@ def live_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        server = LiveServer("127.0.0.1", port, key, log_path)
+        server = LiveServer("127.0.0.1", port, key, log_path, process.pid)
         try:
             _wait_until_up(server, process)
             yield server
