@@ -8,8 +8,8 @@
   client gets ``408`` (JSON) and the connection is closed.
 - **JSON errors from gunicorn itself** (:meth:`MigdocsWorker.handle_error`): a malformed
   request, too long a request line or too many headers answer JSON like the app does.
-- **Memory** (:func:`check_memory`, after every request): a request that left the
-  worker :data:`TRIM_GROWTH_MB` larger than it found it is followed by a garbage
+- **Memory** (:func:`check_memory`, when the worker falls idle): requests that left the
+  worker :data:`TRIM_GROWTH_MB` larger than they found it are followed by a garbage
   collection and ``malloc_trim`` (glibc keeps a large document's freed pages otherwise:
   the worker stayed ~80 % above its baseline after the largest accepted document).
   **Recycling**: ``max_requests`` + ``max_requests_jitter``; a worker above
@@ -27,6 +27,7 @@ import logging
 import os
 import resource
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,7 +162,14 @@ def error_bytes(exc: BaseException) -> tuple[int, bytes]:
 
 
 class MigdocsWorker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker with read deadlines and JSON errors."""
+    """gunicorn's threaded worker with read deadlines, JSON errors and a memory check
+    when it falls idle."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._busy = threading.Lock()
+        self._in_flight = 0
+        self._idle_size = 0.0
 
     def handle(self, conn: Any) -> Any:
         # gunicorn waits up to 5 s in a thread for a new connection's first bytes; a dozen
@@ -179,14 +187,25 @@ class MigdocsWorker(ThreadWorker):  # type: ignore[misc]
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         conn.sock.arm(_limits.body_timeout, "body")
-        before = resident_mb()
+        with self._busy:
+            if self._in_flight == 0:
+                self._idle_size = resident_mb()
+            self._in_flight += 1
         try:
             return super().handle_request(req, conn)
         finally:
             conn.sock.disarm()
-            # Here, not in gunicorn's post_request hook: that runs while the request's
-            # environ (and the body Flask read into it) is still alive.
-            check_memory(self, before)
+            with self._busy:
+                self._in_flight -= 1
+                idle, before = self._in_flight == 0, self._idle_size
+            # Only when the worker falls idle: while another thread renders a large
+            # document the process grows for reasons of its own, and a collection of its
+            # heap (or malloc_trim, which locks the allocator) would stall that render and
+            # every request of the worker for seconds.  Here, not in gunicorn's
+            # post_request hook: that runs while the request's environ (and the body
+            # Flask read into it) is still alive.
+            if idle:
+                check_memory(self, before)
 
     def _keepalive_after(self, conn: Any, keepalive: Any) -> bool:
         if getattr(conn.sock, "expired", False):
