@@ -243,6 +243,13 @@ size by a few MiB at most; the collection and the trim cost tens of milliseconds
 pages they return fault in again, so they follow only a request that took much more."""
 
 
+RECYCLE_GROWTH_MB = 64.0
+"""Only a busy period that grew the worker this much (a large document) can get it
+recycled for what it kept.  Ordinary requests grow a worker by up to ~40 MiB while caches,
+fonts and pools fill; recycling it for that replaced a warm worker with a cold one whose
+requests then queued behind the other worker's long render."""
+
+
 FRESH_REQUESTS = 3
 """A fresh worker's first requests load what it needs lazily (~30 MiB: templates, fonts,
 connections); they are trimmed after but never judged by their growth, or a worker
@@ -281,9 +288,9 @@ def check_memory(worker: Any, before: float) -> None:
     a worker that stays too big.
 
     Recycled (finishes its current requests, a fresh process takes its place) when it is
-    above ``worker_max_rss_mb``, or when a request left it more than
-    ``worker_max_rss_growth_mb`` above its size when the request began even after
-    :func:`give_back_memory` — what remains is Python's allocator holding 1 MiB arenas
+    above ``worker_max_rss_mb``, or when a large request (more than
+    :data:`RECYCLE_GROWTH_MB`) left it more than ``worker_max_rss_growth_mb`` above its
+    size when the request began even after :func:`give_back_memory` — what remains is Python's allocator holding 1 MiB arenas
     that a few surviving objects keep (fragmentation), which only a new process undoes.
     """
     try:
@@ -300,7 +307,8 @@ def check_memory(worker: Any, before: float) -> None:
                 size - before,
             )
             limit = _limits.max_rss_growth_mb
-            if 0 < limit < size - before and getattr(worker, "nr", 0) > FRESH_REQUESTS:
+            large = grown > RECYCLE_GROWTH_MB
+            if large and 0 < limit < size - before and getattr(worker, "nr", 0) > FRESH_REQUESTS:
                 worker.log.info(
                     "worker %s kept %.0f MiB of a request (limit %d): recycling after its "
                     "current requests",
