@@ -290,8 +290,9 @@ def check_memory(worker: Any, before: float) -> None:
     Recycled (finishes its current requests, a fresh process takes its place) when it is
     above ``worker_max_rss_mb``, or when a large request (more than
     :data:`RECYCLE_GROWTH_MB`) left it more than ``worker_max_rss_growth_mb`` above its
-    size when the request began even after :func:`give_back_memory` — what remains is Python's allocator holding 1 MiB arenas
-    that a few surviving objects keep (fragmentation), which only a new process undoes.
+    size when the request began even after :func:`give_back_memory` — what remains is
+    Python's allocator holding 1 MiB arenas that a few surviving objects keep
+    (fragmentation), which only a new process undoes.
     """
     try:
         if not worker.alive:
