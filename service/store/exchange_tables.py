@@ -109,15 +109,9 @@ class Incoming(Base):
     indication: Mapped[str] = mapped_column(String(32))
 
 
-class ListPublication(Base):
-    """A version of one of this Party's signatory lists on its way to the peer (Art. 9.3,
-    9.4: "незамедлительно"), an outbox row like :class:`Delivery`."""
+class PublicationState:
+    """The outbox state of something published to the peer (a list or a sample form)."""
 
-    __tablename__ = "exchange_list_publications"
-    __table_args__ = (Index("ix_exchange_list_publications_due", "status", "next_attempt_at"),)
-
-    authority: Mapped[str] = mapped_column(String(32), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
     party: Mapped[str] = mapped_column(String(2))
     """The Party (peer) it goes to."""
     status: Mapped[str] = mapped_column(String(16))
@@ -126,10 +120,21 @@ class ListPublication(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    """When the peer's acknowledgement arrived."""
+    """When the peer's answer arrived."""
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     """When the peer received it (its acknowledgement says)."""
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ListPublication(PublicationState, Base):
+    """A version of one of this Party's signatory lists on its way to the peer (Art. 9.3,
+    9.4: "незамедлительно"), an outbox row like :class:`Delivery`."""
+
+    __tablename__ = "exchange_list_publications"
+    __table_args__ = (Index("ix_exchange_list_publications_due", "status", "next_attempt_at"),)
+
+    authority: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class ReceivedList(Base):
@@ -194,7 +199,7 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class FormPublication(Base):
+class FormPublication(PublicationState, Base):
     """A signed sample form of this Party on its way to the peer (Art. 9.3: forms are
     exchanged as official samples, their changes "незамедлительно"), an outbox row like
     :class:`ListPublication`.  One row per (type, authority, form version, signer): a new
@@ -224,18 +229,6 @@ class FormPublication(Base):
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     """The signed PDF is in storage as ``published-form-<sha256>.pdf``: every attempt sends
     the same bytes, also after a restart."""
-    party: Mapped[str] = mapped_column(String(2))
-    """The Party (peer) it goes to."""
-    status: Mapped[str] = mapped_column(String(16))
-    """``pending``, ``delivered`` (the peer acknowledged it) or ``refused``."""
-    attempts: Mapped[int] = mapped_column(Integer)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    """When the peer's answer arrived."""
-    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    """When the peer received it (its acknowledgement says)."""
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ReceivedForm(Base):

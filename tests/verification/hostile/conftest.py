@@ -140,6 +140,24 @@ def page_of(writer: IncrementalPdfFileWriter, index: int = 0) -> generic.Diction
     return page
 
 
+def add_annotation(
+    writer: IncrementalPdfFileWriter,
+    page: generic.DictionaryObject,
+    annotation: generic.DictionaryObject,
+) -> generic.IndirectObject:
+    """Add ``annotation`` to ``page``'s ``/Annots`` (an array in place or by reference)."""
+    ref = writer.add_object(annotation)
+    annots = page.get("/Annots")
+    if isinstance(annots, generic.IndirectObject):
+        array = annots.get_object()
+        array.append(ref)
+        writer.update_container(array)
+    else:
+        page[generic.NameObject("/Annots")] = generic.ArrayObject([*(annots or []), ref])
+        writer.update_container(page)
+    return ref
+
+
 def text_stream(text: str, y: int = 760) -> generic.StreamObject:
     """An opaque white box with ``text`` over it (paints over what is beneath)."""
     ops = f"q 1 1 1 rg 40 {y - 10} 520 40 re f Q BT /Helv 20 Tf 0 0 0 rg 50 {y} Td ({text}) Tj ET"

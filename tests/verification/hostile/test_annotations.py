@@ -15,6 +15,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from tests.verification.conftest import Env, Signed
 from tests.verification.hostile.conftest import (
+    add_annotation,
     check,
     form_xobject,
     page_of,
@@ -46,15 +47,7 @@ def _annotate(subtype: str, with_appearance: bool = True) -> object:
             annotation[N("/AP")] = generic.DictionaryObject(
                 {N("/N"): w.add_object(form_xobject(FORGED))}
             )
-        ref = w.add_object(annotation)
-        annots = page.get("/Annots")
-        if isinstance(annots, generic.IndirectObject):
-            array = annots.get_object()
-            array.append(ref)
-            w.update_container(array)
-        else:
-            page[N("/Annots")] = generic.ArrayObject([*(annots or []), ref])
-            w.update_container(page)
+        add_annotation(w, page, annotation)
 
     return attack
 

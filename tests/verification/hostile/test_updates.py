@@ -13,6 +13,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from tests.verification.conftest import Env, Signed, flip_byte_in_signed_range
 from tests.verification.hostile.conftest import (
+    add_annotation,
     check,
     demo_signer,
     form_xobject,
@@ -103,15 +104,7 @@ def _paint_widget(value: generic.DictionaryObject | None) -> Any:
         )
         if value is not None:
             widget[N("/V")] = w.add_object(value)
-        ref = w.add_object(widget)
-        annots = page.get("/Annots")
-        if isinstance(annots, generic.IndirectObject):
-            array = annots.get_object()
-            array.append(ref)
-            w.update_container(array)
-        else:
-            page[N("/Annots")] = generic.ArrayObject([*(annots or []), ref])
-            w.update_container(page)
+        ref = add_annotation(w, page, widget)
         form = w.root["/AcroForm"]
         form["/Fields"].append(ref)
         w.update_container(form)
