@@ -187,9 +187,10 @@ def receive_form(
             )
     signatory, signed_at = check_form(pdf, peer, declared, verifier)
     received_at = datetime.now(UTC)
-    storage.put(storage_key(sha256), pdf)
     try:
         with database.transaction() as session:
+            # in the row's transaction (database storage: no file without its row)
+            storage.put_in(session, storage_key(sha256), pdf)
             session.add(
                 ReceivedForm(
                     party=peer.party,

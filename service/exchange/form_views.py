@@ -34,15 +34,19 @@ from service.web.principal import current_principal
 bp = Blueprint("exchange_forms", __name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_FORM = {
+    "document_type": {"type": "string"},
+    "authority": {"type": "string"},
+    "version": {"type": "string"},
+    "party": {"type": "string", "enum": ["KZ", "BY"]},
+    "signed_by": {"type": "string"},
+    "sha256": {"type": "string"},
+}
+"""Fields of a sample form in both directions."""
 _SENT = {
     "type": "object",
     "properties": {
-        "document_type": {"type": "string"},
-        "authority": {"type": "string"},
-        "version": {"type": "string"},
-        "party": {"type": "string", "enum": ["KZ", "BY"]},
-        "signed_by": {"type": "string"},
-        "sha256": {"type": "string"},
+        **_FORM,
         "status": {"type": "string", "enum": ["pending", "delivered", "refused"]},
         "attempts": {"type": "integer"},
         "queued_at": {"type": "string", "format": "date-time"},
@@ -54,14 +58,9 @@ _SENT = {
 _RECEIVED = {
     "type": "object",
     "properties": {
-        "document_type": {"type": "string"},
-        "authority": {"type": "string"},
-        "version": {"type": "string"},
-        "party": {"type": "string", "enum": ["KZ", "BY"]},
-        "signed_by": {"type": "string"},
+        **_FORM,
         "signed_at": {"type": "string", "format": "date-time"},
         "received_at": {"type": "string", "format": "date-time"},
-        "sha256": {"type": "string"},
         "pdf": {"type": "string", "description": "The PDF as received"},
     },
 }

@@ -220,10 +220,10 @@ def receive_list(
     _, signatory, signed_at = check_list(pdf, peer, authority)
     assert extract_data is not None
     received_at = datetime.now(UTC)
-    key = storage_key(authority, version)
-    storage.put(key, pdf)
     try:
         with database.transaction() as session:
+            # in the row's transaction (database storage: no file without its row)
+            storage.put_in(session, storage_key(authority, version), pdf)
             session.add(
                 ReceivedList(
                     party=peer.party,

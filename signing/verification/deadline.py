@@ -24,12 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import VerificationBudgetExceeded
-
-TIME_MESSAGE = (
-    "проверка заняла больше {seconds:g} с и прервана "
-    "(файл слишком сложен или построен так, чтобы затянуть проверку)"
-)
+from .structure import time_exceeded
 
 
 class DeadlineExceeded(BaseException):
@@ -114,9 +109,7 @@ def hard_deadline(seconds: float) -> Iterator[None]:
     try:
         yield
     except DeadlineExceeded:
-        raise VerificationBudgetExceeded(
-            TIME_MESSAGE.format(seconds=seconds), reason="time"
-        ) from None
+        raise time_exceeded(seconds) from None
     finally:
         if _watchdog.disarm(token):
             # fired, but perhaps not yet delivered: withdraw what is still pending

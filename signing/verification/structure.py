@@ -41,6 +41,16 @@ DEFAULT_MAX_DECODED = 32 * 1024 * 1024
 """Bytes one verification may decompress in the streams it decodes itself."""
 
 
+def time_exceeded(seconds: float) -> VerificationBudgetExceeded:
+    """The error of a verification stopped after ``seconds`` (by the budget or the
+    watchdog of :mod:`signing.verification.deadline`)."""
+    return VerificationBudgetExceeded(
+        f"проверка заняла больше {seconds:g} с и прервана "
+        "(файл слишком сложен или построен так, чтобы затянуть проверку)",
+        reason="time",
+    )
+
+
 class Budget:
     """Time, node and decompression budget of one verification.
 
@@ -63,11 +73,7 @@ class Budget:
     def check_time(self) -> None:
         """Raise when the wall-clock budget is spent."""
         if time.monotonic() > self.deadline:
-            raise VerificationBudgetExceeded(
-                f"проверка заняла больше {self.seconds:g} с и прервана "
-                "(файл слишком сложен или построен так, чтобы затянуть проверку)",
-                reason="time",
-            )
+            raise time_exceeded(self.seconds)
 
     def tick(self, nodes: int = 1) -> None:
         """Count visited graph nodes; checks the clock every 256 nodes."""
