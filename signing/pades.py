@@ -26,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
@@ -278,7 +279,7 @@ async def async_sign_pdf(
     reserved = options.bytes_reserved or (
         BYTES_RESERVED_BASE + (BYTES_RESERVED_TIMESTAMP if timestamper else 0)
     )
-    try:
+    with pyhanko_errors():
         try:
             out = await pdf_signer.async_sign_pdf(
                 writer, bytes_reserved=reserved, appearance_text_params=text_params
@@ -290,6 +291,23 @@ async def async_sign_pdf(
             logger.warning("re-signing with estimate: %s", exc)
             writer = _open(pdf)
             out = await pdf_signer.async_sign_pdf(writer, appearance_text_params=text_params)
+
+    signed, level = await add_revocation_level(out.getvalue(), options.ltv, timestamper)
+    return PadesResult(
+        pdf=signed,
+        level=level,
+        signing_time=signing_time,
+        field_name=field_name,
+        sha256=hashlib.sha256(signed).hexdigest(),
+        area=area,
+    )
+
+
+@contextmanager
+def pyhanko_errors() -> Iterator[None]:
+    """pyHanko's exceptions while signing, as ours (:mod:`.errors`)."""
+    try:
+        yield
     except SigningError:
         raise
     except TimestampRequestError as exc:
@@ -301,22 +319,20 @@ async def async_sign_pdf(
     except PdfError as exc:
         raise InvalidDocument(f"cannot sign this PDF: {exc}") from exc
 
-    signed = out.getvalue()
+
+async def add_revocation_level(
+    signed: bytes, ltv: LtvConfig | None, timestamper: TimeStamper | None
+) -> tuple[bytes, str]:
+    """The signed file with revocation information when ``ltv`` asks for it, and the
+    PAdES level reached: ``B-B``, ``B-T`` (timestamped) or ``B-LT`` (and the DSS)."""
     level = "B-T" if timestamper is not None else "B-B"
-    if options.ltv is not None:
-        with_revinfo = await _add_revocation_info(signed, options.ltv)
+    if ltv is not None:
+        with_revinfo = await _add_revocation_info(signed, ltv)
         if with_revinfo is not None:
             signed = with_revinfo
             if timestamper is not None:
                 level = "B-LT"
-    return PadesResult(
-        pdf=signed,
-        level=level,
-        signing_time=signing_time,
-        field_name=field_name,
-        sha256=hashlib.sha256(signed).hexdigest(),
-        area=area,
-    )
+    return signed, level
 
 
 def sign_pdf(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,7 +46,10 @@ from service.store.exchange_tables import Delivery, Incoming
 from service.store.storage import Storage
 from service.store.tables import Issuance, RegistrationCounter, StoredDocument
 from signing.api import DocumentSigner, Prepared, SignRequest
+from signing.inline import SlotTooSmall
 from signing.registry import Registry
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -218,10 +222,20 @@ class DocumentService:
         number = reserved.number
         block = self.signer.numbered(prepared, number)
         html = self.renderer.html(doc, number, signature=block, parties=parties)
-        rendered = self.renderer.pdf(doc, html, raw, number, signature=block, parties=parties)
-        signed = self.signer.sign(
-            dataclasses.replace(request, pdf=rendered.pdf, registration_number=number), prepared
+        request = dataclasses.replace(request, registration_number=number)
+        # The renderer writes the empty signature itself; signing fills it in place.
+        slot = self.signer.slot(request, prepared)
+        rendered = self.renderer.pdf(
+            doc, html, raw, number, signature=block, parties=parties, slot=slot
         )
+        try:
+            signed = self.signer.sign(
+                dataclasses.replace(request, pdf=rendered.pdf, slot=slot), prepared
+            )
+        except SlotTooSmall as exc:  # an unusually large chain or token: the usual way
+            logger.warning("%s: signing %s again without the slot", exc, number)
+            rendered = self.renderer.pdf(doc, html, raw, number, signature=block, parties=parties)
+            signed = self.signer.sign(dataclasses.replace(request, pdf=rendered.pdf), prepared)
         header = doc.header
         now = prepared.at
         row = StoredDocument(

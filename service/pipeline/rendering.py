@@ -47,6 +47,7 @@ from service.pipeline.limits import DEFAULT_LIMITS, Limits
 from service.pipeline.xmlinput import element_path
 from signing import layout
 from signing.appearance import SignatureBlockInfo, block_lines, initials_and_surname
+from signing.inline import SignatureSlot
 
 PDF_VARIANT = "pdf/a-3u"
 FORM_VERSION = "1.1"
@@ -439,8 +440,10 @@ class Renderer:
         registration_number: str | None = None,
         signature: SignatureBlockInfo | None = None,
         parties: Parties | None = None,
+        slot: SignatureSlot | None = None,
     ) -> RenderedDocument:
-        """Stage 4: HTML → PDF/A-3u with the source XML as associated file."""
+        """Stage 4: HTML → PDF/A-3u with the source XML as associated file (and with
+        ``slot``, the empty signature over the reserved area: :mod:`signing.inline`)."""
         parties = parties or seed_parties(doc.header.sender, doc.header.recipient)
         photos = {str(p.number): p.photo.data for p in doc.persons if p.photo}
         if signature is not None and signature.verification_url:
@@ -478,6 +481,7 @@ class Renderer:
             publisher=parties.sender.name_ru,
             keywords=[doc.document_type, doc.header.sender, doc.header.recipient],
             limits=self.limits,
+            slot=slot,
         )
 
     def pdf_from_html(
@@ -491,6 +495,7 @@ class Renderer:
         publisher: str,
         keywords: list[str],
         limits: Limits | None = None,
+        slot: SignatureSlot | None = None,
     ) -> RenderedDocument:
         """Any of our HTML → PDF/A-3u: fonts, stylesheet, XMP identifiers, font check.
 
@@ -515,7 +520,9 @@ class Renderer:
                 )
                 document.metadata.keywords = keywords
                 pdf = document.write_pdf(
-                    pdf_variant=PDF_VARIANT, attachments=attachments, finisher=_finish_pdf
+                    pdf_variant=PDF_VARIANT,
+                    attachments=attachments,
+                    finisher=functools.partial(_finish_pdf, slot=slot),
                 )
         except FatalURLFetchingError as exc:
             raise RenderError(f"rendering failed: {exc}") from None
@@ -526,7 +533,7 @@ class Renderer:
                 f"text fell back to system font(s) {sorted(foreign)}; "
                 f"every glyph must come from {FONT_FAMILY}"
             )
-        return RenderedDocument(pdf, len(document.pages), _signature_area(document))
+        return RenderedDocument(pdf, len(document.pages), signature_area(document))
 
 
 def _check_budget(pages: int, seconds: float, limits: Limits) -> None:
@@ -548,11 +555,13 @@ def _check_budget(pages: int, seconds: float, limits: Limits) -> None:
         )
 
 
-def _finish_pdf(document: Any, pdf: Any) -> None:
-    """Mend two details of WeasyPrint's PDF/A-3 attachments.
+def _finish_pdf(document: Any, pdf: Any, slot: SignatureSlot | None = None) -> None:
+    """Mend two details of WeasyPrint's PDF/A-3 attachments, and place ``slot`` (if any)
+    over the reserved signature area.
 
     WeasyPrint lists each associated file twice in the catalog's ``/AF`` and labels XML
-    ``text/xml``; the source XML is announced as ``application/xml``.
+    ``text/xml``; the source XML is announced as ``application/xml``.  A document without
+    the reserved area gets no slot (it is then signed the usual way).
     """
     associated = pdf.catalog.get("AF")
     if associated:
@@ -563,9 +572,13 @@ def _finish_pdf(document: Any, pdf: Any) -> None:
         extra = getattr(obj, "extra", None)
         if extra and extra.get("Type") == "/EmbeddedFile" and extra.get("Subtype") == "/text#2fxml":
             extra["Subtype"] = "/application#2fxml"
+    area = signature_area(document) if slot is not None else None
+    if slot is not None and area is not None:
+        slot.place(pdf, area.page_index, (area.x1, area.y1, area.x2, area.y2))
 
 
-def _signature_area(document: Any) -> SignatureArea | None:
+def signature_area(document: Any) -> SignatureArea | None:
+    """The reserved signature box (its last occurrence), in PDF points; ``None`` without one."""
     px_to_pt = 0.75
     for index in range(len(document.pages) - 1, -1, -1):
         page = document.pages[index]

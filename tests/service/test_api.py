@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from service.paths import SAMPLES_DIR
 from tests.service.conftest import Env
 
@@ -241,3 +243,39 @@ def test_failure_after_the_files_were_written_leaves_no_file_and_voids_the_numbe
     assert retry.json["registration_number"] == f"KZ-MVD-{YEAR}-000002"
     with sqlite_env.services.database.reading() as session:
         assert audit.verify(session)[1] == []
+
+
+def test_a_signature_larger_than_its_slot_is_signed_the_usual_way(
+    sqlite_env: Env,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import signing.api
+
+    # The renderer writes the empty signature with room for the CMS; a chain or token too
+    # large for it must not cost the document: it is rendered again and signed by pyHanko.
+    monkeypatch.setattr(signing.api, "BYTES_RESERVED_BASE", 256)
+    response = sqlite_env.post_xml(REQUEST)
+    assert response.status_code == 201, response.json
+    assert "signing " + response.json["registration_number"] + " again" in caplog.text
+    pdf = sqlite_env.client.get(
+        response.json["links"]["pdf"], headers={"X-API-Key": sqlite_env.keys["KZ-MVD"]}
+    ).data
+    assert pdf.count(b"%%EOF") == 2  # the rendered file and pyHanko's signature update
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    assert "Signature is Valid" in out and "Total document signed" in out
+
+
+def test_a_posted_document_is_one_revision_signed_whole(sqlite_env: Env, tmp_path: Path) -> None:
+    response = sqlite_env.post_xml(REQUEST)
+    pdf = sqlite_env.client.get(
+        response.json["links"]["pdf"], headers={"X-API-Key": sqlite_env.keys["KZ-MVD"]}
+    ).data
+    assert pdf.count(b"%%EOF") == 1  # the renderer wrote the signature field itself
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    assert "Signature is Valid" in out and "Total document signed" in out

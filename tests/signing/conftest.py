@@ -195,8 +195,9 @@ def key_store(memory_backend: MemoryBackend) -> KeyStore:
     return KeyStore([memory_backend])
 
 
-def render_pdfa(with_area: bool = True, pages: int = 1) -> bytes:
-    """A small PDF/A-3u like the render pipeline produces (reserved signature box)."""
+def render_pdfa(with_area: bool = True, pages: int = 1, finisher: Any = None) -> bytes:
+    """A small PDF/A-3u like the render pipeline produces (reserved signature box);
+    ``finisher``: WeasyPrint's hook before the file is written (a signature slot)."""
     import weasyprint
 
     area = (
@@ -215,7 +216,9 @@ def render_pdfa(with_area: bool = True, pages: int = 1) -> bytes:
         "<p>О предоставлении сведений о гражданине.</p>"
         f"{area}</body></html>"
     )
-    return bytes(weasyprint.HTML(string=html).write_pdf(pdf_variant="pdf/a-3u"))
+    return bytes(
+        weasyprint.HTML(string=html).write_pdf(pdf_variant="pdf/a-3u", finisher=finisher)
+    )
 
 
 @pytest.fixture(scope="session")
