@@ -62,9 +62,9 @@ def timed(owner: Any, name: str, label: str, spent: dict[str, float]) -> None:
 
 STAGES = (
     (DocumentService, "parse", "parse + XSD"),
-    (DocumentSigner, "prepare", "authorise (registry)"),
-    (DocumentService, "parties_in", "letterhead (registry)"),
     (DocumentService, "_reserve", "reserve number (tx)"),
+    (DocumentSigner, "prepare", "  of which authorise"),
+    (DocumentService, "parties_in", "  of which letterhead"),
     (Renderer, "html", "HTML (Jinja2)"),
     (Renderer, "pdf", "render PDF/A (WeasyPrint)"),
     (DocumentSigner, "sign", "sign (PAdES)"),

@@ -181,17 +181,10 @@ class DocumentService:
             signing_time=now,
             block_prerendered=True,
         )
-        with self.database.reading() as session:
-            existing = self._existing(session, header.sender, header.document_id, xml_sha256)
-            if existing is not None:
-                return Created(existing, created=False, warnings=found)
-            # Refuse an unauthorised signatory before a registration number is taken; the
-            # registry is read once, here (block content and signatory for signing).
-            prepared = self.signer.prepare(request, now, session)
-            parties = self.parties_in(session, doc, prepared.at)
-        reserved = self._reserve(doc, root, xml_sha256, now.year)
-        if isinstance(reserved, Created):
-            return dataclasses.replace(reserved, warnings=found)
+        outcome = self._reserve(doc, root, xml_sha256, request, now)
+        if isinstance(outcome, Created):
+            return dataclasses.replace(outcome, warnings=found)
+        prepared, parties, reserved = outcome
         written: list[str] = []
         try:
             stored, level, files = self._produce(
@@ -269,22 +262,40 @@ class DocumentService:
         return Parties(found[0] or seed.sender, found[1] or seed.recipient)
 
     def _reserve(
-        self, doc: Document, root: etree._Element, xml_sha256: str, year: int
-    ) -> journal.Reservation | Created:
-        """Step 1: the next number as a journal row ``issuing`` (or the earlier answer)."""
+        self,
+        doc: Document,
+        root: etree._Element,
+        xml_sha256: str,
+        request: SignRequest,
+        now: datetime,
+    ) -> tuple[Prepared, Parties, journal.Reservation] | Created:
+        """Step 1, one short transaction: the earlier answer to this documentId, or the
+        signatory authorised with the block's content and the letterhead (the registry is
+        read once, here), then the next number as a journal row ``issuing``.
+
+        An unauthorised signatory or a case rule refuses the document before the counter
+        moves: a refusal consumes no number.
+        """
         header = doc.header
         try:
             with self.database.transaction() as session:
+                existing = self._existing(session, header.sender, header.document_id, xml_sha256)
+                if existing is not None:
+                    return Created(existing, created=False)
+                prepared = self.signer.prepare(request, now, session)
+                parties = self.parties_in(session, doc, prepared.at)
                 earlier = journal.live(session, header.sender, header.document_id)
                 if earlier is not None:
                     return self._repeat(session, earlier, xml_sha256)
                 # Case checks (Art. 8-10) before the number is taken: a refusal consumes none.
                 cases.plan(session, doc, root, self.load)
+                year = prepared.at.year
                 seq = next_number(session, header.sender, year)
                 number = registration_number(header.sender, year, seq)
-                return journal.reserve(
+                reservation = journal.reserve(
                     session, header.sender, year, seq, number, header.document_id, xml_sha256
                 )
+                return prepared, parties, reservation
         except IntegrityError:
             # A concurrent request with the same documentId reserved first (PostgreSQL);
             # this transaction, its number included, was rolled back.

@@ -216,9 +216,7 @@ def render_pdfa(with_area: bool = True, pages: int = 1, finisher: Any = None) ->
         "<p>О предоставлении сведений о гражданине.</p>"
         f"{area}</body></html>"
     )
-    return bytes(
-        weasyprint.HTML(string=html).write_pdf(pdf_variant="pdf/a-3u", finisher=finisher)
-    )
+    return bytes(weasyprint.HTML(string=html).write_pdf(pdf_variant="pdf/a-3u", finisher=finisher))
 
 
 @pytest.fixture(scope="session")

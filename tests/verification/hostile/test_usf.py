@@ -20,7 +20,7 @@ from tests.verification.conftest import Env, Signed
 from tests.verification.hostile.conftest import pdfsig_clean, update, verify_api
 from tests.verification.hostile.test_wrapping import forge_first_page
 
-_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*0\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*0\s+(\d+)\s+(\d+)\s+(\d+)\s*\] *")  # with its padding
 _CONTENTS = re.compile(rb"/Contents\s*<[0-9A-Fa-f]*>")
 
 
