@@ -572,8 +572,7 @@ def _finish_pdf(document: Any, pdf: Any, slot: SignatureSlot | None = None) -> N
         extra = getattr(obj, "extra", None)
         if extra and extra.get("Type") == "/EmbeddedFile" and extra.get("Subtype") == "/text#2fxml":
             extra["Subtype"] = "/application#2fxml"
-    area = signature_area(document) if slot is not None else None
-    if slot is not None and area is not None:
+    if slot is not None and (area := signature_area(document)) is not None:
         slot.place(pdf, area.page_index, (area.x1, area.y1, area.x2, area.y2))
 
 
