@@ -16,7 +16,6 @@ and key usage at the signing time → key loading (cached) → PAdES signing.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from .errors import CertificateNotUsable, InvalidDocument
 from .external import ExternalBackend, MechanismSigner
 from .inline import SignatureSlot, fill
 from .keys import KeyStore, Pkcs11Backend, Pkcs12Backend
+from .loops import run_sync
 from .pades import (
     BYTES_RESERVED_BASE,
     BYTES_RESERVED_TIMESTAMP,
@@ -406,4 +406,4 @@ class DocumentSigner:
 
     def sign(self, req: SignRequest, prepared: Prepared | None = None) -> SignedDocument:
         """Synchronous :meth:`async_sign`; from async code call that one instead."""
-        return asyncio.run(self.async_sign(req, prepared))
+        return run_sync(self.async_sign(req, prepared))

@@ -335,9 +335,8 @@ class DocumentService:
         :meth:`Storage.put_in`; their keys go to ``written`` first), the row, the number
         marked issued."""
         with self.database.transaction() as session:
-            for key, data in files.items():
-                written.append(key)
-                self.storage.put_in(session, key, data)
+            written.extend(files)
+            self.storage.put_all_in(session, files)
             journal.mark_issued(session, stored.id, stored.created_at)
             # The cases may have moved on while the document rendered: check again.
             planned = cases.plan(session, doc, root, self.load)

@@ -44,6 +44,7 @@ from service.pipeline import vocabulary
 from service.pipeline.document import Document, Person
 from service.pipeline.letterhead import Parties, contact_line, seed_parties
 from service.pipeline.limits import DEFAULT_LIMITS, Limits
+from service.pipeline.serialise_once import SerialiseOnce
 from service.pipeline.xmlinput import element_path
 from signing import layout
 from signing.appearance import SignatureBlockInfo, block_lines, initials_and_surname
@@ -561,7 +562,8 @@ def _finish_pdf(document: Any, pdf: Any, slot: SignatureSlot | None = None) -> N
 
     WeasyPrint lists each associated file twice in the catalog's ``/AF`` and labels XML
     ``text/xml``; the source XML is announced as ``application/xml``.  A document without
-    the reserved area gets no slot (it is then signed the usual way).
+    the reserved area gets no slot (it is then signed the usual way).  Last, the PDF is
+    made to serialise each object once when written (:mod:`.serialise_once`).
     """
     associated = pdf.catalog.get("AF")
     if associated:
@@ -574,6 +576,7 @@ def _finish_pdf(document: Any, pdf: Any, slot: SignatureSlot | None = None) -> N
             extra["Subtype"] = "/application#2fxml"
     if slot is not None and (area := signature_area(document)) is not None:
         slot.place(pdf, area.page_index, (area.x1, area.y1, area.x2, area.y2))
+    pdf.__class__ = SerialiseOnce  # finished: each object is serialised once from here
 
 
 def signature_area(document: Any) -> SignatureArea | None:

@@ -8,9 +8,10 @@ setting (``files``, the default, or ``database``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +26,18 @@ _WRITTEN = "migdocs.blobs_written"
 """``Session.info`` key: what :meth:`DatabaseStorage.put_in` wrote in this session."""
 
 BACKENDS = ("files", "database")
+
+
+def _upsert(insert: Any) -> Any:
+    statement = insert(StoredBlob)
+    return statement.on_conflict_do_update(
+        index_elements=[StoredBlob.key],
+        set_={"data": statement.excluded.data, "stored_at": statement.excluded.stored_at},
+    )
+
+
+_UPSERT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+"""Built once: constructing the statement cost more than executing it."""
 
 
 class DatabaseStorage:
@@ -45,20 +58,18 @@ class DatabaseStorage:
         return key
 
     def put_in(self, session: Session, key: str, data: bytes) -> None:
-        """One ``INSERT … ON CONFLICT DO UPDATE`` in the caller's transaction."""
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(StoredBlob).values(
-            key=self._check(key), data=data, stored_at=datetime.now(UTC)
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[StoredBlob.key],
-                set_={"data": statement.excluded.data, "stored_at": statement.excluded.stored_at},
-            )
-        )
+        self.put_all_in(session, {key: data})
+
+    def put_all_in(self, session: Session, files: Mapping[str, bytes]) -> None:
+        """One ``INSERT … ON CONFLICT DO UPDATE`` for all ``files``, in the caller's
+        transaction (one round trip however many files)."""
+        now = datetime.now(UTC)
+        rows = [
+            {"key": self._check(key), "data": data, "stored_at": now} for key, data in files.items()
+        ]
+        session.execute(_UPSERT[session.get_bind().dialect.name], rows)
         # read back in the same transaction (the search index reads the XML just stored)
-        session.info.setdefault(_WRITTEN, {})[key] = data
+        session.info.setdefault(_WRITTEN, {}).update(files)
 
     def put(self, key: str, data: bytes) -> None:
         with self.database.transaction() as session:

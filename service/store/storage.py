@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +63,9 @@ class Storage(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
     def put_in(self, session: Session, key: str, data: bytes) -> None: ...
+    def put_all_in(self, session: Session, files: Mapping[str, bytes]) -> None:
+        """:meth:`put_in` for each of ``files`` (storage key → bytes)."""
+
     def get(self, key: str) -> bytes: ...
     def get_in(self, session: Session, key: str) -> bytes:
         """Read in the caller's transaction (sees what ``put_in`` wrote in it)."""
@@ -96,6 +99,10 @@ class LocalStorage:
     def put_in(self, session: Session, key: str, data: bytes) -> None:
         """Written at once (before the caller's transaction commits)."""
         self.put(key, data)
+
+    def put_all_in(self, session: Session, files: Mapping[str, bytes]) -> None:
+        for key, data in files.items():
+            self.put(key, data)
 
     def get(self, key: str) -> bytes:
         try:

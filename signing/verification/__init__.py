@@ -27,8 +27,9 @@ file).
 """
 
 from .. import speedups
+from ..loops import run_sync
 from .changes import describe_changes
-from .document import EXIT_CODES, async_verify_document, run_sync, verify_document
+from .document import EXIT_CODES, async_verify_document, verify_document
 from .report import (
     CHECK_TITLES,
     FAILED,

@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import logging
 import re
-import threading
-import weakref
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
-from typing import Any, TypeVar
+from typing import Any
 
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -22,6 +19,7 @@ from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from ..errors import MalformedPdfStructure, VerificationBudgetExceeded
+from ..loops import run_sync
 from .changes import unsigned_changes
 from .checks import Context, SignedFacts
 from .deadline import hard_deadline
@@ -518,36 +516,6 @@ def verify_document(
             own_seal=own_seal,
         )
     )
-
-
-_T = TypeVar("_T")
-_loops = threading.local()
-
-
-def run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``coroutine`` on this thread's own event loop, kept between calls.
-
-    ``asyncio.run`` builds and tears down a loop for every call (about 3 % of a
-    verification); a worker thread verifies one file at a time, so one loop per thread
-    serves them all.  As with ``asyncio.run``, tasks left over are cancelled before it
-    returns, and it refuses to run inside a running loop.  The loop is closed once the
-    thread is gone.
-    """
-    if asyncio._get_running_loop() is not None:
-        coroutine.close()
-        raise RuntimeError("run_sync() cannot be called from a running event loop")
-    loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
-    if loop is None:
-        loop = _loops.loop = asyncio.new_event_loop()
-        weakref.finalize(threading.current_thread(), loop.close)
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        left = asyncio.all_tasks(loop)
-        if left:
-            for task in left:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
 
 
 EXIT_CODES = {Indication.TOTAL_PASSED: 0, Indication.TOTAL_FAILED: 1, Indication.INDETERMINATE: 2}
