@@ -48,7 +48,7 @@ from .pades import (
     async_sign_pdf,
     pyhanko_errors,
 )
-from .registry import Registry, Signatory
+from .registry import Authority, Registry, Signatory
 from .settings import DEFAULT_BASE_URL
 from .timestamps import http_timestamper
 
@@ -134,6 +134,9 @@ class Prepared:
     signatory: Signatory
     block: SignatureBlockInfo
     at: datetime
+    authority: Authority | None = None
+    """The signatory's authority in the registry at ``at`` (the block's and the
+    letterhead's), as read for the block."""
 
 
 def verification_url(base_url: str, registration_number: str) -> str:
@@ -264,7 +267,7 @@ class DocumentSigner:
         ``signing_time=at`` and ``block_prerendered=True`` so the two agree.
         """
         signatory = self.authorise(req, at)
-        return self._block(signatory, at, registration_number)
+        return self._block(signatory, at, registration_number, self._authority_at(signatory, at))
 
     def prepare(self, req: SignRequest, at: datetime, session: Session | None = None) -> Prepared:
         """:meth:`authorise` and the block's content in one registry read (see
@@ -273,8 +276,10 @@ class DocumentSigner:
         if session is None:
             with self._sessions() as own:
                 return self.prepare(req, at, own)
-        signatory = self._authorised(Registry(session), req, at)
-        return Prepared(signatory, self._block(signatory, at, None, session), at)
+        registry = Registry(session)
+        signatory = self._authorised(registry, req, at)
+        authority = registry.authority_at(signatory.authority_code, at)
+        return Prepared(signatory, self._block(signatory, at, None, authority), at, authority)
 
     def numbered(self, prepared: Prepared, registration_number: str) -> SignatureBlockInfo:
         """The prepared block with the registration number (and its verification URL)."""
@@ -284,21 +289,21 @@ class DocumentSigner:
             verification_url=verification_url(self.config.base_url, registration_number),
         )
 
+    def _authority_at(self, signatory: Signatory, at: datetime) -> Authority | None:
+        with self._sessions() as session:
+            return Registry(session).authority_at(signatory.authority_code, at)
+
     def _block(
         self,
         signatory: Signatory,
         at: datetime,
         reg_no: str | None,
-        session: Session | None = None,
+        auth: Authority | None,
     ) -> SignatureBlockInfo:
+        """The block's content; ``auth``: the signatory's authority at ``at``."""
         cert = signatory.certificate
         serial = format(cert.serial_number, "X")
         validity = cert["tbs_certificate"]["validity"]
-        if session is None:
-            with self._sessions() as own:
-                auth = Registry(own).authority_at(signatory.authority_code, at)
-        else:
-            auth = Registry(session).authority_at(signatory.authority_code, at)
         return SignatureBlockInfo(
             position=signatory.position_ru,
             full_name=signatory.full_name_ru,
@@ -346,7 +351,7 @@ class DocumentSigner:
             )
         else:
             signatory = self.authorise(req, at)
-            block = self._block(signatory, at, reg_no)
+            block = self._block(signatory, at, reg_no, self._authority_at(signatory, at))
         cert = signatory.certificate
         signer = self.keys.signer_for(signatory.key, signatory.certificate_der)
         serial = format(cert.serial_number, "X")

@@ -253,13 +253,19 @@ class DocumentService:
         )
         return row, signed.level, {f"{reserved.id}.pdf": signed.pdf, f"{reserved.id}.xml": raw}
 
-    def parties_in(self, session: Session, doc: Document, at: datetime) -> Parties:
-        """The registry versions of sender and recipient in force at ``at`` (letterhead)."""
+    def parties_in(self, session: Session, doc: Document, prepared: Prepared) -> Parties:
+        """The registry versions of sender and recipient in force at ``prepared.at``
+        (letterhead); the sender's is the signatory's authority, read by ``prepare``."""
         header = doc.header
         registry = Registry(session)
-        found = [registry.authority_at(c, at) for c in (header.sender, header.recipient)]
+        sender = (
+            prepared.authority
+            if prepared.authority is not None and prepared.authority.code == header.sender
+            else registry.authority_at(header.sender, prepared.at)
+        )
+        recipient = registry.authority_at(header.recipient, prepared.at)
         seed = seed_parties(header.sender, header.recipient)
-        return Parties(found[0] or seed.sender, found[1] or seed.recipient)
+        return Parties(sender or seed.sender, recipient or seed.recipient)
 
     def _reserve(
         self,
@@ -283,7 +289,7 @@ class DocumentService:
                 if existing is not None:
                     return Created(existing, created=False)
                 prepared = self.signer.prepare(request, now, session)
-                parties = self.parties_in(session, doc, prepared.at)
+                parties = self.parties_in(session, doc, prepared)
                 earlier = journal.live(session, header.sender, header.document_id)
                 if earlier is not None:
                     return self._repeat(session, earlier, xml_sha256)
