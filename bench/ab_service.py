@@ -1,0 +1,132 @@
+"""A/B of POST latency between two trees of migdocs, through gunicorn, in alternation.
+
+    python bench/ab_service.py --before ../old-checkout [--pages 1|5] [--pairs 40]
+                               [--database URL]
+
+On a shared machine ``bench_service.py``'s ratios move by ±0.1 from run to run, more than
+a change of a few milliseconds.  This starts one ``migdocs serve`` (1 worker) from each
+tree (``--before`` and this checkout) on one PostgreSQL database it creates, and sends the
+same POST to both in turn (the order flips every pair) followed by a bare WeasyPrint render
+of the document's HTML, so that both trees see the same machine load.  It prints the p50
+and the minimum of each, and p50/bare.  Make ``--before`` with ``git worktree add
+../before <commit>``; both trees run on this checkout's virtual environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_service import (
+    DEFAULT_DATABASE,
+    BareRender,
+    as_sender,
+    five_page_request,
+    free_port,
+    one_page_request,
+    post,
+    prepare,
+)
+
+THIS_TREE = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def serve_from(tree: Path, instance: Path, url: str) -> Iterator[str]:
+    """``migdocs serve`` with 1 worker, its code taken from ``tree``; its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MIGDOCS_INSTANCE": str(instance),
+        "DATABASE_URL": url,
+        "MIGDOCS_STORAGE_BACKEND": "database",
+    }
+    log = (instance.parent / f"server-{port}.log").open("ab")
+    command = [sys.executable, "-m", "service", "serve", "--workers", "1"]
+    process = subprocess.Popen(
+        [*command, "--bind", f"127.0.0.1:{port}"], cwd=tree, env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                    break
+            except (OSError, urllib.error.URLError):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit(f"the server from {tree} did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, required=True, help="the other tree")
+    parser.add_argument("--pages", type=int, choices=(1, 5), default=1)
+    parser.add_argument("--pairs", type=int, default=40)
+    parser.add_argument("--database", default=DEFAULT_DATABASE, help="PostgreSQL admin URL")
+    args = parser.parse_args()
+    trees = {"before": args.before.resolve(), "this tree": THIS_TREE}
+    work = Path(tempfile.mkdtemp(prefix="migdocs-ab-"))
+    name = f"migdocs_ab_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = args.database.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        first, second, keys, block = prepare(work, url)
+        source = one_page_request() if args.pages == 1 else five_page_request()
+        raw = as_sender(source, "KZ-MVD", "BY-MVD")
+        bare = BareRender(raw, block)
+        with ExitStack() as stack:
+            bases = {
+                label: stack.enter_context(serve_from(tree, instance, url))
+                for (label, tree), instance in zip(trees.items(), (second, first), strict=True)
+            }
+            for _ in range(3):  # warm up both workers and this process
+                for base in bases.values():
+                    post(base, keys["KZ-MVD"], raw)
+                bare()
+            timings: dict[str, list[float]] = {label: [] for label in [*bases, "bare render"]}
+            for pair in range(args.pairs):
+                order = list(bases.items())
+                for label, base in order if pair % 2 == 0 else reversed(order):
+                    timings[label].append(post(base, keys["KZ-MVD"], raw))
+                timings["bare render"].append(bare())
+        bare_p50 = statistics.median(timings["bare render"])
+        print(f"{args.pages}-page POST, {args.pairs} pairs; load average {os.getloadavg()[0]:.1f}")
+        for label, series in timings.items():
+            p50 = statistics.median(series)
+            ratio = p50 / bare_p50
+            print(f"{label:12} p50 {p50:7.1f} ms  min {min(series):7.1f} ms  p50/bare {ratio:5.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
