@@ -25,8 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, bindparam, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -83,6 +82,19 @@ def registration_number(authority: str, year: int, seq: int) -> str:
     return f"{authority}-{year}-{seq:06d}"
 
 
+_COUNTER = RegistrationCounter.__table__.c
+_NEXT_NUMBER = text(
+    f"INSERT INTO {RegistrationCounter.__tablename__} (authority, year, last) "
+    "VALUES (:authority, :year, 1) ON CONFLICT (authority, year) "
+    f"DO UPDATE SET last = {RegistrationCounter.__tablename__}.last + 1 RETURNING last"
+).bindparams(
+    bindparam("authority", type_=_COUNTER.authority.type),
+    bindparam("year", type_=_COUNTER.year.type),
+)
+"""As text, the same on PostgreSQL and SQLite: SQLAlchemy 2.0 does not cache its
+``on_conflict_do_update`` constructs and compiled this one on every POST."""
+
+
 def next_number(session: Session, authority: str, year: int) -> int:
     """Increment the counter row in one statement (``INSERT … ON CONFLICT DO UPDATE …
     RETURNING``): the row stays locked (PostgreSQL) / the database write-locked (SQLite)
@@ -90,15 +102,7 @@ def next_number(session: Session, authority: str, year: int) -> int:
 
     ``authority`` is the counter's key: an authority code, or ``IN:<code>`` for the
     incoming numbers of the exchange."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(RegistrationCounter).values(authority=authority, year=year, last=1)
-    last = session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[RegistrationCounter.authority, RegistrationCounter.year],
-            set_={"last": RegistrationCounter.last + 1},
-        ).returning(RegistrationCounter.last)
-    ).scalar_one()
+    last = session.execute(_NEXT_NUMBER, {"authority": authority, "year": year}).scalar_one()
     return int(last)
 
 

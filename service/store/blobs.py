@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from service.errors import NotFound
@@ -28,16 +26,19 @@ _WRITTEN = "migdocs.blobs_written"
 BACKENDS = ("files", "database")
 
 
-def _upsert(insert: Any) -> Any:
-    statement = insert(StoredBlob)
-    return statement.on_conflict_do_update(
-        index_elements=[StoredBlob.key],
-        set_={"data": statement.excluded.data, "stored_at": statement.excluded.stored_at},
-    )
-
-
-_UPSERT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
-"""Built once: constructing the statement cost more than executing it."""
+_COLUMNS = StoredBlob.__table__.c
+_UPSERT = text(
+    f"INSERT INTO {StoredBlob.__tablename__} (key, data, stored_at) "
+    "VALUES (:key, :data, :stored_at) "
+    "ON CONFLICT (key) DO UPDATE SET data = excluded.data, stored_at = excluded.stored_at"
+).bindparams(
+    bindparam("key", type_=_COLUMNS.key.type),
+    bindparam("data", type_=_COLUMNS.data.type),
+    bindparam("stored_at", type_=_COLUMNS.stored_at.type),
+)
+"""The same SQL on PostgreSQL and SQLite, as text: SQLAlchemy 2.0 never caches its
+``on_conflict_do_update`` constructs (``inherit_cache = False``) and compiled one on every
+execution."""
 
 
 class DatabaseStorage:
@@ -67,7 +68,7 @@ class DatabaseStorage:
         rows = [
             {"key": self._check(key), "data": data, "stored_at": now} for key, data in files.items()
         ]
-        session.execute(_UPSERT[session.get_bind().dialect.name], rows)
+        session.execute(_UPSERT, rows)
         # read back in the same transaction (the search index reads the XML just stored)
         session.info.setdefault(_WRITTEN, {}).update(files)
 
