@@ -18,15 +18,10 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -39,46 +34,13 @@ from bench_service import (
     BareRender,
     as_sender,
     five_page_request,
-    free_port,
     one_page_request,
     post,
     prepare,
+    serving,
 )
 
 THIS_TREE = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def serve_from(tree: Path, instance: Path, url: str) -> Iterator[str]:
-    """``migdocs serve`` with 1 worker, its code taken from ``tree``; its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "MIGDOCS_INSTANCE": str(instance),
-        "DATABASE_URL": url,
-        "MIGDOCS_STORAGE_BACKEND": "database",
-    }
-    log = (instance.parent / f"server-{port}.log").open("ab")
-    command = [sys.executable, "-m", "service", "serve", "--workers", "1"]
-    process = subprocess.Popen(
-        [*command, "--bind", f"127.0.0.1:{port}"], cwd=tree, env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except (OSError, urllib.error.URLError):
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit(f"the server from {tree} did not start") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def main() -> None:
@@ -102,7 +64,7 @@ def main() -> None:
         bare = BareRender(raw, block)
         with ExitStack() as stack:
             bases = {
-                label: stack.enter_context(serve_from(tree, instance, url))
+                label: stack.enter_context(serving(instance, url, 1, "database", tree=tree)).base
                 for (label, tree), instance in zip(trees.items(), (second, first), strict=True)
             }
             for _ in range(3):  # warm up both workers and this process

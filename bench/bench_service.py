@@ -199,10 +199,16 @@ class Running:
 
 @contextmanager
 def serving(
-    instance: Path, url: str, workers: int, backend: str, settings: dict[str, str] | None = None
+    instance: Path,
+    url: str,
+    workers: int,
+    backend: str,
+    settings: dict[str, str] | None = None,
+    tree: Path | None = None,
 ) -> Iterator[Running]:
     """``migdocs serve`` with ``workers`` workers on ``instance`` (``settings``: extra
-    ``MIGDOCS_*`` environment, e.g. ``{"MAX_REQUESTS": "0"}``)."""
+    ``MIGDOCS_*`` environment, e.g. ``{"MAX_REQUESTS": "0"}``; ``tree``: run the code of
+    another checkout, for ``ab_service.py``)."""
     port = free_port()
     bind = f"127.0.0.1:{port}"
     env = {**os.environ, "MIGDOCS_INSTANCE": str(instance), "DATABASE_URL": url}
@@ -216,6 +222,7 @@ def serving(
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        cwd=tree,
     )
     base = f"http://127.0.0.1:{port}"
     try:
