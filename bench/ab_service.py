@@ -20,11 +20,8 @@ import shutil
 import statistics
 import sys
 import tempfile
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,6 +34,7 @@ from bench_service import (
     one_page_request,
     post,
     prepare,
+    scratch_database,
     serving,
 )
 
@@ -52,42 +50,40 @@ def main() -> None:
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "this tree": THIS_TREE}
     work = Path(tempfile.mkdtemp(prefix="migdocs-ab-"))
-    name = f"migdocs_ab_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.database.rsplit("/", 1)[0] + f"/{name}"
     try:
-        first, second, keys, block = prepare(work, url)
-        source = one_page_request() if args.pages == 1 else five_page_request()
-        raw = as_sender(source, "KZ-MVD", "BY-MVD")
-        bare = BareRender(raw, block)
-        with ExitStack() as stack:
-            bases = {
-                label: stack.enter_context(serving(instance, url, 1, "database", tree=tree)).base
-                for (label, tree), instance in zip(trees.items(), (second, first), strict=True)
-            }
-            for _ in range(3):  # warm up both workers and this process
-                for base in bases.values():
-                    post(base, keys["KZ-MVD"], raw)
-                bare()
-            timings: dict[str, list[float]] = {label: [] for label in [*bases, "bare render"]}
-            for pair in range(args.pairs):
-                order = list(bases.items())
-                for label, base in order if pair % 2 == 0 else reversed(order):
-                    timings[label].append(post(base, keys["KZ-MVD"], raw))
-                timings["bare render"].append(bare())
-        bare_p50 = statistics.median(timings["bare render"])
-        print(f"{args.pages}-page POST, {args.pairs} pairs; load average {os.getloadavg()[0]:.1f}")
-        for label, series in timings.items():
-            p50 = statistics.median(series)
-            ratio = p50 / bare_p50
-            print(f"{label:12} p50 {p50:7.1f} ms  min {min(series):7.1f} ms  p50/bare {ratio:5.2f}")
+        with scratch_database(args.database, "migdocs_ab") as url:
+            first, second, keys, block = prepare(work, url)
+            source = one_page_request() if args.pages == 1 else five_page_request()
+            raw = as_sender(source, "KZ-MVD", "BY-MVD")
+            bare = BareRender(raw, block)
+            with ExitStack() as stack:
+                bases = {
+                    label: stack.enter_context(
+                        serving(instance, url, 1, "database", tree=tree)
+                    ).base
+                    for (label, tree), instance in zip(trees.items(), (second, first), strict=True)
+                }
+                for _ in range(3):  # warm up both workers and this process
+                    for base in bases.values():
+                        post(base, keys["KZ-MVD"], raw)
+                    bare()
+                timings: dict[str, list[float]] = {label: [] for label in [*bases, "bare render"]}
+                for pair in range(args.pairs):
+                    order = list(bases.items())
+                    for label, base in order if pair % 2 == 0 else reversed(order):
+                        timings[label].append(post(base, keys["KZ-MVD"], raw))
+                    timings["bare render"].append(bare())
+            bare_p50 = statistics.median(timings["bare render"])
+            print(
+                f"{args.pages}-page POST, {args.pairs} pairs; load average {os.getloadavg()[0]:.1f}"
+            )
+            for label, series in timings.items():
+                p50 = statistics.median(series)
+                ratio = p50 / bare_p50
+                fastest = min(series)
+                print(f"{label:12} p50 {p50:7.1f} ms  min {fastest:7.1f} ms  p50/bare {ratio:5.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -556,6 +556,21 @@ def memory_run(args: argparse.Namespace, instance: Path, url: str, key: str) -> 
         raise SystemExit(f"RSS grew {growth:.1%} over {args.memory_documents} documents")
 
 
+@contextmanager
+def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database for one bench run, dropped afterwards; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 # ----- main -------------------------------------------------------------------------------------
 
 
@@ -596,75 +611,72 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="migdocs-bench-"))
-    name = f"migdocs_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.database.rsplit("/", 1)[0] + f"/{name}"
     backend = args.storage_backend
     try:
-        first, second, keys, block = prepare(work, url)
-        key = keys["KZ-MVD"]
-        if args.memory:
-            memory_run(args, first, url, key)
-            return
-        documents = {
-            "1-page": as_sender(one_page_request(), "KZ-MVD", "BY-MVD"),
-            "5-page": as_sender(five_page_request(), "KZ-MVD", "BY-MVD"),
-        }
-        load = os.getloadavg()[0]
-        print(f"PostgreSQL, storage {backend}; load average {load:.1f} on {os.cpu_count()} cores")
-        with ExitStack() as stack:
-            host_a = stack.enter_context(server(first, url, 1, backend))
-            print(f"\nlatency, 1 worker, {args.requests} sequential POSTs each")
-            print(" ".join(f"{h:>8}" for h in HEADINGS))
-            measured = {}
-            for label, raw in documents.items():
-                m = measured[label] = latency(
-                    host_a, key, raw, BareRender(raw, block), args.requests
-                )
-                figures = (m.bare, m.p50, m.p95)
-                print(f"{label:>8} {m.pages:8d} " + " ".join(f"{f:8.1f}" for f in figures), end="")
-                print(f" {m.ratio:8.2f}")
-
-            host_a2 = stack.enter_context(server(first, url, 2, backend))
-            host_b = stack.enter_context(server(second, url, 1, backend))
-            raw = documents["1-page"]
-            rates = alternating(
-                {
-                    "1 worker": ([host_a], 1),
-                    "2 workers": ([host_a2], 2),
-                    "2 hosts": ([host_a, host_b], 2),
-                },
-                key,
-                raw,
-                args.rounds,
-                args.burst,
+        with scratch_database(args.database, "migdocs_bench") as url:
+            first, second, keys, block = prepare(work, url)
+            key = keys["KZ-MVD"]
+            if args.memory:
+                memory_run(args, first, url, key)
+                return
+            documents = {
+                "1-page": as_sender(one_page_request(), "KZ-MVD", "BY-MVD"),
+                "5-page": as_sender(five_page_request(), "KZ-MVD", "BY-MVD"),
+            }
+            load = os.getloadavg()[0]
+            print(
+                f"PostgreSQL, storage {backend}; load average {load:.1f} on {os.cpu_count()} cores"
             )
-        one_authority = rates["2 workers"] / rates["1 worker"]
-        two_hosts = rates["2 hosts"] / rates["1 worker"]
-        print("\nthroughput, one authority (KZ-MVD), 1-page, 2 in flight per worker, ", end="")
-        print(f"{args.rounds} rounds of {args.burst} requests per worker")
-        print(f"  1 host, 1 worker:    {rates['1 worker']:6.2f} req/s")
-        print(f"  1 host, 2 workers:   {rates['2 workers']:6.2f} req/s  ({one_authority:.2f}x)")
-        print(f"  2 hosts, 1 worker:   {rates['2 hosts']:6.2f} req/s  ({two_hosts:.2f}x)")
-        issued = check_numbers(url)
-        print(f"{issued} numbers issued: distinct, gap-free per authority, all in the journal")
-        print(f"load average at the end {os.getloadavg()[0]:.1f}")
-        if args.summary:
-            print(f"overhead_1page={measured['1-page'].ratio:.2f}")
-            print(f"overhead_5page={measured['5-page'].ratio:.2f}")
-            print(f"one_authority_2w_over_1w={one_authority:.2f}")
-            print(f"two_hosts_over_one={two_hosts:.2f}")
+            with ExitStack() as stack:
+                host_a = stack.enter_context(server(first, url, 1, backend))
+                print(f"\nlatency, 1 worker, {args.requests} sequential POSTs each")
+                print(" ".join(f"{h:>8}" for h in HEADINGS))
+                measured = {}
+                for label, raw in documents.items():
+                    m = measured[label] = latency(
+                        host_a, key, raw, BareRender(raw, block), args.requests
+                    )
+                    figures = (m.bare, m.p50, m.p95)
+                    print(
+                        f"{label:>8} {m.pages:8d} " + " ".join(f"{f:8.1f}" for f in figures), end=""
+                    )
+                    print(f" {m.ratio:8.2f}")
+
+                host_a2 = stack.enter_context(server(first, url, 2, backend))
+                host_b = stack.enter_context(server(second, url, 1, backend))
+                raw = documents["1-page"]
+                rates = alternating(
+                    {
+                        "1 worker": ([host_a], 1),
+                        "2 workers": ([host_a2], 2),
+                        "2 hosts": ([host_a, host_b], 2),
+                    },
+                    key,
+                    raw,
+                    args.rounds,
+                    args.burst,
+                )
+            one_authority = rates["2 workers"] / rates["1 worker"]
+            two_hosts = rates["2 hosts"] / rates["1 worker"]
+            print("\nthroughput, one authority (KZ-MVD), 1-page, 2 in flight per worker, ", end="")
+            print(f"{args.rounds} rounds of {args.burst} requests per worker")
+            print(f"  1 host, 1 worker:    {rates['1 worker']:6.2f} req/s")
+            print(f"  1 host, 2 workers:   {rates['2 workers']:6.2f} req/s  ({one_authority:.2f}x)")
+            print(f"  2 hosts, 1 worker:   {rates['2 hosts']:6.2f} req/s  ({two_hosts:.2f}x)")
+            issued = check_numbers(url)
+            print(f"{issued} numbers issued: distinct, gap-free per authority, all in the journal")
+            print(f"load average at the end {os.getloadavg()[0]:.1f}")
+            if args.summary:
+                print(f"overhead_1page={measured['1-page'].ratio:.2f}")
+                print(f"overhead_5page={measured['5-page'].ratio:.2f}")
+                print(f"one_authority_2w_over_1w={one_authority:.2f}")
+                print(f"two_hosts_over_one={two_hosts:.2f}")
     except BaseException:
         for log in sorted(work.glob("*/server.log")):
             print(f"{log} (last lines):\n" + "\n".join(log.read_text().splitlines()[-30:]))
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -20,15 +20,12 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_service import as_sender, one_page_request, with_new_id
+from bench_service import as_sender, one_page_request, scratch_database, with_new_id
 
 from service.app import create_app
 from service.domain.auth import create_api_key
@@ -46,78 +43,75 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="migdocs-profile-"))
     instance = work / "instance"
     instance.mkdir()
-    name = f"migdocs_profile_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.database.rsplit("/", 1)[0] + f"/{name}"
     try:
-        database = Database(url)
-        upgrade(database)
-        build_demo(instance, url)
-        with database.transaction() as session:
-            _, key = create_api_key(session, "KZ-MVD", "profile")
-        database.dispose()
-        os.environ.update(MIGDOCS_INSTANCE=str(instance), DATABASE_URL=url)
-        if args.storage_backend:
-            os.environ["MIGDOCS_STORAGE_BACKEND"] = args.storage_backend
-        client = create_app().test_client()
-        raw = as_sender(one_page_request(), "KZ-MVD", "BY-MVD")
-        headers = {"X-API-Key": key, "Content-Type": "application/xml"}
-        for _ in range(3):  # warm up: fonts, templates, connections
-            assert (
-                client.post("/api/v1/documents", data=with_new_id(raw), headers=headers).status_code
-                == 201
+        with scratch_database(args.database, "migdocs_profile") as url:
+            database = Database(url)
+            upgrade(database)
+            build_demo(instance, url)
+            with database.transaction() as session:
+                _, key = create_api_key(session, "KZ-MVD", "profile")
+            database.dispose()
+            os.environ.update(MIGDOCS_INSTANCE=str(instance), DATABASE_URL=url)
+            if args.storage_backend:
+                os.environ["MIGDOCS_STORAGE_BACKEND"] = args.storage_backend
+            client = create_app().test_client()
+            raw = as_sender(one_page_request(), "KZ-MVD", "BY-MVD")
+            headers = {"X-API-Key": key, "Content-Type": "application/xml"}
+            for _ in range(3):  # warm up: fonts, templates, connections
+                assert (
+                    client.post(
+                        "/api/v1/documents", data=with_new_id(raw), headers=headers
+                    ).status_code
+                    == 201
+                )
+            bodies = [with_new_id(raw) for _ in range(args.requests)]
+            profile = cProfile.Profile()
+            start = time.perf_counter()
+            profile.enable()
+            for body in bodies:
+                response = client.post("/api/v1/documents", data=body, headers=headers)
+                assert response.status_code == 201, response.data
+            profile.disable()
+            elapsed = (time.perf_counter() - start) / args.requests * 1000
+            print(
+                f"1-page POST in process on PostgreSQL: {elapsed:.1f} ms per request "
+                f"(under cProfile, {args.requests} requests; load average "
+                f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
             )
-        bodies = [with_new_id(raw) for _ in range(args.requests)]
-        profile = cProfile.Profile()
-        start = time.perf_counter()
-        profile.enable()
-        for body in bodies:
-            response = client.post("/api/v1/documents", data=body, headers=headers)
-            assert response.status_code == 201, response.data
-        profile.disable()
-        elapsed = (time.perf_counter() - start) / args.requests * 1000
-        print(
-            f"1-page POST in process on PostgreSQL: {elapsed:.1f} ms per request "
-            f"(under cProfile, {args.requests} requests; load average "
-            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
-        )
-        stats = pstats.Stats(profile)
-        total = stats.total_tt  # type: ignore[attr-defined]
-        for sort in ("tottime", "cumulative"):
+            stats = pstats.Stats(profile)
+            total = stats.total_tt  # type: ignore[attr-defined]
+            for sort in ("tottime", "cumulative"):
+                out = io.StringIO()
+                pstats.Stats(profile, stream=out).strip_dirs().sort_stats(sort).print_stats(20)
+                lines = out.getvalue().splitlines()
+                start_at = next(
+                    i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")
+                )
+                print(f"\n--- top 20 by {sort} ---")
+                print("\n".join(lines[start_at:]).rstrip())
             out = io.StringIO()
-            pstats.Stats(profile, stream=out).strip_dirs().sort_stats(sort).print_stats(20)
+            ours = pstats.Stats(profile, stream=out).sort_stats("cumulative")
+            ours.print_stats(r"/(service|signing)/", 30)
             lines = out.getvalue().splitlines()
             start_at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
-            print(f"\n--- top 20 by {sort} ---")
+            print("\n--- our own functions (service/, signing/) by cumulative time ---")
             print("\n".join(lines[start_at:]).rstrip())
-        out = io.StringIO()
-        ours = pstats.Stats(profile, stream=out).sort_stats("cumulative")
-        ours.print_stats(r"/(service|signing)/", 30)
-        lines = out.getvalue().splitlines()
-        start_at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
-        print("\n--- our own functions (service/, signing/) by cumulative time ---")
-        print("\n".join(lines[start_at:]).rstrip())
-        shares: dict[str, float] = {}
-        for (filename, _, func), (_, _, _, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
-            if func == "render" and filename.endswith("weasyprint/__init__.py"):
-                shares["WeasyPrint layout (HTML.render)"] = cumulative
-            if func == "write_pdf" and filename.endswith("weasyprint/document.py"):
-                shares["WeasyPrint PDF writer (Document.write_pdf)"] = cumulative
-            if func == "async_sign" and filename.endswith("signing/api.py"):
-                shares["signing (DocumentSigner.async_sign)"] = cumulative
-        print()
-        for label, seconds in shares.items():
-            print(
-                f"{label}: {seconds / args.requests * 1000:.1f} ms/request, "
-                f"{seconds / total:.0%} of profiled time"
-            )
+            shares: dict[str, float] = {}
+            for (filename, _, func), (_, _, _, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+                if func == "render" and filename.endswith("weasyprint/__init__.py"):
+                    shares["WeasyPrint layout (HTML.render)"] = cumulative
+                if func == "write_pdf" and filename.endswith("weasyprint/document.py"):
+                    shares["WeasyPrint PDF writer (Document.write_pdf)"] = cumulative
+                if func == "async_sign" and filename.endswith("signing/api.py"):
+                    shares["signing (DocumentSigner.async_sign)"] = cumulative
+            print()
+            for label, seconds in shares.items():
+                print(
+                    f"{label}: {seconds / args.requests * 1000:.1f} ms/request, "
+                    f"{seconds / total:.0%} of profiled time"
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -20,18 +20,22 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_service import BareRender, as_sender, five_page_request, one_page_request, with_new_id
+from bench_service import (
+    BareRender,
+    as_sender,
+    five_page_request,
+    one_page_request,
+    scratch_database,
+    with_new_id,
+)
 
 from service.app import create_app
 from service.domain.auth import create_api_key
@@ -83,75 +87,68 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="migdocs-stages-"))
     instance = work / "instance"
     instance.mkdir()
-    name = f"migdocs_stages_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.database.rsplit("/", 1)[0] + f"/{name}"
     try:
-        database = Database(url)
-        upgrade(database)
-        build_demo(instance, url)
-        with database.transaction() as session:
-            _, key = create_api_key(session, "KZ-MVD", "stages")
-        database.dispose()
-        os.environ.update(MIGDOCS_INSTANCE=str(instance), DATABASE_URL=url)
-        os.environ["MIGDOCS_STORAGE_BACKEND"] = args.storage_backend
-        app = create_app()
-        client = app.test_client()
-        source = one_page_request() if args.pages == 1 else five_page_request()
-        raw = as_sender(source, "KZ-MVD", "BY-MVD")
-        headers = {"X-API-Key": key, "Content-Type": "application/xml"}
-        blocks: list[Any] = []
-        original_numbered = DocumentSigner.numbered
+        with scratch_database(args.database, "migdocs_stages") as url:
+            database = Database(url)
+            upgrade(database)
+            build_demo(instance, url)
+            with database.transaction() as session:
+                _, key = create_api_key(session, "KZ-MVD", "stages")
+            database.dispose()
+            os.environ.update(MIGDOCS_INSTANCE=str(instance), DATABASE_URL=url)
+            os.environ["MIGDOCS_STORAGE_BACKEND"] = args.storage_backend
+            app = create_app()
+            client = app.test_client()
+            source = one_page_request() if args.pages == 1 else five_page_request()
+            raw = as_sender(source, "KZ-MVD", "BY-MVD")
+            headers = {"X-API-Key": key, "Content-Type": "application/xml"}
+            blocks: list[Any] = []
+            original_numbered = DocumentSigner.numbered
 
-        def remember(self: DocumentSigner, prepared: Any, number: str) -> Any:
-            block = original_numbered(self, prepared, number)
-            blocks.append(block)
-            return block
+            def remember(self: DocumentSigner, prepared: Any, number: str) -> Any:
+                block = original_numbered(self, prepared, number)
+                blocks.append(block)
+                return block
 
-        DocumentSigner.numbered = remember  # type: ignore[method-assign]
-        assert (
-            client.post("/api/v1/documents", data=with_new_id(raw), headers=headers).status_code
-            == 201
-        )
-        bare = BareRender(raw, blocks[-1])
-        spent: dict[str, float] = defaultdict(float)
-        for owner, attribute, label in STAGES:
-            timed(owner, attribute, label, spent)
-        for _ in range(3):  # warm up: fonts, templates, connections
-            client.post("/api/v1/documents", data=with_new_id(raw), headers=headers)
-            bare()
-        tune_gc()  # as a gunicorn worker does after its first requests (bare render too)
-        series: Timings = defaultdict(list)
-        for _ in range(args.requests):
-            body = with_new_id(raw)
-            spent.clear()
-            start = time.perf_counter()
-            response = client.post("/api/v1/documents", data=body, headers=headers)
-            total = (time.perf_counter() - start) * 1000
-            assert response.status_code == 201, response.data
-            series["POST (test client)"].append(total)
-            for label, ms in spent.items():
-                series[label].append(ms)
-            series["bare render"].append(bare())
-        post = statistics.median(series["POST (test client)"])
-        bare_ms = statistics.median(series["bare render"])
-        print(
-            f"{args.pages}-page POST in process, {args.requests} requests, storage "
-            f"{args.storage_backend}; load average {os.getloadavg()[0]:.1f} on "
-            f"{os.cpu_count()} cores"
-        )
-        print(f"{'stage':32} {'p50 ms':>8} {'of POST':>8}")
-        for label in [label for _, _, label in STAGES] + ["POST (test client)", "bare render"]:
-            ms = statistics.median(series[label])
-            print(f"{label:32} {ms:8.1f} {ms / post:8.0%}")
-        print(f"POST / bare render: {post / bare_ms:.2f}")
+            DocumentSigner.numbered = remember  # type: ignore[method-assign]
+            assert (
+                client.post("/api/v1/documents", data=with_new_id(raw), headers=headers).status_code
+                == 201
+            )
+            bare = BareRender(raw, blocks[-1])
+            spent: dict[str, float] = defaultdict(float)
+            for owner, attribute, label in STAGES:
+                timed(owner, attribute, label, spent)
+            for _ in range(3):  # warm up: fonts, templates, connections
+                client.post("/api/v1/documents", data=with_new_id(raw), headers=headers)
+                bare()
+            tune_gc()  # as a gunicorn worker does after its first requests (bare render too)
+            series: Timings = defaultdict(list)
+            for _ in range(args.requests):
+                body = with_new_id(raw)
+                spent.clear()
+                start = time.perf_counter()
+                response = client.post("/api/v1/documents", data=body, headers=headers)
+                total = (time.perf_counter() - start) * 1000
+                assert response.status_code == 201, response.data
+                series["POST (test client)"].append(total)
+                for label, ms in spent.items():
+                    series[label].append(ms)
+                series["bare render"].append(bare())
+            post = statistics.median(series["POST (test client)"])
+            bare_ms = statistics.median(series["bare render"])
+            print(
+                f"{args.pages}-page POST in process, {args.requests} requests, storage "
+                f"{args.storage_backend}; load average {os.getloadavg()[0]:.1f} on "
+                f"{os.cpu_count()} cores"
+            )
+            print(f"{'stage':32} {'p50 ms':>8} {'of POST':>8}")
+            for label in [label for _, _, label in STAGES] + ["POST (test client)", "bare render"]:
+                ms = statistics.median(series[label])
+                print(f"{label:32} {ms:8.1f} {ms / post:8.0%}")
+            print(f"POST / bare render: {post / bare_ms:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 import pydyf
 
 _SERIALISED = "_migdocs_serialised"
-
+_KEEPS = "_migdocs_keeps_serialisation"
 
 _KEPT_CLASS: dict[type, type] = {}
 """pydyf class → its subclass that keeps ``data``."""
@@ -33,15 +33,15 @@ def _kept_class(cls: type) -> type:
             kept = self.__dict__[_SERIALISED] = compute(self)
         return kept
 
-    kept_class = type(cls.__name__, (cls,), {"data": property(data), "__module__": cls.__module__})
+    namespace = {"data": property(data), _KEEPS: True, "__module__": cls.__module__}
+    kept_class = type(cls.__name__, (cls,), namespace)
     _KEPT_CLASS[cls] = kept_class
     return kept_class
 
 
 def _keep(obj: Any) -> None:
-    cls = type(obj)
-    if cls not in _KEPT_CLASS.values() and isinstance(obj, pydyf.Object):
-        obj.__class__ = _kept_class(cls)
+    if isinstance(obj, pydyf.Object) and not getattr(obj, _KEEPS, False):
+        obj.__class__ = _kept_class(type(obj))
 
 
 class SerialiseOnce(pydyf.PDF):  # type: ignore[misc]

@@ -101,25 +101,23 @@ def record(
     )
     seq = last_seq + 1
     digest = _digest(seq, at, actor, action, target, address or "", details_json, prev_hash)
-    bind = session if isinstance(session, Connection) else session.get_bind()
-    one_statement = bind.dialect.name == "postgresql"
+    entry = {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "address": address or "",
+        "details": details_json,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
     moved = {"new_seq": seq, "new_hash": digest}
-    session.execute(
-        _APPEND_AND_MOVE_HEAD if one_statement else _APPEND,
-        {
-            **(moved if one_statement else {}),
-            "seq": seq,
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "address": address or "",
-            "details": details_json,
-            "prev_hash": prev_hash,
-            "hash": digest,
-        },
-    )
-    if not one_statement:
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(_APPEND_AND_MOVE_HEAD, {**entry, **moved})
+    else:
+        session.execute(_APPEND, entry)
         session.execute(_MOVE_HEAD, moved)
     return seq
 
