@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -146,6 +147,7 @@ def _register_request_logging(app: Flask) -> None:
                     "status": response.status_code,
                     "duration_ms": round(duration, 1),
                     "remote": request.remote_addr,
+                    "pid": os.getpid(),
                 }
             )
         )

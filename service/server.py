@@ -6,6 +6,10 @@
   within ``header_timeout`` seconds and the body within ``body_timeout`` seconds — a total,
   not a per-``recv`` timeout, so one byte a second does not keep a thread for ever.  A late
   client gets ``408`` (JSON) and the connection is closed.
+- **Least busy worker first** (:mod:`service.worker_board`): every worker accepts
+  connections even while one of its threads renders, and a POST that lands there waits
+  for that render (one render at a time per process); so a worker stops accepting while
+  another worker is freer (idle over busy over rendering).
 - **JSON errors from gunicorn itself** (:meth:`MigdocsWorker.handle_error`): a malformed
   request, too long a request line or too many headers answer JSON like the app does.
 - **Garbage collection tuned for rendering** (:func:`tune_gc`): what the app loaded
@@ -45,6 +49,8 @@ from gunicorn.workers.gthread import _DEFER, ThreadWorker
 
 from service.config import Settings, load_settings
 from service.errors import RequestTimeout
+from service.pipeline import render_lock
+from service.worker_board import BUSY, CLOSED, IDLE, RENDERING, SLOT_ATTRIBUTE, WorkerBoard
 
 log = logging.getLogger("migdocs.server")
 
@@ -67,6 +73,10 @@ class ReadLimits:
 
 _limits = ReadLimits(header_timeout=10, body_timeout=60, max_rss_mb=1024)
 """Set by :func:`serve` in the master before the workers are forked."""
+RENDER_LOOK_SECONDS = 0.25
+"""How often a worker with rendering in hand looks at the board (it grows long silently)."""
+_board: WorkerBoard | None = None
+"""Which workers are free (shared memory); made by :func:`serve` before the fork."""
 
 
 class DeadlineSocket:
@@ -196,6 +206,53 @@ class MigdocsWorker(ThreadWorker):  # type: ignore[misc]
         self._in_flight = 0
         self._idle_size = 0.0
         self._warm = False
+        self._active = 0
+        """Connections in the hands of a thread (main thread only)."""
+
+    # ----- least busy worker first (see service.worker_board) ----------------------------
+    # States are published and compared on the main thread only; a thread that takes or
+    # finishes rendering work just wakes the main thread.
+
+    def init_process(self) -> None:
+        render_lock.observe(lambda: self.method_queue.defer(self._refresh_accepting))
+        super().init_process()
+
+    def enqueue_req(self, conn: Any) -> None:
+        self._active += 1
+        super().enqueue_req(conn)
+        self._refresh_accepting()
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        self._active -= 1
+        super().finish_request(conn, fs)
+        self._refresh_accepting()
+
+    def _refresh_accepting(self) -> None:
+        self.set_accept_enabled(self.alive and self.nr_conns < self.worker_connections)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """gunicorn's switch (connection limit, shutdown), plus: not while another worker
+        is freer than this one."""
+        if _board is not None:
+            slot = getattr(self, SLOT_ATTRIBUTE, None)
+            since = render_lock.in_hand()[1]
+            if not enabled:
+                _board.publish(slot, CLOSED)
+            elif since is not None:
+                _board.publish(slot, RENDERING, since)
+            else:
+                _board.publish(slot, BUSY if self._active else IDLE)
+            enabled = enabled and not _board.another_is_freer(slot, time.monotonic())
+        super().set_accept_enabled(enabled)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        # The other workers' states change without telling this one, and a render grows
+        # long without an event: look at every turn, and often while rendering.
+        if self.alive:
+            self._refresh_accepting()
+            if render_lock.in_hand()[0]:
+                timeout = min(timeout, RENDER_LOOK_SECONDS)
+        super().wait_for_and_dispatch_events(timeout)
 
     def handle(self, conn: Any) -> Any:
         # gunicorn waits up to 5 s in a thread for a new connection's first bytes; a dozen
@@ -360,6 +417,18 @@ def check_memory(worker: Any, before: float) -> None:
         worker.log.exception("memory check failed")
 
 
+def _assign_slot(server: Any, worker: Any) -> None:
+    """gunicorn's ``pre_fork`` hook (master): the new worker's slot on the board."""
+    if _board is not None:
+        _board.assign(worker, server.WORKERS.values())
+
+
+def _release_slot(_server: Any, worker: Any) -> None:
+    """gunicorn's ``child_exit`` hook (master): an exited worker is not free, however it died."""
+    if _board is not None:
+        _board.release(worker)
+
+
 def gunicorn_options(settings: Settings, bind: str, workers: int) -> dict[str, Any]:
     return {
         "bind": bind,
@@ -375,6 +444,8 @@ def gunicorn_options(settings: Settings, bind: str, workers: int) -> dict[str, A
         "max_requests": settings.max_requests,
         "max_requests_jitter": settings.max_requests_jitter,
         "preload_app": True,
+        "pre_fork": _assign_slot,
+        "child_exit": _release_slot,
         # the app logs every request itself (one JSON line); gunicorn's access log would
         # only build its atoms and print an empty line per request
         "accesslog": None,
@@ -402,7 +473,7 @@ class MigdocsServer(BaseApplication):  # type: ignore[misc]
 
 def serve(bind: str, workers: int) -> None:
     """Run gunicorn in this process until it is stopped."""
-    global _limits
+    global _limits, _board
     settings = load_settings()
     _limits = ReadLimits(
         header_timeout=settings.header_timeout,
@@ -410,4 +481,5 @@ def serve(bind: str, workers: int) -> None:
         max_rss_mb=settings.worker_max_rss_mb,
         max_rss_growth_mb=settings.worker_max_rss_growth_mb,
     )
+    _board = WorkerBoard(workers)
     MigdocsServer(gunicorn_options(settings, bind, workers)).run()

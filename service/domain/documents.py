@@ -33,7 +33,7 @@ from service.domain import cases
 from service.domain import issuance as journal
 from service.domain.auth import Principal
 from service.errors import Conflict, Forbidden, Gone, NotFound, Violation
-from service.pipeline import personal_data
+from service.pipeline import personal_data, render_lock
 from service.pipeline.document import Document
 from service.pipeline.letterhead import Parties, seed_parties
 from service.pipeline.rendering import FORM_VERSION, Renderer
@@ -158,7 +158,15 @@ class DocumentService:
         number (journal row ``issuing``); rendering and signing hold no lock and no
         transaction; a second short transaction stores the document and marks the number
         ``issued``.  Any failure in between marks the number ``void`` with the reason.
+
+        The whole of it is rendering work in hand (``render_lock.announced``): its render
+        will queue behind any other of this process, so the server sends new connections
+        to a freer worker from the start.
         """
+        with render_lock.announced():
+            return self._create(raw, principal, address)
+
+    def _create(self, raw: bytes, principal: Principal, address: str) -> Created:
         doc, root = self.parse(raw)
         found = personal_data.warnings(root)
         header = doc.header

@@ -15,7 +15,6 @@ import hashlib
 import io
 import os
 import re
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -40,7 +39,7 @@ from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherRespons
 
 from service.errors import FontMissing, LimitExceeded, RenderError, Violation
 from service.paths import TEMPLATE_DIR
-from service.pipeline import vocabulary
+from service.pipeline import render_lock, vocabulary
 from service.pipeline.document import Document, Person
 from service.pipeline.letterhead import Parties, contact_line, seed_parties
 from service.pipeline.limits import DEFAULT_LIMITS, Limits
@@ -361,14 +360,11 @@ class Renderer:
             font_config=self.font_config,
             url_fetcher=AssetFetcher(fonts),
         )
-        # WeasyPrint's layout is not known to be thread-safe; renders are serialised per
-        # process and the service scales with worker processes instead.
-        self._lock = threading.Lock()
         self.limits = DEFAULT_LIMITS
         """Page and time budget of :meth:`pdf` (documents; not lists or reports)."""
 
     def bounded(self, limits: Limits) -> Renderer:
-        """This renderer (same fonts, templates and lock) with other document limits."""
+        """This renderer (same fonts and templates) with other document limits."""
         bounded = copy.copy(self)
         bounded.limits = limits
         return bounded
@@ -507,7 +503,7 @@ class Renderer:
         """
         fetcher = AssetFetcher(self._fonts, photos)
         try:
-            with self._lock:
+            with render_lock.rendering():
                 started = time.monotonic()
                 document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
                     stylesheets=[self.stylesheet],

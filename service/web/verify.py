@@ -39,6 +39,7 @@ from weasyprint.text.fonts import FontConfiguration
 from service.domain.verification import Verifier, build_verifier, seal_config
 from service.errors import InputError, UnsupportedMediaType, Violation
 from service.paths import TEMPLATE_DIR
+from service.pipeline import render_lock
 from service.pipeline.rendering import FONT_FILES, AssetFetcher, font_dir
 from service.pipeline.vocabulary import AUTHORITIES, DOCUMENT_TITLES
 from service.store import audit
@@ -398,9 +399,6 @@ def _fonts() -> dict[str, bytes]:
     return {key: (font_dir() / name).read_bytes() for key, (name, _sha) in FONT_FILES.items()}
 
 
-_render_lock = threading.Lock()
-
-
 def render_report_pdf(data: dict[str, Any], verify_url: str) -> bytes:
     """The report as PDF/A-3u (WeasyPrint, embedded PT Serif), not yet sealed."""
     html = (
@@ -414,7 +412,7 @@ def render_report_pdf(data: dict[str, Any], verify_url: str) -> bytes:
     )
     css = (TEMPLATE_DIR / "report" / "verification.css").read_text("utf-8")
     fetcher = AssetFetcher(_fonts())
-    with _render_lock:
+    with render_lock.rendering():
         font_config = FontConfiguration()
         document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
             stylesheets=[weasyprint.CSS(string=css, url_fetcher=fetcher, font_config=font_config)],
