@@ -195,7 +195,7 @@ def document_service(settings: Settings, database: Database, storage: Storage) -
         config=signing_config(settings),
     )
     documents = DocumentService(database, storage, renderer, signer, settings.max_xml_bytes)
-    documents.on_stored.append(search.indexer(storage.get_in))
+    documents.on_stored.append(search.index_stored)
     if settings.party is not None:
         from service.exchange.outbox import outbox_hook
 

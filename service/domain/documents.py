@@ -120,8 +120,9 @@ class DocumentService:
         self.renderer = renderer
         self.signer = signer
         self.max_xml_bytes = max_xml_bytes
-        self.on_stored: list[Callable[[Session, StoredDocument], None]] = []
-        """Run inside the transaction that stores a document (the exchange's outbox)."""
+        self.on_stored: list[Callable[[Session, StoredDocument, etree._Element], None]] = []
+        """Run inside the transaction that stores a document, with its row and the parsed
+        XML (the search index, the exchange's outbox)."""
 
     # ----- create -------------------------------------------------------------------------
 
@@ -363,7 +364,7 @@ class DocumentService:
             case = cases.attach(session, planned, stored)
             # e.g. the exchange's outbox row: in the same transaction as the document
             for hook in self.on_stored:
-                hook(session, stored)
+                hook(session, stored, root)
             audit.record(
                 session,
                 actor=principal.actor,

@@ -60,13 +60,17 @@ class Extract:
     persons: str
 
 
-def extract(xml: bytes | None, row: StoredDocument) -> Extract:
-    """Words of the stored row and, while its XML exists, of the persons in it."""
+def extract(xml: bytes | etree._Element | None, row: StoredDocument) -> Extract:
+    """Words of the stored row and, while its XML exists, of the persons in it (``xml``:
+    the file's bytes, or the tree already parsed from them)."""
     values = [row.registration_number, row.upstream_id]
     names: list[str] = []
     if xml is not None:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-        root = etree.fromstring(xml, parser)
+        if isinstance(xml, bytes):
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+            root = etree.fromstring(xml, parser)
+        else:
+            root = xml
         for person in root.iter(f"{_NS}person"):
             for kind in ("nameCyrillic", "nameLatin"):
                 name = person.find(f"{_NS}{kind}")
@@ -91,7 +95,7 @@ def extract(xml: bytes | None, row: StoredDocument) -> Extract:
 
 
 def index_document(
-    session: Session, row: StoredDocument, xml: bytes | None, new: bool = False
+    session: Session, row: StoredDocument, xml: bytes | etree._Element | None, new: bool = False
 ) -> None:
     """Store (or replace) the words ``row`` is found by; ``new``: the row is being stored
     in this very transaction, so it has no entry yet (no lookup)."""
@@ -103,18 +107,10 @@ def index_document(
         entry.terms, entry.persons = found.terms, found.persons
 
 
-def indexer(
-    read_xml: Callable[[Session, str], bytes],
-) -> Callable[[Session, StoredDocument], None]:
-    """A :attr:`DocumentService.on_stored` hook: index each document as it is stored.
-
-    ``read_xml`` reads in the storing transaction (:meth:`Storage.get_in`): with the
-    ``database`` backend the file is not visible to other connections before it commits."""
-
-    def hook(session: Session, row: StoredDocument) -> None:
-        index_document(session, row, read_xml(session, f"{row.id}.xml"), new=True)
-
-    return hook
+def index_stored(session: Session, row: StoredDocument, root: etree._Element) -> None:
+    """A :attr:`DocumentService.on_stored` hook: index each document as it is stored, from
+    the tree the service parsed (no read of the file back, no second parse)."""
+    index_document(session, row, root, new=True)
 
 
 def backfill(database: Database, read_xml: Callable[[str], bytes], limit: int = 500) -> int:

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from lxml import etree
 from sqlalchemy.orm import Session
 
 from service.pipeline.vocabulary import AUTHORITIES
 from service.store.exchange_tables import PENDING, Delivery
 from service.store.tables import StoredDocument
 
-StoreHook = Callable[[Session, StoredDocument], None]
+StoreHook = Callable[[Session, StoredDocument, etree._Element], None]
 
 
 def party_of(authority: str) -> str | None:
@@ -52,7 +53,7 @@ def enqueue(session: Session, document: StoredDocument, party: str) -> Delivery 
 
 
 def outbox_hook(party: str) -> StoreHook:
-    def _hook(session: Session, document: StoredDocument) -> None:
+    def _hook(session: Session, document: StoredDocument, _xml: etree._Element) -> None:
         enqueue(session, document, party)
 
     return _hook

@@ -20,9 +20,6 @@ from service.store.db import Database
 from service.store.storage import _KEY, LocalStorage, Storage, StoredFile
 from service.store.tables import StoredBlob
 
-_WRITTEN = "migdocs.blobs_written"
-"""``Session.info`` key: what :meth:`DatabaseStorage.put_in` wrote in this session."""
-
 BACKENDS = ("files", "database")
 
 
@@ -69,8 +66,6 @@ class DatabaseStorage:
             {"key": self._check(key), "data": data, "stored_at": now} for key, data in files.items()
         ]
         session.execute(_UPSERT, rows)
-        # read back in the same transaction (the search index reads the XML just stored)
-        session.info.setdefault(_WRITTEN, {}).update(files)
 
     def put(self, key: str, data: bytes) -> None:
         with self.database.transaction() as session:
@@ -78,21 +73,14 @@ class DatabaseStorage:
 
     def get(self, key: str) -> bytes:
         with self.database.reading() as session:
-            return self.get_in(session, key)
-
-    def get_in(self, session: Session, key: str) -> bytes:
-        written = session.info.get(_WRITTEN)
-        if written is not None and key in written:
-            return bytes(written[key])
-        data = session.execute(
-            select(StoredBlob.data).where(StoredBlob.key == self._check(key))
-        ).scalar_one_or_none()
+            data = session.execute(
+                select(StoredBlob.data).where(StoredBlob.key == self._check(key))
+            ).scalar_one_or_none()
         if data is None:
             raise NotFound(f"stored file {key} is missing")
         return bytes(data)
 
     def delete_in(self, session: Session, key: str) -> None:
-        session.info.get(_WRITTEN, {}).pop(key, None)
         session.execute(delete(StoredBlob).where(StoredBlob.key == self._check(key)))
 
     def delete(self, key: str) -> None:

@@ -67,9 +67,6 @@ class Storage(Protocol):
         """:meth:`put_in` for each of ``files`` (storage key → bytes)."""
 
     def get(self, key: str) -> bytes: ...
-    def get_in(self, session: Session, key: str) -> bytes:
-        """Read in the caller's transaction (sees what ``put_in`` wrote in it)."""
-
     def delete(self, key: str) -> None: ...
     def delete_in(self, session: Session, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
@@ -109,10 +106,6 @@ class LocalStorage:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise NotFound(f"stored file {key} is missing") from None
-
-    def get_in(self, session: Session, key: str) -> bytes:
-        """Files are written at once: the same as :meth:`get`."""
-        return self.get(key)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
