@@ -25,32 +25,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_service import as_sender, one_page_request, scratch_database, with_new_id
+from bench_service import (
+    DEFAULT_DATABASE,
+    as_sender,
+    one_page_request,
+    prepare,
+    scratch_database,
+    with_new_id,
+)
 
 from service.app import create_app
-from service.domain.auth import create_api_key
-from service.store.db import Database
-from service.store.migrate import upgrade
-from signing.demo import build_demo
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--database", default=DEFAULT_DATABASE, help="PostgreSQL admin URL")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--storage-backend", default=None, help="files | database")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="migdocs-profile-"))
-    instance = work / "instance"
-    instance.mkdir()
     try:
         with scratch_database(args.database, "migdocs_profile") as url:
-            database = Database(url)
-            upgrade(database)
-            build_demo(instance, url)
-            with database.transaction() as session:
-                _, key = create_api_key(session, "KZ-MVD", "profile")
-            database.dispose()
+            instance, _, keys, _ = prepare(work, url)
+            key = keys["KZ-MVD"]
             os.environ.update(MIGDOCS_INSTANCE=str(instance), DATABASE_URL=url)
             if args.storage_backend:
                 os.environ["MIGDOCS_STORAGE_BACKEND"] = args.storage_backend

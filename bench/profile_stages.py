@@ -29,23 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_service import (
+    DEFAULT_DATABASE,
     BareRender,
     as_sender,
     five_page_request,
     one_page_request,
+    prepare,
     scratch_database,
     with_new_id,
 )
 
 from service.app import create_app
-from service.domain.auth import create_api_key
 from service.domain.documents import DocumentService
 from service.pipeline.rendering import Renderer
 from service.server import tune_gc
-from service.store.db import Database
-from service.store.migrate import upgrade
 from signing.api import DocumentSigner
-from signing.demo import build_demo
 
 Timings = dict[str, list[float]]
 
@@ -79,22 +77,16 @@ STAGES = (
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--database", default=DEFAULT_DATABASE, help="PostgreSQL admin URL")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--pages", type=int, choices=(1, 5), default=1)
     parser.add_argument("--storage-backend", default="database", help="files | database")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="migdocs-stages-"))
-    instance = work / "instance"
-    instance.mkdir()
     try:
         with scratch_database(args.database, "migdocs_stages") as url:
-            database = Database(url)
-            upgrade(database)
-            build_demo(instance, url)
-            with database.transaction() as session:
-                _, key = create_api_key(session, "KZ-MVD", "stages")
-            database.dispose()
+            instance, _, keys, _ = prepare(work, url)
+            key = keys["KZ-MVD"]
             os.environ.update(MIGDOCS_INSTANCE=str(instance), DATABASE_URL=url)
             os.environ["MIGDOCS_STORAGE_BACKEND"] = args.storage_backend
             app = create_app()

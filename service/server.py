@@ -235,7 +235,7 @@ class MigdocsWorker(ThreadWorker):  # type: ignore[misc]
         is freer than this one."""
         if _board is not None:
             slot = getattr(self, SLOT_ATTRIBUTE, None)
-            since = render_lock.in_hand()[1]
+            since = render_lock.in_hand_since()
             if not enabled:
                 _board.publish(slot, CLOSED)
             elif since is not None:
@@ -250,7 +250,7 @@ class MigdocsWorker(ThreadWorker):  # type: ignore[misc]
         # long without an event: look at every turn, and often while rendering.
         if self.alive:
             self._refresh_accepting()
-            if render_lock.in_hand()[0]:
+            if render_lock.in_hand_since() is not None:
                 timeout = min(timeout, RENDER_LOOK_SECONDS)
         super().wait_for_and_dispatch_events(timeout)
 

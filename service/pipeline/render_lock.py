@@ -4,7 +4,7 @@ WeasyPrint's layout is not known to be thread-safe, so every render of a process
 (documents, lists, verification reports) takes this lock, and the service scales with
 worker processes instead of threads.  A request that reaches a worker with a render in
 hand waits here for it, up to a minute behind the largest document.  The server therefore
-watches what is in hand (:func:`observe`, :func:`in_hand`) and sends new connections to a
+watches what is in hand (:func:`observe`, :func:`in_hand_since`) and sends new connections to a
 freer worker (``service.worker_board``).
 
 Work is in hand from :func:`announced` — a document POST announces itself before it
@@ -39,11 +39,11 @@ def observe(observer: Callable[[], None] | None) -> None:
     _observer = observer
 
 
-def in_hand() -> tuple[int, float | None]:
-    """How many pieces of rendering work this process has in hand, and since when the
-    oldest (``time.monotonic``; ``None`` when there is none)."""
+def in_hand_since() -> float | None:
+    """Since when this process has had its oldest rendering work in hand
+    (``time.monotonic``); ``None`` when it has none."""
     with _book:
-        return len(_started), min(_started, default=None)
+        return min(_started, default=None)
 
 
 def _tell() -> None:
