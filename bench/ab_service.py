@@ -52,10 +52,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="migdocs-ab-"))
     try:
         with scratch_database(args.database, "migdocs_ab") as url:
-            first, second, keys, block = prepare(work, url)
+            first, second, keys, letter = prepare(work, url)
             source = one_page_request() if args.pages == 1 else five_page_request()
             raw = as_sender(source, "KZ-MVD", "BY-MVD")
-            bare = BareRender(raw, block)
+            bare = BareRender(raw, letter)
             with ExitStack() as stack:
                 bases = {
                     label: stack.enter_context(

@@ -74,6 +74,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.domain.auth import create_api_key
 from service.paths import SAMPLES_DIR
+from service.pipeline.letterhead import Parties, seed_parties
 from service.pipeline.limits import DEFAULT_LIMITS, Limits
 from service.pipeline.rendering import AssetFetcher, default_renderer, qr_png
 from service.pipeline.stages import intake, parse_document
@@ -84,6 +85,7 @@ from service.store.tables import Issuance, StoredDocument
 from signing.api import DocumentSigner, SignRequest
 from signing.appearance import SignatureBlockInfo
 from signing.demo import build_demo
+from signing.registry import Registry
 
 NS = {"m": NAMESPACE}
 HEADINGS = ("document", "pages", "bare ms", "p50 ms", "p95 ms", "p50/bare")
@@ -136,13 +138,26 @@ def as_sender(raw: bytes, sender: str, recipient: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-class BareRender:
-    """WeasyPrint alone on the document's HTML, signature block included (it is content)."""
+@dataclass(frozen=True)
+class Letter:
+    """What the server prints beside the XML's content: the signature block (with a
+    registration number of the real format) and the letterhead of the registry."""
 
-    def __init__(self, raw: bytes, block: SignatureBlockInfo) -> None:
+    block: SignatureBlockInfo
+    parties: Parties
+
+
+class BareRender:
+    """WeasyPrint alone on the document's HTML: the HTML the server renders, signature
+    block, number and letterhead included (they are content)."""
+
+    def __init__(self, raw: bytes, letter: Letter) -> None:
         self.renderer = default_renderer()
         doc = parse_document(raw)
-        self.html = self.renderer.html(doc, "BENCH", signature=block)
+        block = letter.block
+        self.html = self.renderer.html(
+            doc, block.registration_number, signature=block, parties=letter.parties
+        )
         self.photos = {str(p.number): p.photo.data for p in doc.persons if p.photo}
         self.photos["qr"] = qr_png(block.verification_url or "")
         self.pages = 0
@@ -574,7 +589,31 @@ def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
 # ----- main -------------------------------------------------------------------------------------
 
 
-def prepare(work: Path, url: str) -> tuple[Path, Path, dict[str, str], SignatureBlockInfo]:
+def letter_of(database: Database, sender: str, recipient: str) -> Letter:
+    """The letter of a document from ``sender`` (signed by its demo signatory ``-001``) to
+    ``recipient`` as the server prints it now: its signature block, with a number of the
+    real format, and the registry's letterhead."""
+    at = datetime.now(UTC).replace(microsecond=0)
+    block = DocumentSigner(database.sessions).prepare_block(
+        SignRequest(
+            pdf=b"", signatory_id=f"{sender}-001", authority=sender, document_type="request"
+        ),
+        at,
+        f"{sender}-{at.year}-000001",
+    )
+    seed = seed_parties(sender, recipient)
+    with database.reading() as session:
+        registry = Registry(session)
+        parties = Parties(
+            registry.authority_at(sender, at) or seed.sender,
+            registry.authority_at(recipient, at) or seed.recipient,
+        )
+    return Letter(block, parties)
+
+
+def prepare(work: Path, url: str) -> tuple[Path, Path, dict[str, str], Letter]:
+    """Two instance directories on ``url`` with the demo registry, API keys of KZ-MVD and
+    BY-MVD, and the letter of a KZ-MVD → BY-MVD document as the server prints it."""
     first, second = work / "host-a" / "instance", work / "host-b" / "instance"
     first.mkdir(parents=True)
     database = Database(url)
@@ -585,15 +624,9 @@ def prepare(work: Path, url: str) -> tuple[Path, Path, dict[str, str], Signature
     with database.transaction() as session:
         for authority in ("KZ-MVD", "BY-MVD"):
             _, keys[authority] = create_api_key(session, authority, "bench")
-    block = DocumentSigner(database.sessions).prepare_block(
-        SignRequest(
-            pdf=b"", signatory_id="KZ-MVD-001", authority="KZ-MVD", document_type="request"
-        ),
-        datetime.now(UTC),
-        "KZ-MVD-2026-000001",
-    )
+    letter = letter_of(database, "KZ-MVD", "BY-MVD")
     database.dispose()
-    return first, second, keys, block
+    return first, second, keys, letter
 
 
 def main() -> None:
@@ -614,7 +647,7 @@ def main() -> None:
     backend = args.storage_backend
     try:
         with scratch_database(args.database, "migdocs_bench") as url:
-            first, second, keys, block = prepare(work, url)
+            first, second, keys, letter = prepare(work, url)
             key = keys["KZ-MVD"]
             if args.memory:
                 memory_run(args, first, url, key)
@@ -634,7 +667,7 @@ def main() -> None:
                 measured = {}
                 for label, raw in documents.items():
                     m = measured[label] = latency(
-                        host_a, key, raw, BareRender(raw, block), args.requests
+                        host_a, key, raw, BareRender(raw, letter), args.requests
                     )
                     figures = (m.bare, m.p50, m.p95)
                     print(

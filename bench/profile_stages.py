@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_service import (
     DEFAULT_DATABASE,
     BareRender,
+    Letter,
     as_sender,
     five_page_request,
     one_page_request,
@@ -85,7 +86,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="migdocs-stages-"))
     try:
         with scratch_database(args.database, "migdocs_stages") as url:
-            instance, _, keys, _ = prepare(work, url)
+            instance, _, keys, letter = prepare(work, url)
             key = keys["KZ-MVD"]
             os.environ.update(MIGDOCS_INSTANCE=str(instance), DATABASE_URL=url)
             os.environ["MIGDOCS_STORAGE_BACKEND"] = args.storage_backend
@@ -107,7 +108,7 @@ def main() -> None:
                 client.post("/api/v1/documents", data=with_new_id(raw), headers=headers).status_code
                 == 201
             )
-            bare = BareRender(raw, blocks[-1])
+            bare = BareRender(raw, Letter(blocks[-1], letter.parties))
             spent: dict[str, float] = defaultdict(float)
             for owner, attribute, label in STAGES:
                 timed(owner, attribute, label, spent)
