@@ -301,6 +301,7 @@ class DocumentService:
                 existing = self._existing(session, header.sender, header.document_id, xml_sha256)
                 if existing is not None:
                     return Created(existing, created=False)
+                Registry(session).read_authorities((header.sender, header.recipient))
                 prepared = self.signer.prepare(request, now, session)
                 parties = self.parties_in(session, doc, prepared)
                 earlier = journal.live(session, header.sender, header.document_id)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from signing.errors import RegistryError, SignatoryNotAuthorised, SignatoryUnknown
 from signing.registry import KeyReference, NewSignatory, Registry
@@ -80,6 +81,37 @@ def test_authority_versions_never_overwritten(reg: Registry) -> None:
     assert reg.authority_at("KZ-MVD", D(2025)).name_ru.startswith("Министерство")  # type: ignore[union-attr]
     assert reg.authority_at("KZ-MVD", D(2031)).name_ru == "Новое имя"  # type: ignore[union-attr]
     assert [a.version for a in reg.authority_versions("KZ-MVD")] == [1, 2]
+
+
+def test_authorities_read_together_are_the_versions_read_one_by_one(
+    reg: Registry, session_factory: Any
+) -> None:
+    reg.add_authority("KZ-MVD", "KZ", "Новое имя", "МВД", D(2030))
+    reg.session.commit()
+    codes = ("KZ-MVD", "BY-MVD", "XX-NONE")
+    one_by_one = {code: reg.authority_versions(code) for code in codes}
+    assert [a.version for a in one_by_one["KZ-MVD"]] == [1, 2]
+    assert one_by_one["XX-NONE"] == []
+    statements: list[str] = []
+    remember = _remember(statements)
+    with session_factory() as session:
+        bind = session.get_bind()
+        event.listen(bind, "before_cursor_execute", remember)
+        try:
+            together = Registry(session)
+            together.read_authorities(codes)
+            assert len(statements) == 1
+            assert {code: together.authority_versions(code) for code in codes} == one_by_one
+            assert len(statements) == 1  # all three answered from the one query
+        finally:
+            event.remove(bind, "before_cursor_execute", remember)
+
+
+def _remember(statements: list[str]) -> Any:
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    return before
 
 
 def test_dissolved_authority_refuses(reg: Registry, cert: bytes) -> None:
