@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from asn1crypto import x509
-from sqlalchemy import event, func, select
+from sqlalchemy import Table, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -107,6 +107,11 @@ def _authorisation(signatory: Signatory) -> dict[str, str | None]:
     a = signatory.authorisation
     return {"role": a.role, "act_ru": a.act_ru, "phone": a.phone, "email": a.email}
 
+
+_AUTHORITIES: Table = AuthorityVersionRow.__table__  # type: ignore[assignment]
+_SIGNATORIES: Table = SignatoryVersionRow.__table__  # type: ignore[assignment]
+"""Versions are read as plain rows, not ORM objects: a document's POST reads them on its
+hot path and only ever turns them into immutable views (:func:`_authority_view`)."""
 
 _AUTHORITY_VERSIONS = "migdocs.registry.authority_versions"
 """``Session.info`` key: authority versions read in this transaction (dropped on a write)."""
@@ -229,10 +234,10 @@ class Registry:
         known: dict[str, list[Authority]] = self.session.info.setdefault(_AUTHORITY_VERSIONS, {})
         found = known.get(code)
         if found is None:
-            rows = self.session.scalars(
-                select(AuthorityVersionRow)
-                .where(AuthorityVersionRow.code == code)
-                .order_by(AuthorityVersionRow.version)
+            rows = self.session.execute(
+                select(_AUTHORITIES)
+                .where(_AUTHORITIES.c.code == code)
+                .order_by(_AUTHORITIES.c.version)
             )
             found = known[code] = [_authority_view(r) for r in rows]
         return list(found)
@@ -246,10 +251,10 @@ class Registry:
         if not missing:
             return
         found: dict[str, list[Authority]] = {code: [] for code in missing}
-        rows = self.session.scalars(
-            select(AuthorityVersionRow)
-            .where(AuthorityVersionRow.code.in_(missing))
-            .order_by(AuthorityVersionRow.code, AuthorityVersionRow.version)
+        rows = self.session.execute(
+            select(_AUTHORITIES)
+            .where(_AUTHORITIES.c.code.in_(missing))
+            .order_by(_AUTHORITIES.c.code, _AUTHORITIES.c.version)
         )
         for row in rows:
             found[row.code].append(_authority_view(row))
@@ -348,10 +353,10 @@ class Registry:
         return _signatory_view(row)
 
     def signatory_versions(self, signatory_id: str) -> list[Signatory]:
-        rows = self.session.scalars(
-            select(SignatoryVersionRow)
-            .where(SignatoryVersionRow.signatory_id == signatory_id)
-            .order_by(SignatoryVersionRow.version)
+        rows = self.session.execute(
+            select(_SIGNATORIES)
+            .where(_SIGNATORIES.c.signatory_id == signatory_id)
+            .order_by(_SIGNATORIES.c.version)
         )
         return [_signatory_view(r) for r in rows]
 

@@ -9,10 +9,10 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from asn1crypto import x509
-from sqlalchemy import JSON, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, LargeBinary, Row, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base, UTCDateTime
@@ -352,7 +352,7 @@ def timeline(versions: Sequence[V]) -> list[Segment[V]]:
     return segments
 
 
-def _authority_view(row: AuthorityVersionRow) -> Authority:
+def _authority_view(row: AuthorityVersionRow | Row[Any]) -> Authority:
     return Authority(
         code=row.code,
         version=row.version,
@@ -368,7 +368,7 @@ def _authority_view(row: AuthorityVersionRow) -> Authority:
     )
 
 
-def _signatory_view(row: SignatoryVersionRow) -> Signatory:
+def _signatory_view(row: SignatoryVersionRow | Row[Any]) -> Signatory:
     return Signatory(
         signatory_id=row.signatory_id,
         version=row.version,

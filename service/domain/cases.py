@@ -92,6 +92,7 @@ from service.pipeline.document import (
 from service.pipeline.xmlinput import NAMESPACE, element_path
 from service.store import audit
 from service.store.db import Database
+from service.store.rows import insert_row
 from service.store.tables import Case, CaseDocument, StoredDocument
 
 DEADLINE_DAYS = 30
@@ -419,7 +420,9 @@ def _plan(session: Session, doc: Document, root: etree._Element, load: Loader | 
 
 
 def attach(session: Session, planned: Plan, stored: StoredDocument) -> Case | None:
-    """Open the case of a new request, or add ``stored`` to its case (after the flush)."""
+    """Open the case of a new request, or add ``stored`` to its case (``stored`` is in the
+    database already).  New rows are written at once by Core (:mod:`service.store.rows`);
+    a new case is returned transient, an existing one is updated through the session."""
     if planned.opens:
         case = Case(
             id=str(uuid.uuid4()),
@@ -431,8 +434,7 @@ def attach(session: Session, planned: Plan, stored: StoredDocument) -> Case | No
             created_at=stored.created_at,
             updated_at=stored.created_at,
         )
-        session.add(case)
-        session.flush()
+        insert_row(session, case)
     elif planned.case is not None:
         case = planned.case
         assert planned.status is not None
@@ -440,7 +442,7 @@ def attach(session: Session, planned: Plan, stored: StoredDocument) -> Case | No
         case.updated_at = stored.created_at
     else:
         return None
-    session.add(CaseDocument(document_id=stored.id, case_id=case.id))
+    insert_row(session, CaseDocument(document_id=stored.id, case_id=case.id))
     return case
 
 

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Select, bindparam, func, or_, select, text
+from sqlalchemy import Select, Table, bindparam, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ from service.pipeline.vocabulary import AUTHORITIES
 from service.store import audit
 from service.store.db import Database
 from service.store.exchange_tables import Delivery, Incoming
+from service.store.rows import insert_row
 from service.store.storage import Storage
 from service.store.tables import Issuance, RegistrationCounter, StoredDocument
 from signing.api import DocumentSigner, Prepared, SignRequest
@@ -82,6 +83,7 @@ def registration_number(authority: str, year: int, seq: int) -> str:
     return f"{authority}-{year}-{seq:06d}"
 
 
+_DOCUMENTS: Table = StoredDocument.__table__  # type: ignore[assignment]
 _COUNTER = RegistrationCounter.__table__.c
 _NEXT_NUMBER = text(
     f"INSERT INTO {RegistrationCounter.__tablename__} (authority, year, last) "
@@ -140,11 +142,16 @@ class DocumentService:
     def _existing(
         self, session: Session, sender: str, upstream_id: str, xml_sha256: str
     ) -> StoredDocument | None:
-        found = session.execute(
-            select(StoredDocument).where(
-                StoredDocument.sender == sender, StoredDocument.upstream_id == upstream_id
+        # A plain-column probe first: nearly always nothing is found, and loading through
+        # the ORM cost more than the query; the row is loaded only when there is one.
+        probe = session.execute(
+            select(_DOCUMENTS.c.id).where(
+                _DOCUMENTS.c.sender == sender, _DOCUMENTS.c.upstream_id == upstream_id
             )
         ).scalar_one_or_none()
+        if probe is None:
+            return None
+        found = session.get(StoredDocument, probe)
         if found is not None and found.xml_sha256 != xml_sha256:
             raise Conflict(
                 f"document {upstream_id} was already posted with different content "
@@ -360,8 +367,7 @@ class DocumentService:
             journal.mark_issued(session, stored.id, stored.created_at)
             # The cases may have moved on while the document rendered: check again.
             planned = cases.plan(session, doc, root, self.load)
-            session.add(stored)
-            session.flush()
+            insert_row(session, stored)  # stays transient: Core, not the unit of work
             case = cases.attach(session, planned, stored)
             # e.g. the exchange's outbox row: in the same transaction as the document
             for hook in self.on_stored:

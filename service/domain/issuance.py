@@ -24,6 +24,7 @@ from service.domain.auth import Principal
 from service.errors import Conflict, MigdocsError
 from service.store import audit
 from service.store.db import Database
+from service.store.rows import insert_row
 from service.store.tables import ISSUED, ISSUING, VOID, Issuance
 from signing.errors import SigningError
 
@@ -74,7 +75,7 @@ def reserve(
     upstream_id: str,
     xml_sha256: str,
 ) -> Reservation:
-    """Record ``number`` as ``issuing`` (flushed, so a duplicate documentId fails here).
+    """Record ``number`` as ``issuing`` (inserted now, so a duplicate documentId fails here).
 
     On PostgreSQL the reservation's commit does not wait for its WAL flush
     (``synchronous_commit = off`` for this transaction only): nothing is answered on
@@ -99,8 +100,7 @@ def reserve(
         started_at=datetime.now(UTC),
         finished_at=None,
     )
-    session.add(row)
-    session.flush()
+    insert_row(session, row)
     return Reservation(row.id, seq, number)
 
 

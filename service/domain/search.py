@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from service.pipeline.xmlinput import NAMESPACE
 from service.store.db import Database
+from service.store.rows import insert_row
 from service.store.tables import CaseDocument, SearchEntry, StoredDocument
 
 MAX_QUERY_WORDS = 8
@@ -100,7 +101,12 @@ def index_document(
     """Store (or replace) the words ``row`` is found by; ``new``: the row is being stored
     in this very transaction, so it has no entry yet (no lookup)."""
     found = extract(xml, row)
-    entry = None if new else session.get(SearchEntry, row.id)
+    if new:
+        insert_row(
+            session, SearchEntry(document_id=row.id, terms=found.terms, persons=found.persons)
+        )
+        return
+    entry = session.get(SearchEntry, row.id)
     if entry is None:
         session.add(SearchEntry(document_id=row.id, terms=found.terms, persons=found.persons))
     else:
