@@ -21,13 +21,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from io import BytesIO
 from urllib.parse import quote
 
 from asn1crypto import x509
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.orm import Session
+
+from signing.untrusted import untrusted_reader
 
 from . import speedups
 from .appearance import PARTY_TIMEZONES, AppearanceConfig, SignatureBlockInfo
@@ -176,7 +176,7 @@ def read_registration_number(pdf: bytes) -> str | None:
     from pyhanko.pdf_utils.metadata import model, xmp_xml
 
     try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        reader = untrusted_reader(pdf)
         meta = reader.root.get("/Metadata")
         if meta is None:
             return None

@@ -12,13 +12,13 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from io import BytesIO
 
 from asn1crypto import x509
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
+
+from signing.untrusted import untrusted_reader
 
 from .api import SIGNING_KEY_USAGES
 
@@ -57,7 +57,7 @@ async def async_verify_pdf(
 ) -> list[BasicSignatureReport]:
     """Validate every signature in ``pdf`` against ``trust_roots`` (DER certificates)."""
     roots = [x509.Certificate.load(r) for r in trust_roots]
-    reader = PdfFileReader(BytesIO(pdf), strict=False)
+    reader = untrusted_reader(pdf)
     reports: list[BasicSignatureReport] = []
     for sig in reader.embedded_signatures:
         vc = ValidationContext(trust_roots=roots, allow_fetching=allow_fetching)

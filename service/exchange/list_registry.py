@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import threading
 from collections.abc import Mapping
@@ -31,7 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -45,6 +43,7 @@ from service.store.exchange_tables import Peer, ReceivedList, received_list_key
 from service.store.storage import Storage
 from signing.errors import SigningError
 from signing.registry import Authority, KeyReference, Signatory, Window
+from signing.untrusted import untrusted_reader
 from signing.verification import SessionRegistryLookup
 from signing.verification.report import RegistryFinding, RegistryQuery
 from signing.verification.trust import _SnapshotRegistry
@@ -149,7 +148,7 @@ class Received:
 
 def _signer_certificate(pdf: bytes) -> bytes:
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = untrusted_reader(pdf)
         return bytes(reader.embedded_signatures[0].signer_cert.dump())
     except Exception as exc:  # pyHanko raises many types on malformed input
         raise ListRefused(f"the list's signature cannot be read: {exc}") from None

@@ -18,12 +18,12 @@ import weasyprint
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
-from pyhanko.pdf_utils.reader import PdfFileReader
 
 from service.exchange.errors import ReceiptInvalid
 from service.pipeline.rendering import Renderer
 from service.pipeline.vocabulary import AUTHORITIES
 from signing.seal import Seal
+from signing.untrusted import untrusted_reader
 from signing.verify_basic import verify_pdf
 
 NS = "urn:migdocs:exchange:receipt:1"
@@ -186,7 +186,7 @@ def attached_file(pdf: bytes, name: str) -> bytes | None:
     """The embedded file ``name`` of ``pdf`` (flat ``/EmbeddedFiles`` name tree, as
     WeasyPrint writes it); ``None`` if absent or the PDF is unreadable."""
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = untrusted_reader(pdf)
         names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
         for index in range(0, len(names), 2):
             spec = names[index + 1].get_object()

@@ -20,6 +20,7 @@ from PIL import Image, ImageCms, ImageFile
 
 from service.errors import BadImage, LimitExceeded, Violation
 from service.pipeline.limits import Limits
+from signing.untrusted import untrusted_reader
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -223,7 +224,6 @@ def check_pdf(data: bytes, where: Where) -> None:
     The card is at most 5 MiB (schema) and pyHanko's reader is linear in its size, so the
     parse is bounded; the page tree is not walked.
     """
-    from pyhanko.pdf_utils.reader import PdfFileReader
 
     if not data.startswith(PDF_MAGIC) or b"%%EOF" not in data[-1024:]:
         raise BadImage(
@@ -238,7 +238,7 @@ def check_pdf(data: bytes, where: Where) -> None:
             ),
         )
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader = untrusted_reader(data)
         pages = reader.root["/Pages"]
         count = int(pages["/Count"])
         if count < 1:

@@ -4,10 +4,18 @@ diff policy for the unsigned tail of the file.
 
 pyHanko's diff policy judges the revisions between signatures.  The revisions after the
 last covering signature are signed by nobody, so :func:`unsigned_changes` is stricter
-than pyHanko there: only validation data (DSS) may be added.  Anything a viewer would
-show or a verifier would read — an annotation or widget with an appearance, a page, a
-content stream, an XObject, an optional-content group, the XMP or ``/Info`` metadata,
-the catalog, the attachments — is a forbidden change, however pyHanko classes it.
+than pyHanko there: only validation data (DSS) and archive timestamps may be added.
+Anything a viewer would show or a verifier would read — a page, a content stream, an
+XObject, an optional-content group, the XMP or ``/Info`` metadata, the catalog, the
+attachments — is a forbidden change, however pyHanko classes it.
+
+What is new on a page is judged by *where* it is, not by what it claims to be: every
+entry added to a page's ``/Annots`` and every field added to the form must be a signature
+field that provably draws nothing (a zero-area ``/Rect`` of four numbers and no ``/AP`` at
+all, as pyHanko writes an archive timestamp's field).  Viewers differ on everything else
+— pdf.js paints a widget without ``/Subtype``, a ``/Rect`` of five numbers, an appearance
+given only for rollover — so "not an annotation" or "no normal appearance" is never proof
+that nothing shows.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from ..errors import VerificationBudgetExceeded
-from .facts import _read_xmp
+from .metadata_diff import metadata_differs
 from .structure import Budget, get, page_refs
 
 
@@ -172,6 +180,51 @@ def _draws(annot: generic.DictionaryObject) -> bool:
     return isinstance(ap, generic.DictionaryObject) and "/N" in ap
 
 
+MAX_FIELD_PARENTS = 32
+"""``/Parent`` links followed to find a widget's inherited field type."""
+
+
+def _field_type(node: generic.DictionaryObject) -> Any:
+    """``/FT`` of the field or inherited from its parents (bounded, loop-safe)."""
+    seen: set[int] = set()
+    for _ in range(MAX_FIELD_PARENTS):
+        if "/FT" in node:
+            return get(node, "/FT")
+        parent = get(node, "/Parent")
+        if not isinstance(parent, generic.DictionaryObject) or id(parent) in seen:
+            return None
+        seen.add(id(parent))
+        node = parent
+    return None
+
+
+def draws_nothing(node: Any) -> bool:
+    """A signature widget that no viewer can paint: ``/FT /Sig``, no ``/AP`` of any kind,
+    and a ``/Rect`` of exactly four finite numbers enclosing no area."""
+    if not isinstance(node, generic.DictionaryObject) or "/AP" in node:
+        return False
+    if _field_type(node) != "/Sig":
+        return False
+    rect = get(node, "/Rect")
+    if not isinstance(rect, generic.ArrayObject) or len(rect) != 4:
+        return False
+    values = [v.get_object() if isinstance(v, generic.IndirectObject) else v for v in rect]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return False
+    x1, y1, x2, y2 = (float(v) for v in values)
+    return abs(x2 - x1) < 0.01 or abs(y2 - y1) < 0.01  # NaN or inf: False, so it draws
+
+
+def _entries(array: Any) -> list[Any]:
+    return list(array) if isinstance(array, generic.ArrayObject) else []
+
+
+def _identity(entry: Any) -> Any:
+    """How an array entry is recognised across revisions: its reference, or (a direct
+    dictionary) its content."""
+    return entry.reference if isinstance(entry, generic.IndirectObject) else entry
+
+
 def _raw(d: generic.DictionaryObject, key: str) -> Any:
     return d.raw_get(key) if key in d else None
 
@@ -212,6 +265,10 @@ class _Tail:
         )
         self.info_ref = info.reference if isinstance(info, generic.IndirectObject) else None
         self.page_numbers = {ref: i + 1 for i, ref in enumerate(page_refs(reader.root, budget))}
+        dss = reader.root.raw_get("/DSS") if "/DSS" in reader.root else None
+        self.dss_ref = dss.reference if isinstance(dss, generic.IndirectObject) else None
+        self.flagged: set[Any] = set()
+        """Entries already named in :attr:`visible` (a widget is a field and an annot)."""
 
     def existed(self, ref: generic.Reference) -> bool:
         try:
@@ -237,21 +294,59 @@ class _Tail:
         else:
             self._modified(ref, obj)
 
+    def _name_visible(self, key: Any, obj: Any, number: int | None) -> None:
+        """Name a new element that may show (once: a widget is a field and an annot)."""
+        if key in self.flagged:
+            return
+        self.flagged.add(key)
+        if number is None and isinstance(obj, generic.DictionaryObject):
+            page = obj.raw_get("/P") if "/P" in obj else None
+            if isinstance(page, generic.IndirectObject):
+                number = self.page_numbers.get(page.reference)
+        where = f"на страницу № {number}" if number else "в документ"
+        if not isinstance(obj, generic.DictionaryObject):
+            kind = "нечитаемый элемент"
+        elif _field_type(obj) == "/Sig":
+            kind = "поле подписи"
+        elif "/Subtype" in obj:
+            kind = f"аннотация {str(obj.get('/Subtype')).lstrip('/')}"
+        else:
+            kind = "элемент без типа"
+        self.visible.append(
+            f"после подписания {where} добавлен элемент ({kind}), который может быть "
+            "виден при просмотре и не охвачен подписью"
+        )
+
+    def new_annotations(self) -> None:
+        """Every entry added to a page's ``/Annots`` must draw nothing."""
+        pages_before = set(page_refs(self.before.root, self.budget))
+        for ref, number in self.page_numbers.items():
+            now = _entries(get(self.reader.get_object(ref), "/Annots"))
+            then = (
+                {_identity(e) for e in _entries(get(self.before.get_object(ref), "/Annots"))}
+                if ref in pages_before
+                else set()
+            )
+            self.budget.tick(len(now))
+            for entry in now:
+                if _identity(entry) in then:
+                    continue
+                obj = entry.get_object() if isinstance(entry, generic.IndirectObject) else entry
+                if not draws_nothing(obj):
+                    self._name_visible(_identity(entry), obj, number)
+
+    def new_fields(self) -> None:
+        """Every widget added to the form's field tree must draw nothing."""
+        then = _field_nodes(self.before.root, self.budget)
+        for ref, node in _field_nodes(self.reader.root, self.budget).items():
+            if ref in then or isinstance(get(node, "/Kids"), generic.ArrayObject):
+                continue  # an old field, or a parent whose widgets are its kids
+            if not draws_nothing(node):
+                self._name_visible(ref, node, None)
+
     def _new(self, ref: generic.Reference, obj: Any) -> None:
         if _is_annotation(obj) and _draws(obj):
-            subtype = str(obj.get("/Subtype", "?")).lstrip("/")
-            page = obj.raw_get("/P") if "/P" in obj else None
-            number = (
-                self.page_numbers.get(page.reference)
-                if isinstance(page, generic.IndirectObject)
-                else None
-            )
-            where = f"на страницу № {number}" if number else "на страницу"
-            kind = "поле подписи" if obj.get("/FT") == "/Sig" else f"аннотация {subtype}"
-            self.visible.append(
-                f"после подписания {where} добавлен видимый элемент ({kind}) с "
-                "собственным изображением, не охваченный подписью"
-            )
+            self._name_visible(ref, obj, None)
         elif isinstance(obj, generic.DictionaryObject) and obj.get("/Type") in (
             "/EmbeddedFile",
             "/Filespec",
@@ -292,8 +387,9 @@ class _Tail:
                 self.kinds.add("pages")
         elif typ in ("/Pages", "/OCG", "/OCMD"):
             self.kinds.add("pages")
-        elif isinstance(new, generic.DictionaryObject) and set(new) <= _DSS_KEYS:
-            return  # the DSS dictionary itself grows with validation data
+        elif ref == self.dss_ref and isinstance(new, generic.DictionaryObject):
+            if not set(new) <= _DSS_KEYS:
+                self.kinds.add("objects")  # the DSS dictionary grows with validation data
         else:
             self.kinds.add("objects")
 
@@ -304,31 +400,6 @@ class _Tail:
             out.append(f"изменён каталог документа после подписания ({', '.join(catalog)})")
         out.extend(_SENTENCES[k] for k in sorted(self.kinds) if k in _SENTENCES)
         return tuple(s[0].upper() + s[1:] for s in out)
-
-
-_BOOKKEEPING = {"/ModDate", "/Producer"}
-"""Info entries every writer refreshes (a DSS update by the service changes them)."""
-
-
-def _info_facts(handler: Any) -> dict[str, Any]:
-    info = get(handler.trailer_view, "/Info")
-    if not isinstance(info, generic.DictionaryObject):
-        return {}
-    return {str(k): info[k] for k in info if str(k) not in _BOOKKEEPING}
-
-
-def _metadata_facts_differ(before: Any, reader: PdfFileReader, budget: Budget) -> bool:
-    """The XMP facts we report (identifier, types, PDF/A) or the Info entries other than
-    the modification date and producer differ: a validation-data update refreshes only
-    those, an attacker changes the rest."""
-    try:
-        if _read_xmp(before.root, budget) != _read_xmp(reader.root, budget):
-            return True
-        return bool(_info_facts(before) != _info_facts(reader))
-    except VerificationBudgetExceeded:
-        raise
-    except Exception:  # unreadable metadata after an update: treat as changed
-        return True
 
 
 def unsigned_changes(
@@ -354,8 +425,35 @@ def unsigned_changes(
         removed += len(reader.xrefs.refs_freed_in_revision(revision))
     if _raw(tail.before.trailer_view, "/Info") != _raw(reader.trailer_view, "/Info"):
         tail.metadata_touched = True
-    if tail.metadata_touched and _metadata_facts_differ(tail.before, reader, budget):
+    if tail.metadata_touched and _metadata_differs(tail.before, reader, budget):
         tail.kinds.add("metadata")
+    tail.new_annotations()
+    tail.new_fields()
     if removed:
         tail.kinds.add("removed")
     return tail.sentences()
+
+
+def _metadata_differs(before: Any, reader: PdfFileReader, budget: Budget) -> bool:
+    try:
+        return metadata_differs(before, reader, budget)
+    except VerificationBudgetExceeded:
+        raise
+    except Exception:  # unreadable metadata after an update: treat as changed
+        return True
+
+
+def _field_nodes(root: Any, budget: Budget) -> dict[generic.Reference, Any]:
+    """Every indirect node of the form's field tree (loop-safe; budgeted)."""
+    form = get(root, "/AcroForm")
+    found: dict[generic.Reference, Any] = {}
+    stack = list(reversed(_entries(get(form, "/Fields"))))
+    while stack:
+        budget.tick()
+        item = stack.pop()
+        if not isinstance(item, generic.IndirectObject) or item.reference in found:
+            continue
+        node = item.get_object()
+        found[item.reference] = node
+        stack.extend(reversed(_entries(get(node, "/Kids"))))
+    return found

@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from io import BytesIO
 from typing import Any
 
 from pyhanko.pdf_utils.misc import PdfReadError
@@ -20,6 +19,9 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from ..errors import MalformedPdfStructure, VerificationBudgetExceeded
 from ..loops import run_sync
+from ..untrusted import untrusted_reader
+from .ambiguity import SENTENCE as AMBIGUOUS
+from .ambiguity import duplicate_keys
 from .changes import unsigned_changes
 from .checks import Context, SignedFacts
 from .deadline import hard_deadline
@@ -202,12 +204,16 @@ class _Job:
         )
 
     async def run(self, budget: Budget) -> VerificationReport:
+        with duplicate_keys() as duplicates:
+            return await self._run(budget, duplicates)
+
+    async def _run(self, budget: Budget, duplicates: list[str]) -> VerificationReport:
         check_parser_streams(self.pdf, budget)
         view = parser_view(self.pdf)
         if view is None:
             return self._damaged(PdfReadError("EOF marker not found"))
         try:
-            reader = PdfFileReader(BytesIO(view), strict=False)
+            reader = untrusted_reader(view)
             if reader.encrypted:
                 return _unreadable(
                     self.pdf,
@@ -267,7 +273,7 @@ class _Job:
             dss=dss,
             budget=budget,
             tail_start=tail_start,
-            tail_changes=unsigned_changes(reader, tail_start, budget) if good else (),
+            tail_changes=_tail_changes(reader, tail_start, budget, duplicates) if good else (),
             trailing=_trailing_sentence(self.pdf, layout),
         )
         stamps = [sig for sig, _ in good if is_document_timestamp(sig)]
@@ -330,6 +336,17 @@ class _Job:
             known=known,
             sample_form=(source.form_version or form_version or "?") if source.sample else None,
         )
+
+
+def _tail_changes(
+    reader: PdfFileReader, tail_start: int, budget: Budget, duplicates: list[str]
+) -> tuple[str, ...]:
+    """The forbidden unsigned changes; a repeated dictionary key read anywhere so far is
+    one when the file has an unsigned tail (:mod:`.ambiguity`)."""
+    changes = unsigned_changes(reader, tail_start, budget)
+    if duplicates and tail_start < reader.xrefs.total_revisions - 1:
+        changes = (*changes, AMBIGUOUS)
+    return changes
 
 
 def _signed_facts(
@@ -451,6 +468,8 @@ def _collect(
             )
             continue
         coverage = check_byte_range(pdf, sig.sig_object, layout)
+        if coverage.ok:
+            coverage = _signed_revision_within(reader, sig, coverage)
         if not coverage.ok:
             failed.append(
                 failed_format(f.name, coverage.message, coverage.detail, coverage.coverage)
@@ -459,6 +478,31 @@ def _collect(
         good.append((sig, coverage))
     good.sort(key=lambda item: int(item[0].signed_revision))
     return good, failed
+
+
+def _signed_revision_within(reader: PdfFileReader, sig: Any, coverage: Coverage) -> Coverage:
+    """The revision that last wrote the signature dictionary — where pyHanko starts the
+    diff and we start the unsigned tail — must lie inside the signed bytes, every
+    revision before it too.  A dictionary re-declared in a later update with the same
+    ``/ByteRange`` would otherwise move the tail past changes nobody signed (signature
+    wrapping); pyHanko's coverage level catches that as well, this does not rely on it."""
+    try:
+        ends = [
+            reader.xrefs.get_xref_container_info(revision).end_location
+            for revision in range(int(sig.signed_revision) + 1)
+        ]
+    except Exception as exc:
+        return dataclasses.replace(coverage, ok=False, detail=f"xref: {type(exc).__name__}")
+    if max(ends) <= coverage.signed_end:
+        return coverage
+    return Coverage(
+        False,
+        "PARTIAL",
+        "Словарь подписи переписан в ревизии, которая не охвачена подписанными байтами "
+        "(атака на обёртку подписи)",
+        "signature dictionary redefined after the signed bytes",
+        signed_end=coverage.signed_end,
+    )
 
 
 _SUBFILTERS = {s.value for s in SigSeedSubFilter}

@@ -117,7 +117,7 @@ def test_new_empty_signature_field_painted_over_signed_text(
 ) -> None:
     forged = update(signed.pdf, _paint_widget(None))
     report = verify_api(sqlite_env, forged)
-    sig = _failed_with(report, "добавлен видимый элемент (поле подписи)")
+    sig = _failed_with(report, "добавлен элемент (поле подписи), который может быть виден")
     assert report["signature_count"] == 1
     assert "Пустых (не подписанных) полей подписи: 1" in [c["message"] for c in report["checks"]]
     assert sig["coverage"] == "ENTIRE_REVISION"
@@ -141,7 +141,7 @@ def test_unsupported_subfilter_signature_painted_over_text_is_counted(
     assert report["signature_count"] == 2
     first, second = report["signatures"]
     assert (first["indication"], first["sub_indication"]) == ("TOTAL_FAILED", "FORMAT_FAILURE")
-    assert "добавлен видимый элемент" in check(first["checks"], "modifications")["message"]
+    assert "который может быть виден" in check(first["checks"], "modifications")["message"]
     assert (second["indication"], second["sub_indication"]) == ("TOTAL_FAILED", "FORMAT_FAILURE")
     assert "неподдерживаемым форматом" in check(second["checks"], "format")["message"]
     assert report["indication"] == "TOTAL_FAILED"
