@@ -251,7 +251,6 @@ class _Tail:
         self.budget = budget
         self.kinds: set[str] = set()
         self.visible: list[str] = []
-        self.metadata_touched = False
         root_ref = reader.trailer_view.raw_get("/Root")
         self.root_ref = root_ref.reference if isinstance(root_ref, generic.IndirectObject) else None
         old_form = (
@@ -265,6 +264,11 @@ class _Tail:
         )
         self.info_ref = info.reference if isinstance(info, generic.IndirectObject) else None
         self.page_numbers = {ref: i + 1 for i, ref in enumerate(page_refs(reader.root, budget))}
+        self.metadata_refs = {
+            packet.reference
+            for catalog in (self.before.root, reader.root)
+            if isinstance(packet := _raw(catalog, "/Metadata"), generic.IndirectObject)
+        }
         dss = reader.root.raw_get("/DSS") if "/DSS" in reader.root else None
         self.dss_ref = dss.reference if isinstance(dss, generic.IndirectObject) else None
         self.flagged: set[Any] = set()
@@ -289,9 +293,7 @@ class _Tail:
                 _raw(old, "/Fields"), _raw(obj, "/Fields")
             ):
                 self.kinds.add("catalog:/AcroForm")
-        elif ref == self.info_ref:
-            self.metadata_touched = True
-        else:
+        elif ref != self.info_ref:  # /Info: judged with the XMP (metadata_diff)
             self._modified(ref, obj)
 
     def _name_visible(self, key: Any, obj: Any, number: int | None) -> None:
@@ -355,11 +357,8 @@ class _Tail:
 
     def _catalog(self, new: Any) -> None:
         old = self.before.root
-        for key in _changed_keys(old, new) - _CATALOG_ALLOWED:
-            if key == "/Metadata":
-                self.metadata_touched = True
-            else:
-                self.kinds.add(_CATALOG_KIND.get(key, f"catalog:{key}"))
+        for key in _changed_keys(old, new) - _CATALOG_ALLOWED - {"/Metadata"}:
+            self.kinds.add(_CATALOG_KIND.get(key, f"catalog:{key}"))
         if "/AcroForm" in _changed_keys(old, new):
             old_form, new_form = get(old, "/AcroForm"), get(new, "/AcroForm")
             if not isinstance(new_form, generic.DictionaryObject) or (
@@ -374,9 +373,9 @@ class _Tail:
     def _modified(self, ref: generic.Reference, new: Any) -> None:
         old = self.before.get_object(ref)
         typ = new.get("/Type") if isinstance(new, generic.DictionaryObject) else None
-        if typ == "/Metadata":
-            self.metadata_touched = True
-        elif typ in ("/EmbeddedFile", "/Filespec") or (
+        if ref in self.metadata_refs:
+            return  # the catalog's XMP: judged by content, with /Info (metadata_diff)
+        if typ in ("/EmbeddedFile", "/Filespec") or (
             typ is None and isinstance(new, generic.DictionaryObject) and "/Names" in new
         ):
             self.kinds.add("attachments")
@@ -423,9 +422,12 @@ def unsigned_changes(
             except Exception:  # an unreadable object written after signing: forbidden
                 tail.kinds.add("objects")
         removed += len(reader.xrefs.refs_freed_in_revision(revision))
-    if _raw(tail.before.trailer_view, "/Info") != _raw(reader.trailer_view, "/Info"):
-        tail.metadata_touched = True
-    if tail.metadata_touched and _metadata_differs(tail.before, reader, budget):
+    if _raw(tail.before.trailer_view, "/Root") != _raw(reader.trailer_view, "/Root"):
+        # pyHanko's DSS and timestamp updates keep the catalog object; a new one would
+        # escape every comparison made by object number
+        tail.kinds.add("catalog:/Root")
+    # compared by path from the two catalogs, whatever objects the update wrote
+    if _metadata_differs(tail.before, reader, budget):
         tail.kinds.add("metadata")
     tail.new_annotations()
     tail.new_fields()

@@ -54,6 +54,7 @@ from .structure import (
     check_trees,
     signature_fields,
 )
+from .tail_bytes import unread_tail_bytes
 from .trust import TrustRoots, _as_roots
 from .verdict import worst
 
@@ -273,7 +274,9 @@ class _Job:
             dss=dss,
             budget=budget,
             tail_start=tail_start,
-            tail_changes=_tail_changes(reader, tail_start, budget, duplicates) if good else (),
+            tail_changes=_tail_changes(self.pdf, reader, good, tail_start, budget, duplicates)
+            if good
+            else (),
             trailing=_trailing_sentence(self.pdf, layout),
         )
         stamps = [sig for sig, _ in good if is_document_timestamp(sig)]
@@ -339,12 +342,27 @@ class _Job:
 
 
 def _tail_changes(
-    reader: PdfFileReader, tail_start: int, budget: Budget, duplicates: list[str]
+    pdf: bytes,
+    reader: PdfFileReader,
+    good: Sequence[tuple[Any, Coverage]],
+    tail_start: int,
+    budget: Budget,
+    duplicates: list[str],
 ) -> tuple[str, ...]:
-    """The forbidden unsigned changes; a repeated dictionary key read anywhere so far is
-    one when the file has an unsigned tail (:mod:`.ambiguity`)."""
+    """The forbidden unsigned changes: what the updates after ``tail_start`` change
+    (:func:`unsigned_changes`), the tail's bytes that pyHanko did not read
+    (:mod:`.tail_bytes`), and a repeated dictionary key read anywhere so far
+    (:mod:`.ambiguity`)."""
+    if tail_start >= reader.xrefs.total_revisions - 1:
+        return ()
     changes = unsigned_changes(reader, tail_start, budget)
-    if duplicates and tail_start < reader.xrefs.total_revisions - 1:
+    signed_end = max(
+        (cov.signed_end for sig, cov in good if int(sig.signed_revision) == tail_start),
+        default=0,
+    )
+    if signed_end:
+        changes = (*changes, *unread_tail_bytes(pdf, reader, tail_start, signed_end, budget))
+    if duplicates:
         changes = (*changes, AMBIGUOUS)
     return changes
 

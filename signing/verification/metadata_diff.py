@@ -37,7 +37,7 @@ _INFO_PRODUCER = "/Producer"
 
 _ISO_DATE = re.compile(r"\d{4}(-\d\d(-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?)?)?)?")
 _PDF_DATE = re.compile(r"D:\d{4}(\d\d){0,5}(Z|[+-]\d\d'?(\d\d'?)?)?")
-_PYHANKO = r"pyHanko \d+(?:\.\d+){1,3}(?:[a-z]+\d*)?"
+_PYHANKO = r"pyHanko \d+(?:\.\d+){1,3}(?:(?:a|b|rc)\d+|\.dev\d+|\.post\d+)?"
 _PYHANKO_SUFFIX = re.compile(rf"; {_PYHANKO}$")
 _PYHANKO_PRODUCER = re.compile(rf"(?:(.*); )?{_PYHANKO}")
 
@@ -58,13 +58,61 @@ def _value(element: etree._Element) -> Value:
     return _node(element)[1:]
 
 
-def xmp_properties(root: Any, budget: Budget) -> dict[str, list[Value]] | None:
-    """Every property of the catalog's XMP packet (name → its values, sorted); ``None``
-    without a readable packet."""
+_CANONICAL_PREFIXES = {
+    "x": "adobe:ns:meta/",
+    "rdf": _RDF[1:-1],
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "xmp": _XMP[1:-1],
+    "pdf": _PDF[1:-1],
+    "pdfaid": "http://www.aiim.org/pdfa/ns/id/",
+    "xml": "http://www.w3.org/XML/1998/namespace",
+}
+
+
+def _packet(root: Any, budget: Budget) -> etree._Element | None:
     metadata = get(root, "/Metadata")
     if metadata is None:
         return None
-    tree = _safe_xml(stream_bytes(metadata, budget, MAX_XMP_BYTES))
+    return _safe_xml(stream_bytes(metadata, budget, MAX_XMP_BYTES))
+
+
+def plain_packet(tree: etree._Element, budget: Budget) -> bool:
+    """A packet that every XMP reader reads alike: no comments, processing instructions
+    or text outside leaf elements (pdf.js concatenates every text node of a property;
+    we would read only the first), one ``rdf:RDF`` of ``rdf:Description`` nodes, and the
+    well-known prefixes bound to their own namespaces only (pdf.js finds ``rdf:RDF`` and
+    ``dc:title`` by prefix, we by namespace)."""
+    rdf = tree if tree.tag == f"{_RDF}RDF" else None
+    if rdf is None:
+        children = [c for c in tree if isinstance(c.tag, str)]
+        if len(children) != 1 or children[0].tag != f"{_RDF}RDF":
+            return False
+        rdf = children[0]
+    if any(c.tag != f"{_RDF}Description" for c in rdf):  # comments and PIs too
+        return False
+    for node in tree.iter():
+        budget.tick()
+        if not isinstance(node.tag, str):
+            return False  # a comment or processing instruction
+        if (node.tail or "").strip() and node is not tree:
+            return False
+        if (node.text or "").strip() and len(node):
+            return False  # mixed content
+        for prefix, namespace in node.nsmap.items():
+            canonical = _CANONICAL_PREFIXES.get(prefix or "")
+            if canonical is not None and namespace != canonical:
+                return False
+            if (
+                namespace in _CANONICAL_PREFIXES.values()
+                and _CANONICAL_PREFIXES.get(prefix or "") != namespace
+            ):
+                return False
+    return True
+
+
+def xmp_properties(tree: etree._Element | None, budget: Budget) -> dict[str, list[Value]] | None:
+    """Every property of an XMP packet (name → its values, sorted); ``None`` without a
+    readable packet."""
     if tree is None:
         return None
     found: dict[str, list[Value]] = {}
@@ -124,8 +172,14 @@ def _xmp_differs(
     return False
 
 
-def _info(trailer: Any) -> dict[str, Any]:
-    info = get(trailer, "/Info")
+def _info(resolver: Any) -> dict[str, Any]:
+    """The ``/Info`` entries as ``resolver`` (a reader or one revision of it) has them.
+
+    Resolved through ``resolver`` itself: a historical revision's trailer hands out
+    references bound to the *reader*, which would give today's ``/Info`` for the signed
+    revision's, and an in-place rewrite of it would compare equal to itself."""
+    raw = resolver.trailer_view.raw_get("/Info") if "/Info" in resolver.trailer_view else None
+    info = resolver.get_object(raw.reference) if isinstance(raw, generic.IndirectObject) else raw
     if not isinstance(info, generic.DictionaryObject):
         return {}
     return {str(key): info[key] for key in info}
@@ -153,6 +207,10 @@ def metadata_differs(before: Any, after: Any, budget: Budget) -> bool:
     """The XMP properties or ``/Info`` entries of ``after`` (a reader or historical
     resolver) differ from ``before``'s beyond the dates and the producer suffix a
     validation-data update writes."""
-    return _xmp_differs(
-        xmp_properties(before.root, budget), xmp_properties(after.root, budget)
-    ) or _info_differs(_info(before.trailer_view), _info(after.trailer_view))
+    old, new = _packet(before.root, budget), _packet(after.root, budget)
+    rewritten = new is not None and (old is None or etree.tostring(old) != etree.tostring(new))
+    if rewritten and not plain_packet(new, budget):
+        return True
+    return _xmp_differs(xmp_properties(old, budget), xmp_properties(new, budget)) or (
+        _info_differs(_info(before), _info(after))
+    )

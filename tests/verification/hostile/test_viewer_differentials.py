@@ -184,10 +184,21 @@ def test_info_producer_changed_after_signing_is_refused(sqlite_env: Env, signed:
 # --------------------------------------------------------------------------- duplicate keys
 
 
-def _raw_update(pdf: bytes, objects: dict[int, bytes]) -> bytes:
-    """An update written byte by byte (a classic xref section), as an attacker does."""
+def _raw_update(
+    pdf: bytes,
+    objects: dict[int, bytes],
+    *,
+    root: int | None = None,
+    unlisted: bytes = b"",
+    startxref_delta: int = 0,
+    prev: int | None = None,
+) -> bytes:
+    """An update written byte by byte (a classic xref section), as an attacker does:
+    ``unlisted`` bytes before the listed objects, a ``startxref`` off by
+    ``startxref_delta``, a ``/Prev`` of choice."""
     reader = PdfFileReader(BytesIO(pdf), strict=False)
     out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    out += unlisted
     offsets = {}
     for number, body in objects.items():
         offsets[number] = len(out)
@@ -197,15 +208,17 @@ def _raw_update(pdf: bytes, objects: dict[int, bytes]) -> bytes:
     for number in sorted(offsets):
         out += b"%d 1\n%010d 00000 n\r\n" % (number, offsets[number])
     size = max([int(reader.trailer["/Size"])] + [n + 1 for n in offsets])
-    root = reader.trailer_view.raw_get("/Root").reference.idnum
+    root = root or reader.trailer_view.raw_get("/Root").reference.idnum
     info = reader.trailer_view.raw_get("/Info").reference.idnum
+    if prev is None:
+        prev = reader.xrefs.get_startxref_for_revision(reader.xrefs.total_revisions - 1)
     out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R /Prev %d >>\n" % (
         size,
         root,
         info,
-        reader.xrefs.get_startxref_for_revision(reader.xrefs.total_revisions - 1),
+        prev,
     )
-    out += b"startxref\n%d\n%%%%EOF\n" % at
+    out += b"startxref\n%d\n%%%%EOF\n" % (at + startxref_delta)
     return bytes(out)
 
 
