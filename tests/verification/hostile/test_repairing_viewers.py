@@ -15,6 +15,7 @@ TOTAL_PASSED before.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from io import BytesIO
 from typing import Any
@@ -169,3 +170,85 @@ def test_info_rewritten_in_place_is_refused(sqlite_env: Env, signed: Signed) -> 
     info[generic.NameObject("/Title")] = generic.TextStringObject(f"Запрос № {FORGED}")
     forged = _raw_update(signed.pdf, {info_ref.idnum: _serialised(info)})
     _refused(verify_api(sqlite_env, forged), METADATA)
+
+
+# --------------------------------------------------------------------------- round three
+
+
+def _forged_body(signed: Signed) -> tuple[int, bytes]:
+    number, forged_object = _forged_page_content(signed)
+    return number, forged_object.split(b"obj\n", 1)[1].rsplit(b"\nendobj", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b".%d 0 obj", b"+%d +0 obj", b"%d 0 %%x\nobj", b"%d 0obj", b"%d 00 obj"],
+    ids=["after-a-dot", "signed-numbers", "comment-before-obj", "obj-glued", "leading-zero"],
+)
+def test_unlisted_object_in_any_header_spelling_is_refused(
+    sqlite_env: Env, signed: Signed, header: bytes
+) -> None:
+    """pdf.js resumes its scan right after ``endobj`` (``endobj.7 0 obj``); MuPDF reads
+    ``+7``, skips comments and lexes ``0obj`` as two tokens: a scan for headers must
+    find every spelling a repairing viewer finds."""
+    number, body = _forged_body(signed)
+    filler = _size(signed.pdf)
+    hidden = header % number + b"\n" + body + b"\nendobj\n"
+    forged = _raw_update(signed.pdf, {filler: b"null"}, after=hidden)
+    _refused(verify_api(sqlite_env, forged), "не внесённых в таблицы ссылок")
+
+
+def test_listed_object_with_a_header_viewers_reject_is_refused(
+    sqlite_env: Env, signed: Signed
+) -> None:
+    """pyHanko reads ``2 0 obz`` as a header; pdf.js and MuPDF do not, and repair the
+    file by scanning — the trigger for every unlisted-object trick."""
+    reader = _reader(signed.pdf)
+    catalog_ref = reader.trailer_view.raw_get("/Root").reference
+    catalog = _serialised(reader.get_object(catalog_ref))
+    forged = _raw_update(signed.pdf, {catalog_ref.idnum: catalog}, header_word=b"obz")
+    _refused(verify_api(sqlite_env, forged), "заголовок объекта")
+
+
+def test_object_stream_with_an_unlisted_member_is_refused(sqlite_env: Env, signed: Signed) -> None:
+    """A tail object stream whose xref stream lists only its first member; MuPDF's repair
+    adopts the second, a forged page dictionary."""
+    reader = _reader(signed.pdf)
+    page_ref = reader.root["/Pages"]["/Kids"].raw_get(0).reference
+    page = _serialised(reader.get_object(page_ref)).replace(b"/Rotate 0", b"")
+    page = page.rstrip()[:-2] + b" /Rotate 90 >>"
+    first = _size(signed.pdf)
+    members = [(first, b"null"), (page_ref.idnum, page)]
+    offsets, bodies = [], b""
+    for number, body in members:
+        offsets.append(b"%d %d" % (number, len(bodies)))
+        bodies += body + b"\n"
+    head = b" ".join(offsets) + b"\n"
+    data = zlib.compress(head + bodies)
+    out = bytearray(signed.pdf if signed.pdf.endswith(b"\n") else signed.pdf + b"\n")
+    stream_number, xref_number = first + 1, first + 2
+    stream_at = len(out)
+    out += (
+        b"%d 0 obj\n<< /Type /ObjStm /N 2 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+        % (stream_number, len(head), len(data))
+        + data
+        + b"\nendstream\nendobj\n"
+    )
+    entries = {first: (2, stream_number, 0), stream_number: (1, stream_at, 0)}
+    xref_at = len(out)
+    entries[xref_number] = (1, xref_at, 0)
+    rows = b"".join(struct.pack(">BIH", *entries[n]) for n in sorted(entries))
+    table = zlib.compress(rows)
+    index = b" ".join(b"%d 1" % n for n in sorted(entries))
+    prev = reader.xrefs.get_startxref_for_revision(reader.xrefs.total_revisions - 1)
+    root = reader.trailer_view.raw_get("/Root").reference.idnum
+    info = reader.trailer_view.raw_get("/Info").reference.idnum
+    out += (
+        b"%d 0 obj\n<< /Type /XRef /Size %d /Index [%s] /W [1 4 2] /Root %d 0 R /Info %d 0 R "
+        b"/Prev %d /Filter /FlateDecode /Length %d >>\nstream\n"
+        % (xref_number, xref_number + 1, index, root, info, prev, len(table))
+        + table
+        + b"\nendstream\nendobj\n"
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % xref_at
+    _refused(verify_api(sqlite_env, bytes(out)), "поток объектов")

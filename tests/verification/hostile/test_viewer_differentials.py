@@ -192,17 +192,20 @@ def _raw_update(
     unlisted: bytes = b"",
     startxref_delta: int = 0,
     prev: int | None = None,
+    after: bytes = b"",
+    header_word: bytes = b"obj",
 ) -> bytes:
     """An update written byte by byte (a classic xref section), as an attacker does:
-    ``unlisted`` bytes before the listed objects, a ``startxref`` off by
-    ``startxref_delta``, a ``/Prev`` of choice."""
+    ``unlisted`` bytes before the listed objects and ``after`` them, a ``startxref`` off
+    by ``startxref_delta``, a ``/Prev`` of choice, headers ending in ``header_word``."""
     reader = PdfFileReader(BytesIO(pdf), strict=False)
     out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
     out += unlisted
     offsets = {}
     for number, body in objects.items():
         offsets[number] = len(out)
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+        out += b"%d 0 %s\n" % (number, header_word) + body + b"\nendobj\n"
+    out += after
     at = len(out)
     out += b"xref\n"
     for number in sorted(offsets):
