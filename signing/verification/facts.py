@@ -18,8 +18,12 @@ from lxml import etree
 from pyhanko.pdf_utils import generic
 
 from ..errors import VerificationBudgetExceeded
+from .clip import clip, clip_optional
 from .report import SOURCE_XML_NAME, SourceValidator, SourceXmlInfo, root_to_type
 from .structure import Budget, stream_bytes
+
+MAX_ERROR_CHARS = 2000
+"""Characters kept of the schema validator's message about the embedded XML."""
 
 # --------------------------------------------------------------------------- document facts
 
@@ -88,6 +92,19 @@ def _read_xmp(root: Any, budget: Budget) -> _Xmp:
             xmp.identifier = text.strip()
     for elem in tree.iter(dc + "type"):
         xmp.types.extend((li.text or "").strip() for li in elem.iter(rdf + "li") if li.text)
+    return _clipped(xmp)
+
+
+MAX_XMP_TYPES = 16
+"""``dc:type`` entries kept (the service writes four)."""
+
+
+def _clipped(xmp: _Xmp) -> _Xmp:
+    """The facts cut to a report's size (:mod:`.clip`)."""
+    xmp.identifier = clip_optional(xmp.identifier)
+    xmp.pdfa_part = clip_optional(xmp.pdfa_part)
+    xmp.pdfa_conformance = clip_optional(xmp.pdfa_conformance)
+    xmp.types = [clip(t) for t in xmp.types[:MAX_XMP_TYPES]]
     return xmp
 
 
@@ -175,7 +192,7 @@ def _xml_facts(
         if isinstance(child.tag, str) and etree.QName(child).localname == "header":
             for item in child:
                 if isinstance(item.tag, str):
-                    header[etree.QName(item).localname] = (item.text or "").strip()
+                    header[clip(etree.QName(item).localname)] = clip((item.text or "").strip())
     schema_valid: bool | None = None
     error: str | None = None
     doc_type: str | None = root_to_type(local)
@@ -186,7 +203,7 @@ def _xml_facts(
             schema_valid = True
         except Exception as exc:  # the validator's own error type: report its message
             schema_valid = False
-            error = str(exc).strip() or type(exc).__name__
+            error = clip(str(exc).strip() or type(exc).__name__, MAX_ERROR_CHARS)
     return (
         SourceXmlInfo(
             present=True,
@@ -198,7 +215,7 @@ def _xml_facts(
             signatory=header.get("signatory") or None,
             sha256=digest,
             sample=sample,
-            form_version=root.get("formVersion") if sample else None,
+            form_version=clip_optional(root.get("formVersion")) if sample else None,
         ),
         error,
     )

@@ -27,6 +27,7 @@ from asn1crypto import tsp, x509
 from pyhanko.sign.validation import async_validate_pdf_timestamp
 from pyhanko_certvalidator import ValidationContext
 
+from .clip import MAX_NAME_CHARS, clip
 from .report import FAILED, PASSED, WARNING, CheckStatus
 
 
@@ -118,7 +119,7 @@ async def document_timestamps(doc_ts: list[Any], ctx: Any) -> list[tuple[int, Pr
     for revision, when, status, ok in reversed(checked):
         cert = _tsa_cert(status) if status is not None else None
         not_after = cert.not_valid_after if cert is not None else None
-        subject = cert.subject.human_friendly if cert is not None else "?"
+        subject = clip(cert.subject.human_friendly, MAX_NAME_CHARS) if cert is not None else "?"
         name = str(doc_ts[[int(s.signed_revision) for s in doc_ts].index(revision)].field_name)
         if not ok:
             link = ProofOfExistence(
@@ -182,7 +183,7 @@ def signature_link(field_name: str, status: Any, control: datetime) -> ProofOfEx
         return None
     cert = _tsa_cert(ts)
     not_after = cert.not_valid_after if cert is not None else None
-    subject = cert.subject.human_friendly if cert is not None else "?"
+    subject = clip(cert.subject.human_friendly, MAX_NAME_CHARS) if cert is not None else "?"
     if not (ts.intact and ts.valid and ts.trusted):
         return ProofOfExistence(
             "signature",

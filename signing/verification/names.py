@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from asn1crypto import x509
 
+from .clip import MAX_NAME_CHARS, clip
+
 LABELS: dict[str, str] = {
     "common_name": "Имя (CN)",
     "surname": "Фамилия",
@@ -41,5 +43,5 @@ def russian_name(name: x509.Name) -> str:
             text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
             if key == "country_name" and text in COUNTRIES:
                 text = f"{COUNTRIES[text]} ({text})"
-            parts.append(f"{LABELS.get(key, key)}: {text}")
-    return "; ".join(parts)
+            parts.append(f"{LABELS.get(key, key)}: {clip(text)}")
+    return clip("; ".join(parts), MAX_NAME_CHARS)

@@ -28,6 +28,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from ..errors import MalformedPdfStructure, VerificationBudgetExceeded
+from .clip import clip
 
 DEFAULT_SECONDS = 7.0
 """Wall-clock budget of one verification (the service answers well within 10 s)."""
@@ -264,7 +265,7 @@ def signature_fields(root: Any, budget: Budget) -> list[SigField]:
         if not isinstance(node, generic.DictionaryObject):
             continue
         part = get(node, "/T")
-        name = f"{parent}.{part}" if parent and part is not None else str(part or parent)
+        name = clip(f"{parent}.{part}" if parent and part is not None else str(part or parent))
         ft = get(node, "/FT", inherited_ft)
         if ft == "/Sig" and part is not None:
             found.append(SigField(name, ref, node.raw_get("/V") if "/V" in node else None))
