@@ -117,10 +117,11 @@ def _unlisted_members(reader: PdfFileReader, revisions: range, budget: Budget) -
     """A tail object stream holding an object that its revision does not list as being
     in that stream at that index."""
     for revision in revisions:
+        resolver = reader.get_historical_resolver(revision)  # one per revision, not per object
         for ref in reader.xrefs.explicit_refs_in_revision(revision):
             if not isinstance(reader.xrefs.get_historical_ref(ref, revision), int):
                 continue
-            stream = reader.get_historical_resolver(revision).get_object(ref)
+            stream = resolver.get_object(ref)
             if not isinstance(stream, generic.StreamObject) or stream.get("/Type") != "/ObjStm":
                 continue
             first = int(stream.get("/First", 0))
