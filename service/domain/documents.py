@@ -84,6 +84,22 @@ def registration_number(authority: str, year: int, seq: int) -> str:
 
 
 _DOCUMENTS: Table = StoredDocument.__table__  # type: ignore[assignment]
+_ISSUANCES: Table = Issuance.__table__  # type: ignore[assignment]
+_EARLIER = select(
+    select(_DOCUMENTS.c.id)
+    .where(
+        _DOCUMENTS.c.sender == bindparam("sender"),
+        _DOCUMENTS.c.upstream_id == bindparam("upstream_id"),
+    )
+    .scalar_subquery(),
+    select(_ISSUANCES.c.id)
+    .where(
+        _ISSUANCES.c.authority == bindparam("sender"),
+        _ISSUANCES.c.upstream_claim == bindparam("upstream_id"),
+    )
+    .scalar_subquery(),
+)
+"""A documentId's stored document and live journal row (each unique, or NULL)."""
 _COUNTER = RegistrationCounter.__table__.c
 _NEXT_NUMBER = text(
     f"INSERT INTO {RegistrationCounter.__tablename__} (authority, year, last) "
@@ -139,25 +155,34 @@ class DocumentService:
             raise Gone(f"{row.registration_number} was destroyed (Art. 11.5)")
         return self.parse(self.storage.get(f"{row.id}.xml"))[0]
 
-    def _existing(
+    def _earlier(
         self, session: Session, sender: str, upstream_id: str, xml_sha256: str
-    ) -> StoredDocument | None:
-        # A plain-column probe first: nearly always nothing is found, and loading through
-        # the ORM cost more than the query; the row is loaded only when there is one.
-        probe = session.execute(
-            select(_DOCUMENTS.c.id).where(
-                _DOCUMENTS.c.sender == sender, _DOCUMENTS.c.upstream_id == upstream_id
-            )
-        ).scalar_one_or_none()
-        if probe is None:
-            return None
-        found = session.get(StoredDocument, probe)
-        if found is not None and found.xml_sha256 != xml_sha256:
-            raise Conflict(
-                f"document {upstream_id} was already posted with different content "
-                f"(registered as {found.registration_number}); send a new documentId"
-            )
-        return found
+    ) -> Created | None:
+        """The answer already given to this documentId, if any: the stored document, or
+        :class:`journal.StillIssuing` while its number is being issued, or 409 when the
+        content differs.
+
+        One plain-column probe of both the documents and the journal (nearly always
+        nothing is found, and loading through the ORM cost more than the query); rows
+        are loaded only when there is one.
+        """
+        stored_id, issuance_id = session.execute(
+            _EARLIER, {"sender": sender, "upstream_id": upstream_id}
+        ).one()
+        if stored_id is not None:
+            found = session.get(StoredDocument, stored_id)
+            if found is not None:
+                if found.xml_sha256 != xml_sha256:
+                    raise Conflict(
+                        f"document {upstream_id} was already posted with different content "
+                        f"(registered as {found.registration_number}); send a new documentId"
+                    )
+                return Created(found, created=False)
+        if issuance_id is not None:
+            earlier = session.get(Issuance, issuance_id)
+            if earlier is not None:
+                return self._repeat(session, earlier, xml_sha256)
+        return None
 
     def create(self, raw: bytes, principal: Principal, address: str) -> Created:
         """Validate, reserve a number, render and sign outside any lock, then store.
@@ -305,15 +330,14 @@ class DocumentService:
         header = doc.header
         try:
             with self.database.transaction() as session:
-                existing = self._existing(session, header.sender, header.document_id, xml_sha256)
-                if existing is not None:
-                    return Created(existing, created=False)
+                earlier_answer = self._earlier(
+                    session, header.sender, header.document_id, xml_sha256
+                )
+                if earlier_answer is not None:
+                    return earlier_answer
                 Registry(session).read_authorities((header.sender, header.recipient))
                 prepared = self.signer.prepare(request, now, session)
                 parties = self.parties_in(session, doc, prepared)
-                earlier = journal.live(session, header.sender, header.document_id)
-                if earlier is not None:
-                    return self._repeat(session, earlier, xml_sha256)
                 # Case checks (Art. 8-10) before the number is taken: a refusal consumes none.
                 cases.plan(session, doc, root, self.load)
                 year = prepared.at.year

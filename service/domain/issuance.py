@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from service.domain.auth import Principal
@@ -110,15 +110,19 @@ def _locked(session: Session, issuance_id: str) -> Issuance:
     ).scalar_one()
 
 
+_ISSUANCES: Table = Issuance.__table__  # type: ignore[assignment]
+_MARK_ISSUED = (
+    update(_ISSUANCES)
+    .where(_ISSUANCES.c.id == bindparam("issuance_id"), _ISSUANCES.c.status == ISSUING)
+    .values(status=ISSUED, finished_at=bindparam("at"))
+)
+"""Built once: a Core statement (an ORM ``update`` costs a bulk-update context per POST)."""
+
+
 def mark_issued(session: Session, issuance_id: str, at: datetime) -> None:
     """Mark the number issued, unless a sweeper declared it abandoned meanwhile (one
     conditional ``UPDATE``; the row is locked by it until the transaction ends)."""
-    changed = session.execute(
-        update(Issuance)
-        .where(Issuance.id == issuance_id, Issuance.status == ISSUING)
-        .values(status=ISSUED, finished_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    changed = session.execute(_MARK_ISSUED, {"issuance_id": issuance_id, "at": at})
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         row = session.execute(select(Issuance).where(Issuance.id == issuance_id)).scalar_one()
         raise IssuanceAbandoned(

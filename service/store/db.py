@@ -121,6 +121,11 @@ class Database:
         """Sessions for reading (and for the registry lookups of the signer)."""
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self.write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._autocommit_engine = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else self.engine
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -159,6 +164,13 @@ class Database:
                     except Exception:
                         connection.invalidate()  # never reused with relaxed commits
                         raise
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A bare connection for one-statement reads on hot paths (the API key of every
+        request): no ORM session to build, no transaction to begin and end."""
+        with self._autocommit_engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -56,7 +56,7 @@ def current_principal(api_key_only: bool = False) -> Principal:
     """
     presented = request.headers.get(API_KEY_HEADER)
     if presented is not None or api_key_only:
-        with services().database.reading() as db:
+        with services().database.read_connection() as db:
             return authenticate_api_key(db, presented)
     officer = officer_principal()
     if officer is None:
