@@ -28,7 +28,7 @@ import json
 import re
 import threading
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import weasyprint
@@ -252,6 +252,14 @@ def _mac(payload: str) -> str:
     return hmac.new(key, b"verification-report\0" + payload.encode(), hashlib.sha256).hexdigest()
 
 
+REPORT_DOWNLOAD_WINDOW = timedelta(hours=1)
+"""How long after a page verification its report can be downloaded (JSON or sealed PDF).
+
+The page hands the report back in a MAC'd field; without a window anyone who kept the
+field could have the service seal that old verdict at any later time, after the
+registry or the trusted roots have changed.  Past the window the file is verified again."""
+
+
 def _unpack() -> dict[str, Any]:
     payload = request.form.get("report", "")
     mac = request.form.get("mac", "")
@@ -262,6 +270,13 @@ def _unpack() -> dict[str, Any]:
         )
     data = json.loads(zlib.decompress(base64.urlsafe_b64decode(payload.encode())))
     assert isinstance(data, dict)
+    verified_at = datetime.fromisoformat(str(data["verified_at"])).astimezone(UTC)
+    if datetime.now(UTC) - verified_at > REPORT_DOWNLOAD_WINDOW:
+        raise InputError(
+            f"the verification was made at {verified_at:%Y-%m-%d %H:%M} UTC; its report can be "
+            f"downloaded for {REPORT_DOWNLOAD_WINDOW.seconds // 60} minutes: verify the file again",
+            (Violation(None, "report", "verification older than the download window", "expired"),),
+        )
     return data
 
 

@@ -7,14 +7,17 @@ import hashlib
 import io
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from asn1crypto import pem, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from service.web import verify as verify_web
 from tests.verification.conftest import Env, Signed, flip_byte_in_signed_range
 
 
@@ -143,3 +146,24 @@ def test_report_downloads_json_and_sealed_pdf(sqlite_env: Env, signed: Signed) -
     # the report can only be one the service made
     forged = dict(fields, report=fields["report"][:-4] + "AAAA")
     assert sqlite_env.client.post("/verify/report.pdf", data=forged).status_code == 400
+
+
+def test_report_download_expires(
+    sqlite_env: Env, signed: Signed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept report field cannot have the service seal an old verdict later."""
+    fields = hidden_fields(upload(sqlite_env, signed.pdf))
+    later = datetime.now(UTC) + verify_web.REPORT_DOWNLOAD_WINDOW + timedelta(minutes=1)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return later
+
+    monkeypatch.setattr(verify_web, "datetime", Later)
+    for route in ("/verify/report.json", "/verify/report.pdf"):
+        refused = sqlite_env.client.post(route, data=fields, headers={"Accept": "application/json"})
+        assert refused.status_code == 400, route
+        assert "verify the file again" in refused.get_json()["message"]
+    monkeypatch.undo()
+    assert sqlite_env.client.post("/verify/report.json", data=fields).status_code == 200
