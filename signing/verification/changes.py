@@ -198,10 +198,27 @@ def _field_type(node: generic.DictionaryObject) -> Any:
     return None
 
 
+_INERT_WIDGET_KEYS = frozenset(
+    {"/Type", "/Subtype", "/FT", "/T", "/TU", "/Rect", "/F", "/P", "/V", "/Parent"}
+)
+"""All a signature widget added after signing may say: what pyHanko writes for an archive
+timestamp's field (``/TU`` its tooltip, which a zero-area widget never shows).  Anything
+else is something a viewer shows or does — an appearance, a border (``/MK``), and above
+all an action (``/A``, ``/AA``: a zero-area field with page-open JavaScript was
+TOTAL_PASSED)."""
+_INERT_PARENT_KEYS = frozenset({"/FT", "/T", "/TU", "/Kids", "/V", "/Parent"})
+"""All a new parent node of the field tree may say (its widgets are judged as above)."""
+
+
 def draws_nothing(node: Any) -> bool:
-    """A signature widget that no viewer can paint: ``/FT /Sig``, no ``/AP`` of any kind,
-    and a ``/Rect`` of exactly four finite numbers enclosing no area."""
-    if not isinstance(node, generic.DictionaryObject) or "/AP" in node:
+    """A signature widget that no viewer can paint and that does nothing: ``/FT /Sig``, no
+    key beyond :data:`_INERT_WIDGET_KEYS` (so no ``/AP`` and no action), and a ``/Rect``
+    of exactly four finite numbers enclosing no area."""
+    if not isinstance(node, generic.DictionaryObject):
+        return False
+    if {str(key) for key in node} - _INERT_WIDGET_KEYS:
+        return False
+    if node.get("/Subtype", "/Widget") != "/Widget" or node.get("/Type", "/Annot") != "/Annot":
         return False
     if _field_type(node) != "/Sig":
         return False
@@ -341,8 +358,13 @@ class _Tail:
         """Every widget added to the form's field tree must draw nothing."""
         then = _field_nodes(self.before.root, self.budget)
         for ref, node in _field_nodes(self.reader.root, self.budget).items():
-            if ref in then or isinstance(get(node, "/Kids"), generic.ArrayObject):
-                continue  # an old field, or a parent whose widgets are its kids
+            if ref in then:
+                continue  # an old field
+            if isinstance(get(node, "/Kids"), generic.ArrayObject):
+                # a parent: its widgets are its kids (judged in turn); it may only name them
+                if {str(key) for key in node} - _INERT_PARENT_KEYS:
+                    self._name_visible(ref, node, None)
+                continue
             if not draws_nothing(node):
                 self._name_visible(ref, node, None)
 

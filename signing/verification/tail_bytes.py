@@ -12,27 +12,48 @@ After the last signature's bytes, therefore, the file must be exactly what pyHan
 every ``startxref`` where its section starts, one ``%%EOF`` per revision, every object
 header at an offset a tail cross-reference section gives for it, written exactly as
 ``<number> <generation> obj`` for that entry (pyHanko reads ``2 0 obz`` as a header, the
-viewers do not and start repairing), and every member of a tail object stream listed as
-such (MuPDF's repair adopts all of them).  The search for headers is a superset of the
-viewers' grammars: no look-behind (pdf.js resumes its scan right after ``endobj``), a
-sign or leading zeros, comments as whitespace (MuPDF), ``obj`` glued to the generation.
+viewers do not and start repairing), every member of a tail object stream listed as
+such (MuPDF's repair adopts all of them), and no object number declared twice in one
+cross-reference section: pyHanko keeps the *last* of two entries, pdf.js and poppler the
+*first*, so a page listed twice — a forged copy first, the genuine one second — was
+TOTAL_PASSED while pdf.js showed the forgery.
+
+The search for headers is a superset of the viewers' grammars, and linear: every
+``obj`` keyword of the tail (not ``endobj``) whose nearest token before it — past
+whitespace and comments, which MuPDF skips — ends in a digit or a point (``7 0 obj``,
+``7 0.0 obj``: pdf.js reads the generation as any number, ``0obj``: MuPDF) must be the
+keyword of a listed header.  It was a regular expression, which a run of ``%`` or of
+digits sent into exponential or quadratic backtracking — one C call that no deadline
+interrupts.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from collections import Counter
+from collections.abc import Iterable
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.xref import ObjStreamRef
+from pyhanko.pdf_utils.xref import (
+    ObjStreamRef,
+    XRefSectionType,
+    XRefType,
+    parse_xref_stream,
+    parse_xref_table,
+    read_object_header,
+)
 
 from .structure import Budget
 
-_GAP = rb"(?:[ \t\r\n\f\x00]|%[^\r\n]*)"
-_HEADER = re.compile(rb"[+-]?\d+" + _GAP + rb"+[+-]?\d+" + _GAP + rb"*obj")
-"""An object header as any repairing scanner may find one (a superset of their grammars)."""
-_EXACT_HEADER = re.compile(rb"(\d+)[ \t\r\n\f\x00]+(\d+)[ \t\r\n\f\x00]+obj[\s<\[(/%]")
-"""A listed object's header as every reader reads it."""
+_EXACT_HEADER = re.compile(rb"(\d+)[ \t\r\n\f\x00]+(\d+)[ \t\r\n\f\x00]+(obj)[\s<\[(/%]")
+"""A listed object's header as every reader reads it (no ambiguity: linear)."""
+_GAP_BYTES = frozenset(b" \t\r\n\f\x00")
+_NUMBER_END = frozenset(b"0123456789.")
+"""How the token before a header's ``obj`` ends, in any viewer's grammar."""
+_LOOK_BACK = 256
+"""How far before an ``obj`` keyword the search for its generation number goes."""
 _EOF = re.compile(rb"%%EOF")
 _WHITESPACE = b" \t\r\n\f\x00"
 
@@ -77,15 +98,16 @@ def unread_tail_bytes(
             f"после подписанных байтов {markers} маркеров %%EOF на {len(revisions)} "
             "прочитанных ревизий"
         )
-    unlisted = sum(
-        1
-        for match in _HEADER.finditer(pdf, signed_end)
-        if _header_at(pdf, match.start()) not in listed
-    )
+    unlisted = _unlisted_headers(pdf, signed_end, _listed_keywords(pdf, listed), budget)
     if unlisted:
         problems.append(
             f"после подписания в файл дописано объектов, не внесённых в таблицы ссылок: "
             f"{unlisted} (программы просмотра, восстанавливающие файл, покажут их)"
+        )
+    if _declared_twice(pdf, reader, revisions, budget):
+        problems.append(
+            "таблица ссылок, дописанная после подписания, указывает один и тот же объект "
+            "дважды (программы просмотра берут первую запись, проверка — последнюю)"
         )
     if _malformed_headers(pdf, reader, revisions):
         problems.append(
@@ -136,3 +158,89 @@ def _unlisted_members(reader: PdfFileReader, revisions: range, budget: Budget) -
                 ):
                     return True
     return False
+
+
+def _listed_keywords(pdf: bytes, listed: Iterable[int]) -> set[int]:
+    """Where the ``obj`` keyword of each listed header is (a listed offset whose header is
+    not exact has none: :func:`_malformed_headers` names it)."""
+    found = set()
+    for offset in listed:
+        match = _EXACT_HEADER.match(pdf, offset)
+        if match is not None:
+            found.add(match.start(3))
+    return found
+
+
+def _unlisted_headers(pdf: bytes, start: int, listed: set[int], budget: Budget) -> int:
+    """How many ``obj`` keywords after ``start`` a repairing viewer could take for an
+    object header that no cross-reference section lists (linear in the tail)."""
+    count = 0
+    at = pdf.find(b"obj", start)
+    while at != -1:
+        budget.tick()
+        if at not in listed and not pdf.startswith(b"end", at - 3) and _after_number(pdf, at):
+            count += 1
+        at = pdf.find(b"obj", at + 3)
+    return count
+
+
+def _after_number(pdf: bytes, at: int) -> bool:
+    """Whether the nearest token before ``at``, past whitespace and comments, ends like
+    a number (bounded look-back: :data:`_LOOK_BACK`)."""
+    floor = max(0, at - _LOOK_BACK)
+    i = at
+    while i > floor:
+        if pdf[i - 1] in _GAP_BYTES:
+            i -= 1
+            continue
+        # inside a comment? then everything from its '%' to here is whitespace too
+        line = max(pdf.rfind(b"\n", floor, i), pdf.rfind(b"\r", floor, i)) + 1
+        percent = pdf.find(b"%", max(line, floor), i)
+        if percent != -1:
+            i = percent
+            continue
+        return pdf[i - 1] in _NUMBER_END
+    return False
+
+
+def _declared_twice(pdf: bytes, reader: PdfFileReader, revisions: range, budget: Budget) -> bool:
+    """A tail cross-reference section that gives one object number two entries: twice in
+    one table or one stream, or in use both in a table and in its hybrid stream (where
+    the table marks an object of the stream free, as it should, that is one entry)."""
+    for revision in revisions:
+        info = reader.xrefs.get_xref_container_info(revision)
+        stream = io.BytesIO(pdf)
+        stream.seek(info.start_location)
+        try:
+            if info.xref_section_type == XRefSectionType.STREAM:
+                sections = [list(parse_xref_stream(_xref_stream_at(stream, reader), strict=False))]
+            else:
+                table = list(parse_xref_table(stream, strict=False))
+                sections = [table]
+                trailer = generic.DictionaryObject.read_from_stream(
+                    stream, generic.TrailerReference(reader)
+                )
+                if "/XRefStm" in trailer:
+                    stream.seek(int(trailer.raw_get("/XRefStm")))
+                    hybrid = list(parse_xref_stream(_xref_stream_at(stream, reader), strict=False))
+                    in_use = [e for e in table + hybrid if e.xref_type != XRefType.FREE]
+                    sections += [hybrid, in_use]
+        except Exception:  # pyHanko read this section already: failing now means the bytes
+            return True  # are not what it read
+        for entries in sections:
+            budget.tick(len(entries))
+            if any(n > 1 for n in Counter(entry.idnum for entry in entries).values()):
+                return True
+    return False
+
+
+def _xref_stream_at(stream: io.BytesIO, reader: PdfFileReader) -> generic.StreamObject:
+    """The cross-reference stream whose header is at the stream's position (as pyHanko's
+    own reader reads it)."""
+    idnum, generation = read_object_header(stream, strict=False)
+    found = generic.StreamObject.read_from_stream(
+        stream, generic.Reference(idnum, generation, pdf=reader)
+    )
+    if not isinstance(found, generic.StreamObject):
+        raise ValueError("not a stream")
+    return found
